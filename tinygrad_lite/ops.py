@@ -1,0 +1,514 @@
+"""Every primitive: one Function each, forward on numpy arrays and backward in Tensor operations.
+
+Rules of the house (see STYLE.md):
+- forward gets arrays (or Python scalars) positionally and settings as keywords, returns one array;
+- backward gets the upstream gradient as a Tensor and returns one gradient (Tensor or None) per input,
+  shaped like the broadcast output: the engine sums it back to each input's shape;
+- backward is written with Tensor operations, so `create_graph=True` makes it differentiable. When no
+  graph is being recorded, `_val(x)` hands backward the plain array instead of the input Tensor, so the
+  local-derivative arithmetic runs in raw numpy and only the final product with `grad` is a Tensor op.
+
+This is the only file (besides a few creation helpers) that calls numpy on tensor data, so a GPU backend
+can swap the array module in one place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .autograd import STATE, Function, Node
+
+# NOTE: CuPy mirrors numpy's API; a GPU backend would rebind this name.
+xp = np
+
+
+def _val(x):
+    """An input as backward should use it: itself while recording (so gradients of gradients see
+    it), else its array (cheaper: local-derivative arithmetic is then plain numpy)."""
+    if isinstance(x, Node) and not STATE.grad_enabled:
+        return x.data
+    return x
+
+
+def _chain(grad, local):
+    """grad * local, but exactly 0 wherever grad is 0 even if `local` is inf or NaN there.
+
+    NOTE: this is why `where(x >= 0, x, sqrt(-x))` has gradient 1 at x = 1 instead of NaN: the
+    branch `where` did not pick gets a zero gradient, and 0 * (derivative of sqrt at -1) must stay 0.
+    The mask is only paid for when the local derivative actually has a non-finite value.
+    """
+    out = grad * local
+    arr = local.data if isinstance(local, Node) else local
+    if isinstance(arr, np.ndarray) and not np.isfinite(arr).all():
+        out = Where.apply(grad.data == 0, 0.0, out)
+    return out
+
+
+def _normalize_axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"axis {a} is out of bounds for a tensor of {ndim} dimension(s)")
+        out.append(int(a) % max(ndim, 1) if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated axis in {axis}")
+    return tuple(out)
+
+
+def _keepdims_shape(shape, axes):
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+# ------------------------------------------------------------------------------------------ unary ----
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, x, *, dtype):
+        ctx.in_dtype = x.dtype
+        return x.astype(dtype)  # always a copy, so Cast to the same dtype is `clone`
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(ctx.in_dtype)
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.out = xp.exp(x)
+        return ctx.out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = ctx.inputs[0].exp() if STATE.grad_enabled else ctx.out
+        return _chain(grad, out)
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return xp.log(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x = _val(ctx.inputs[0])
+        return _chain(grad, x ** -1.0 if isinstance(x, Node) else xp.reciprocal(x))
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return xp.sin(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        return grad * (x.cos() if STATE.grad_enabled else xp.cos(x.data))
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return xp.cos(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        return grad * (-x.sin() if STATE.grad_enabled else -xp.sin(x.data))
+
+
+class Sqrt(Function):
+    # NOTE: a primitive (not x ** 0.5) for speed; its derivative 0.5 / sqrt(x) reuses the output.
+    @staticmethod
+    def forward(ctx, x):
+        ctx.out = xp.sqrt(x)
+        return ctx.out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = ctx.inputs[0].sqrt() if STATE.grad_enabled else ctx.out
+        return _chain(grad, 0.5 / out)
+
+
+class Sigmoid(Function):
+    # NOTE: a primitive for stability and speed: exp(-logaddexp(0, -x)) never overflows, is accurate
+    # far into both tails (sigmoid(-30) = 9.4e-14, not 0) and sigmoid(+-1000) is exactly 1 or 0.
+    @staticmethod
+    def forward(ctx, x):
+        ctx.out = xp.exp(-xp.logaddexp(0, -x))
+        return ctx.out
+
+    @staticmethod
+    def backward(ctx, grad):
+        s = ctx.inputs[0].sigmoid() if STATE.grad_enabled else ctx.out
+        return grad * (s * (1 - s))
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.out = xp.tanh(x)
+        return ctx.out
+
+    @staticmethod
+    def backward(ctx, grad):
+        t = ctx.inputs[0].tanh() if STATE.grad_enabled else ctx.out
+        return grad * (1 - t * t)
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return xp.maximum(x, 0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * (ctx.inputs[0].data > 0)  # relu'(0) = 0, as in PyTorch
+
+
+# ----------------------------------------------------------------------------------------- binary ----
+class Add(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        return x + y
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad  # the engine never mutates gradients, so sharing one is safe
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        return x * y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.inputs
+        nx, ny = ctx.needs_input_grad
+        return (grad * _val(y) if nx else None), (grad * _val(x) if ny else None)
+
+
+class Div(Function):
+    # NOTE: a primitive (not x * y ** -1) for speed and for exact float results like numpy's x / y.
+    @staticmethod
+    def forward(ctx, x, y):
+        return x / y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = (_val(v) for v in ctx.inputs)
+        nx, ny = ctx.needs_input_grad
+        gx = _chain(grad, 1.0 / y) if nx else None
+        gy = _chain(grad, -x / (y * y)) if ny else None
+        return gx, gy
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        return x ** y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = (_val(v) for v in ctx.inputs)
+        nx, ny = ctx.needs_input_grad
+        gx = _chain(grad, y * x ** (y - 1)) if nx else None
+        gy = None
+        if ny:
+            # d/dy x**y = x**y * log(x); where x**y == 0 (x = 0, y > 0) the limit is 0, not 0 * -inf.
+            out = x ** y
+            if isinstance(x, Node):
+                safe_x = x.where(x.data != 0, 1.0)
+                gy = _chain(grad, out * safe_x.log())
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    gy = _chain(grad, np.where(out == 0, 0.0, out * np.log(np.where(x == 0, 1, x))))
+        return gx, gy
+
+
+class Maximum(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        return xp.maximum(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # ties split the gradient evenly (like PyTorch): 1 to the larger input, 0.5 each on a tie
+        x, y = (v.data if isinstance(v, Node) else v for v in ctx.inputs)
+        share_x = (x > y) + 0.5 * (x == y)
+        nx, ny = ctx.needs_input_grad
+        return (grad * share_x.astype(grad.dtype) if nx else None), (
+            grad * (1 - share_x).astype(grad.dtype) if ny else None
+        )
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, x, y):
+        return xp.where(cond, x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        cond = ctx.inputs[0]
+        cond = cond.data if isinstance(cond, Node) else cond
+        _, nx, ny = ctx.needs_input_grad
+        zero = np.zeros((), dtype=grad.dtype)
+        gx = Where.apply(cond, grad, zero) if nx else None
+        gy = Where.apply(cond, zero, grad) if ny else None
+        return None, gx, gy
+
+
+# ------------------------------------------------------------------------------------- reductions ----
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x, *, axis=None, keepdims=False):
+        ctx.axes = _normalize_axes(axis, x.ndim)
+        ctx.in_shape = x.shape
+        return xp.sum(x, axis=ctx.axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if not ctx.settings.get("keepdims", False):
+            grad = grad.reshape(_keepdims_shape(ctx.in_shape, ctx.axes))
+        return grad.broadcast_to(ctx.in_shape)
+
+
+class Max(Function):
+    @staticmethod
+    def forward(ctx, x, *, axis=None, keepdims=False):
+        ctx.axes = _normalize_axes(axis, x.ndim)
+        if x.size == 0:
+            raise ValueError(f"max of an empty tensor of shape {x.shape} has no identity")
+        out = xp.max(x, axis=ctx.axes, keepdims=True)
+        ctx.out = out
+        return out if keepdims else out.reshape([n for i, n in enumerate(out.shape) if i not in ctx.axes])
+
+    @staticmethod
+    def backward(ctx, grad):
+        # NOTE: ties split the gradient evenly among the maximal elements (PyTorch's max() does the
+        # same for full reductions), so the gradient stays a valid subgradient and is symmetric.
+        x = ctx.inputs[0].data
+        mask = (x == ctx.out).astype(grad.dtype)
+        mask /= mask.sum(axis=ctx.axes, keepdims=True)
+        kshape = _keepdims_shape(x.shape, ctx.axes)
+        if grad.shape != kshape:
+            grad = grad.reshape(kshape)
+        return grad * mask
+
+
+# ---------------------------------------------------------------------------------------- movement ----
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, *, shape):
+        ctx.in_shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(
+                f"cannot reshape a tensor of shape {x.shape} ({x.size} elements) into shape {shape}"
+            ) from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.in_shape)
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, x, *, axes):
+        return x.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.transpose(tuple(np.argsort(ctx.settings["axes"])))
+
+
+class Expand(Function):
+    @staticmethod
+    def forward(ctx, x, *, shape):
+        try:
+            return xp.broadcast_to(x, shape)
+        except ValueError:
+            raise ValueError(f"cannot broadcast a tensor of shape {x.shape} to shape {shape}") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad  # the engine sums the broadcast dimensions back (unbroadcast)
+
+
+def _is_basic_index(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, x, *, index):
+        ctx.in_shape = x.shape
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ScatterAdd.apply(grad, index=ctx.settings["index"], shape=ctx.in_shape)
+
+
+class ScatterAdd(Function):
+    """The adjoint of GetItem: a zero tensor of `shape` with `src` added at `index` (repeated
+    indices accumulate, so x[[0, 0]] sends both gradients to x[0])."""
+
+    @staticmethod
+    def forward(ctx, src, *, index, shape):
+        out = xp.zeros(shape, dtype=src.dtype)
+        if _is_basic_index(index):
+            out[index] = src  # basic indexing never repeats a position
+        else:
+            xp.add.at(out, index, src)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return GetItem.apply(grad, index=ctx.settings["index"])
+
+
+class SetItem(Function):
+    """x with `value` written at `index` (out of place; Tensor.__setitem__ rebinds to the result)."""
+
+    @staticmethod
+    def forward(ctx, x, value, *, index):
+        out = x.copy()
+        out[index] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        index = ctx.settings["index"]
+        nx, nv = ctx.needs_input_grad
+        gx = SetItem.apply(grad, np.zeros((), dtype=grad.dtype), index=index) if nx else None
+        gv = GetItem.apply(grad, index=index) if nv else None
+        return gx, gv
+
+
+class Pad(Function):
+    @staticmethod
+    def forward(ctx, x, *, pad_width, value=0.0):
+        return xp.pad(x, pad_width, mode="constant", constant_values=value)
+
+    @staticmethod
+    def backward(ctx, grad):
+        index = tuple(slice(lo, n - hi) for (lo, hi), n in zip(ctx.settings["pad_width"], grad.shape))
+        return GetItem.apply(grad, index=index)
+
+
+class Concatenate(Function):
+    @staticmethod
+    def forward(ctx, *xs, axis=0):
+        ctx.sizes = [x.shape[axis] for x in xs]
+        return xp.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        axis = ctx.settings.get("axis", 0) % grad.ndim
+        grads, start = [], 0
+        for size, needs in zip(ctx.sizes, ctx.needs_input_grad):
+            index = (slice(None),) * axis + (slice(start, start + size),)
+            grads.append(GetItem.apply(grad, index=index) if needs else None)
+            start += size
+        return tuple(grads)
+
+
+# ------------------------------------------------------------------------------------------ matmul ----
+class MatMul(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        if x.ndim == 0 or y.ndim == 0:
+            raise ValueError(f"matmul: both operands need at least 1 dimension, got {x.shape} and {y.shape}")
+        if x.shape[-1] != y.shape[0 if y.ndim == 1 else -2]:
+            raise ValueError(
+                f"matmul: shapes {x.shape} and {y.shape} do not align: the last dimension of the first "
+                f"({x.shape[-1]}) must equal the {'first' if y.ndim == 1 else 'second-to-last'} "
+                f"dimension of the second ({y.shape[0 if y.ndim == 1 else -2]})"
+            )
+        return x @ y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = (_val(v) for v in ctx.inputs)
+        nx, ny = ctx.needs_input_grad
+        if x.ndim == 1 and y.ndim == 1:  # dot product: grad is a scalar
+            return (grad * y if nx else None), (grad * x if ny else None)
+        if x.ndim == 1:  # (k,) @ (..., k, m) -> (..., m)
+            g = grad[..., None, :]
+            gx = (g @ y.swapaxes(-1, -2))[..., 0, :] if nx else None
+            gy = x[:, None] * g if ny else None
+            return gx, gy
+        if y.ndim == 1:  # (..., n, k) @ (k,) -> (..., n)
+            g = grad[..., :, None]
+            gx = g * y if nx else None
+            gy = (x.swapaxes(-1, -2) @ g)[..., 0] if ny else None
+            return gx, gy
+        gx = grad @ y.swapaxes(-1, -2) if nx else None
+        gy = x.swapaxes(-1, -2) @ grad if ny else None
+        return gx, gy
+
+
+# -------------------------------------------------------------------------------- sliding windows ----
+class SlidingWindow(Function):
+    """Windows of the last two axes: (..., H, W) -> (..., out_h, out_w, kh, kw), a strided view
+    (numpy stride tricks: no copy). The im2col behind conv2d and the pools."""
+
+    @staticmethod
+    def forward(ctx, x, *, window, stride):
+        (kh, kw), (sh, sw) = window, stride
+        h, w = x.shape[-2:]
+        if kh > h or kw > w:
+            raise ValueError(f"window {window} is larger than the input's spatial size {(h, w)}")
+        ctx.in_shape = x.shape
+        view = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(-2, -1))
+        return view[..., ::sh, ::sw, :, :]
+
+    @staticmethod
+    def backward(ctx, grad):
+        s = ctx.settings
+        return FoldWindows.apply(grad, window=s["window"], stride=s["stride"], shape=ctx.in_shape)
+
+
+class FoldWindows(Function):
+    """The adjoint of SlidingWindow (col2im): adds every window back to where it came from."""
+
+    @staticmethod
+    def forward(ctx, cols, *, window, stride, shape):
+        (kh, kw), (sh, sw) = window, stride
+        oh, ow = cols.shape[-4], cols.shape[-3]
+        out = xp.zeros(shape, dtype=cols.dtype)
+        for i in range(kh):  # NOTE: kh*kw strided adds beat one np.add.at scatter by far
+            for j in range(kw):
+                out[..., i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += cols[..., i, j]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        s = ctx.settings
+        return SlidingWindow.apply(grad, window=s["window"], stride=s["stride"])
+
+
+# Every primitive, for the coverage test and the docs.
+PRIMITIVES = (
+    Cast, Neg, Exp, Log, Sin, Cos, Sqrt, Sigmoid, Tanh, Relu,
+    Add, Mul, Div, Pow, Maximum, Where,
+    Sum, Max,
+    Reshape, Permute, Expand, GetItem, ScatterAdd, SetItem, Pad, Concatenate,
+    MatMul, SlidingWindow, FoldWindows,
+)
