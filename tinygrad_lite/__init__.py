@@ -14,6 +14,7 @@ from .tensor import (  # noqa: E402
 )
 
 from . import functional  # noqa: E402,F401  (tinygrad_lite.functional.jacobian/hessian/hvp)
+from . import data  # noqa: E402,F401  (Dataset, DataLoader, mnist, pima, load_csv)
 
 __all__ = [
     "AnomalyError", "Function", "GradcheckError", "Tensor", "__version__", "arange", "bool_",
