@@ -5,7 +5,14 @@ import pytest
 
 import tinygrad_lite as tg
 from tinygrad_lite import Tensor
-from tinygrad_lite.data import DataLoader, Dataset, Subset, TensorDataset, default_collate, random_split
+from tinygrad_lite.data import (
+    DataLoader,
+    Dataset,
+    Subset,
+    TensorDataset,
+    default_collate,
+    random_split,
+)
 
 
 def _dataset(n=10):
