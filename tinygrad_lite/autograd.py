@@ -8,7 +8,9 @@ provides, so the engine never has to reach "up" for the Tensor class.
 from __future__ import annotations
 
 import functools
+import itertools
 import traceback
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -17,10 +19,11 @@ import numpy as np
 class _State:
     """Process-wide autograd switches (one object, so hot paths read one global)."""
 
-    __slots__ = ("grad_enabled", "anomaly", "scope")
+    __slots__ = ("grad_enabled", "anomaly", "scope", "epoch")
 
     def __init__(self):
         self.grad_enabled = True  # record graphs?
+        self.epoch = 0  # bumped by every in-place change of a tensor (see Node._version)
         self.anomaly = False  # check every forward/backward for NaN/inf?
         self.scope = None  # tuple of the Modules running now, outermost first (for graph drawing)
 
@@ -125,9 +128,17 @@ class module_scope:  # noqa: N801
         return False
 
 
+_SEQUENCE = itertools.count(1)  # creation order of recorded ops (the engine's priority)
+
+
 # ------------------------------------------------------------------------------------------- node ----
 class Node:
-    """What the engine needs of a tensor: its array, gradient, flags and the op that made it."""
+    """What the engine needs of a tensor: its array, gradient, flags and the op that made it.
+
+    `_version` is the value of STATE.epoch when the tensor was last changed in place (0: never). An
+    op records the epoch it was created in, so backward can tell, with one comparison in the common
+    case, whether any of its inputs changed after it used them.
+    """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version", "_retains_grad", "__weakref__")
 
@@ -166,26 +177,36 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **settings):
         """Run forward on the inputs' arrays and, if any input needs a gradient, record the op."""
-        arrays = [x.data if isinstance(x, Node) else x for x in inputs]
+        # NOTE: this is the hottest function of the library (every op of every step runs it), hence
+        # one plain loop instead of several comprehensions.
+        arrays = []
+        needs = []
+        first = None
+        for x in inputs:
+            if isinstance(x, Node):
+                arrays.append(x.data)
+                needs.append(x.requires_grad)
+                if first is None:
+                    first = x
+            else:
+                arrays.append(x)
+                needs.append(False)
         ctx = cls.__new__(cls)
         ctx.settings = settings
-        out = cls.forward(ctx, *arrays, **settings)
+        out = cls.forward(ctx, *arrays, **settings) if settings else cls.forward(ctx, *arrays)
         if STATE.anomaly:
             _check_finite(out, cls.__name__, "forward", None)
-        if STATE.grad_enabled:
-            needs = tuple(isinstance(x, Node) and x.requires_grad for x in inputs)
-            if True in needs:
-                ctx.inputs = inputs
-                ctx.needs_input_grad = needs
-                ctx.versions = tuple(x._version if isinstance(x, Node) else 0 for x in inputs)
-                ctx.scope = STATE.scope
-                ctx.released = False
-                if STATE.anomaly:
-                    ctx.created_at = "".join(traceback.format_stack(limit=8)[:-1])
-                node = next(x for x in inputs if isinstance(x, Node))
-                return node._from_op(out, ctx)
-        node = next(x for x in inputs if isinstance(x, Node))
-        return node._from_op(out, None)
+        if not (STATE.grad_enabled and True in needs):
+            return first._from_op(out, None)
+        ctx.inputs = inputs
+        ctx.needs_input_grad = needs
+        ctx.epoch = STATE.epoch
+        ctx.seq = next(_SEQUENCE)
+        ctx.scope = STATE.scope
+        ctx.released = False
+        if STATE.anomaly:
+            ctx.created_at = "".join(traceback.format_stack(limit=8)[:-1])
+        return first._from_op(out, ctx)
 
     @property
     def name(self) -> str:
@@ -227,12 +248,7 @@ def toposort(roots):
         if ctx is None:
             continue
         if ctx.released:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time (or to use tensors after "
-                "the graph was freed). The saved intermediate values are released after "
-                "backward(); pass retain_graph=True to the first backward() (or grad()) if you "
-                "need to backward through the graph again."
-            )
+            raise RuntimeError(_SECOND_BACKWARD)
         for inp, needs in zip(ctx.inputs, ctx.needs_input_grad):
             if needs and id(inp) not in visited:
                 stack.append((inp, False))
@@ -270,6 +286,13 @@ def _fresh(grad, handed):
     return grad
 
 
+_SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or to use tensors after the graph was "
+    "freed). The saved intermediate values are released after backward(); pass retain_graph=True "
+    "to the first backward() (or grad()) if you need to backward through the graph again."
+)
+
+
 def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, inputs=None,
                  allow_unused=False):
     """Reverse-mode pass from `roots` seeded with `root_grads` (Tensors shaped like the roots).
@@ -277,53 +300,80 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
     With `inputs=None`, gradients accumulate into the `.grad` of every leaf that requires grad (and of
     non-leaves that called `retain_grad()`). With `inputs`, nothing is accumulated: the gradients with
     respect to those tensors are returned in order (None, or an error, where unused).
+
+    NOTE: no separate topological sort. Every recorded op carries a sequence number that grows with
+    creation, and an op's inputs are always older than it, so processing ops from a max-heap on that
+    number visits each op after all of its consumers (PyTorch orders its engine the same way). Leaf
+    gradients are summed as they arrive. One pass, iterative, any depth.
     """
-    order = toposort(roots)
-    grads = {}
-    handed = set()  # ids of arrays already given out, so no two .grad share one array
-    for root, g in zip(roots, root_grads):
+    pending = {}  # id(tensor) -> gradient summed so far, for ops waiting in the heap
+    heap = []
+    handed = set()  # ids of arrays given to a .grad (and the seeds): no two .grad share one
+    for g in root_grads:
         handed.add(id(g.data))
-        grads[id(root)] = grads[id(root)] + g if id(root) in grads else g
     wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
     captured = [None] * (len(inputs) if inputs is not None else 0)
+    epoch = STATE.epoch
     prev_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
     try:
-        for node in reversed(order):
-            g = grads.pop(id(node), None)
-            if g is None:
-                continue
-            ctx = node._ctx
-            if wanted is not None:
-                if id(node) in wanted:
-                    captured[wanted[id(node)]] = g
-            elif ctx is None or node._retains_grad:
-                if node.grad is None:
-                    node.grad = _fresh(g, handed) if not create_graph else g
+        # the roots' gradients arrive "from outside"; after that, every op hands its inputs theirs
+        arrivals = list(zip(roots, root_grads))
+        while True:
+            for node, g in arrivals:
+                ctx = node._ctx
+                if wanted is not None:
+                    i = wanted.get(id(node))
+                    if i is not None:
+                        captured[i] = g if captured[i] is None else captured[i] + g
+                elif ctx is None:  # a leaf: sum straight into .grad
+                    leaf_grad = node.grad
+                    if leaf_grad is None or create_graph or leaf_grad.requires_grad:
+                        _accumulate(node, g, handed, create_graph)
+                    else:  # NOTE: the common case, inlined: a plain numpy add, nothing recorded
+                        leaf_grad.data = leaf_grad.data + g.data
+                if ctx is None:
+                    continue
+                key = id(node)
+                prev = pending.get(key)
+                if prev is None:
+                    if ctx.released:
+                        raise RuntimeError(_SECOND_BACKWARD)
+                    pending[key] = g
+                    heappush(heap, (-ctx.seq, key, node))
                 else:
-                    node.grad = node.grad + g
-            if ctx is None:
-                continue
-            _check_versions(ctx)
+                    pending[key] = prev + g
+            if not heap:
+                break
+            _, key, node = heappop(heap)
+            g = pending.pop(key)
+            ctx = node._ctx
+            if node._retains_grad and wanted is None:
+                _accumulate(node, g, handed, create_graph)
+            if ctx.epoch != epoch:  # something was modified in place since this op ran
+                _check_versions(ctx)
             in_grads = ctx.backward(ctx, g)
-            if not isinstance(in_grads, tuple):
+            if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if STATE.anomaly:
                 for ig in in_grads:
                     if ig is not None:
                         _check_finite(ig.data, ctx.name, "backward", ctx)
+            arrivals = []
             for inp, needs, ig in zip(ctx.inputs, ctx.needs_input_grad, in_grads):
                 if not needs or ig is None:
                     continue
                 if not isinstance(ig, Node):
                     raise TypeError(f"{ctx.name}.backward must return Tensors (or None), got {type(ig)}")
-                ig = unbroadcast(ig, inp.data.shape, ctx.name)
-                if ig.data.dtype != inp.data.dtype:  # e.g. float32 input used with a float64 one
-                    ig = ig.astype(inp.data.dtype)
-                key = id(inp)
-                grads[key] = grads[key] + ig if key in grads else ig
-            if not retain_graph:
-                _release(ctx)
+                data = inp.data
+                if ig.data.shape != data.shape:
+                    ig = unbroadcast(ig, data.shape, ctx.name)
+                if ig.data.dtype != data.dtype:  # e.g. a float32 input used with a float64 one
+                    ig = ig.astype(data.dtype)
+                arrivals.append((inp, ig))
+            if not retain_graph:  # free what the op saved: the graph's memory goes right away
+                ctx.__dict__.clear()
+                ctx.released = True
     finally:
         STATE.grad_enabled = prev_mode
     if inputs is not None:
@@ -337,22 +387,28 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
     return None
 
 
+def _accumulate(node, g, handed, create_graph):
+    """Add g into node.grad (a fresh array the first time, so no two .grad share memory)."""
+    if node.grad is None:
+        node.grad = g if create_graph else _fresh(g, handed)
+    elif create_graph or node.grad.requires_grad:
+        node.grad = node.grad + g
+    else:
+        node.grad.data = node.grad.data + g.data  # NOTE: no op needed, nothing records
+
+
+def mark_modified(node):
+    """Record that `node` was changed in place (ops that used it can no longer backward)."""
+    STATE.epoch += 1
+    node._version = STATE.epoch
+
+
 def _check_versions(ctx):
-    for inp, v in zip(ctx.inputs, ctx.versions):
-        if isinstance(inp, Node) and inp._version != v:
+    for inp in ctx.inputs:
+        if isinstance(inp, Node) and inp._version > ctx.epoch:
             raise RuntimeError(
-                f"One of the tensors needed by {ctx.name}.backward (shape {inp.shape}) was modified "
-                f"by an in-place operation after {ctx.name} used it (version {v}, now "
-                f"{inp._version}), so its gradient would be wrong. Use an out-of-place operation "
-                "(x = x + y instead of x += y) or clone the tensor before modifying it."
+                f"One of the tensors needed by {ctx.name}.backward (shape {inp.data.shape}) was "
+                f"modified by an in-place operation after {ctx.name} used it, so its gradient would "
+                "be wrong. Use an out-of-place operation (x = x + y instead of x += y) or clone() "
+                "the tensor before modifying it."
             )
-
-
-def _release(ctx):
-    """Drop what the op saved for backward, so the graph's memory is freed right away."""
-    ctx.released = True
-    ctx.inputs = ()
-    ctx.needs_input_grad = ()
-    ctx.__dict__.pop("saved_tensors", None)
-    for k in [k for k, v in ctx.__dict__.items() if isinstance(v, (np.ndarray, Node))]:
-        del ctx.__dict__[k]

@@ -14,6 +14,8 @@ can swap the array module in one place.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .autograd import STATE, Function, Node
@@ -275,14 +277,17 @@ class Where(Function):
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, *, axis=None, keepdims=False):
-        ctx.axes = _normalize_axes(axis, x.ndim)
+        ctx.axes = None if axis is None else _normalize_axes(axis, x.ndim)
         ctx.in_shape = x.shape
-        return xp.sum(x, axis=ctx.axes, keepdims=keepdims)
+        return x.sum(axis=ctx.axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, grad):
-        if not ctx.settings.get("keepdims", False):
-            grad = grad.reshape(_keepdims_shape(ctx.in_shape, ctx.axes))
+        axes = ctx.axes
+        # numpy broadcasting aligns trailing axes, so only reduced axes that are not leading need
+        # to be put back as size-1 dimensions before broadcasting the gradient out again
+        if axes is not None and not ctx.settings.get("keepdims") and axes != tuple(range(len(axes))):
+            grad = grad.reshape(_keepdims_shape(ctx.in_shape, axes))
         return grad.broadcast_to(ctx.in_shape)
 
 
@@ -340,6 +345,12 @@ class Expand(Function):
     @staticmethod
     def forward(ctx, x, *, shape):
         try:
+            if math.prod(shape) <= 4096:
+                # NOTE: small results are materialized (empty, then a broadcasting assignment): ten
+                # times faster than np.broadcast_to's Python-level machinery. Large ones stay views.
+                out = xp.empty(shape, dtype=x.dtype)
+                out[...] = x
+                return out
             return xp.broadcast_to(x, shape)
         except ValueError:
             raise ValueError(f"cannot broadcast a tensor of shape {x.shape} to shape {shape}") from None

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import rng
-from .autograd import STATE, Node, run_backward
+from .autograd import STATE, Node, mark_modified, run_backward
 from .ops import (
     Add, Cast, Concatenate, Cos, Div, Exp, Expand, GetItem, Log, MatMul, Max, Maximum,
     Mul, Neg, Pad, Permute, Pow, Relu, Reshape, SetItem, Sigmoid, Sin, SlidingWindow, Sqrt, Sum,
@@ -298,16 +298,38 @@ class Tensor(Node):
         return Cast.apply(self, dtype=self.data.dtype)
 
     # --------------------------------------------------------------------------- arithmetic ----
-    def __add__(self, other): return Add.apply(self, _operand(other))
-    def __radd__(self, other): return Add.apply(_operand(other), self)
-    def __mul__(self, other): return Mul.apply(self, _operand(other))
-    def __rmul__(self, other): return Mul.apply(_operand(other), self)
-    def __truediv__(self, other): return Div.apply(self, _operand(other))
-    def __rtruediv__(self, other): return Div.apply(_operand(other), self)
-    def __pow__(self, other): return Pow.apply(self, _operand(other))
-    def __rpow__(self, other): return Pow.apply(_operand(other), self)
-    def __matmul__(self, other): return MatMul.apply(self, _operand(other))
-    def __rmatmul__(self, other): return MatMul.apply(_operand(other), self)
+    # NOTE: `other if isinstance(other, _CONST) else _operand(other)` inlines the common case of
+    # _operand (a Tensor, scalar or array passes through): these run for every op of every step.
+    def __add__(self, other):
+        return Add.apply(self, other if isinstance(other, _CONST) else _operand(other))
+
+    def __radd__(self, other):
+        return Add.apply(other if isinstance(other, _CONST) else _operand(other), self)
+
+    def __mul__(self, other):
+        return Mul.apply(self, other if isinstance(other, _CONST) else _operand(other))
+
+    def __rmul__(self, other):
+        return Mul.apply(other if isinstance(other, _CONST) else _operand(other), self)
+
+    def __truediv__(self, other):
+        return Div.apply(self, other if isinstance(other, _CONST) else _operand(other))
+
+    def __rtruediv__(self, other):
+        return Div.apply(other if isinstance(other, _CONST) else _operand(other), self)
+
+    def __pow__(self, other):
+        return Pow.apply(self, other if isinstance(other, _CONST) else _operand(other))
+
+    def __rpow__(self, other):
+        return Pow.apply(other if isinstance(other, _CONST) else _operand(other), self)
+
+    def __matmul__(self, other):
+        return MatMul.apply(self, other if isinstance(other, _CONST) else _operand(other))
+
+    def __rmatmul__(self, other):
+        return MatMul.apply(other if isinstance(other, _CONST) else _operand(other), self)
+
     def __neg__(self): return Neg.apply(self)
     def __pos__(self): return self
     def __abs__(self): return self.abs()
@@ -752,30 +774,34 @@ class Tensor(Node):
 
         A non-scalar tensor needs `gradient` (the vector in the vector-Jacobian product).
         """
+        if gradient is None and self.requires_grad and self.data.size == 1:
+            gradient = self._from_op(_one(self.data.dtype).reshape(self.data.shape), None)
+        else:
+            gradient = self._check_backward_args(gradient)
+        run_backward([self], [gradient], retain_graph=retain_graph or create_graph,
+                     create_graph=create_graph)
+
+    def _check_backward_args(self, gradient):
         if not self.requires_grad:
             raise RuntimeError(
                 "backward() on a tensor that does not require grad: no input of the computation "
                 "has requires_grad=True (or it ran under no_grad())."
             )
         if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward() without a gradient needs a scalar output, but this tensor has shape "
-                    f"{self.shape}; pass gradient= (a tensor of that shape), or reduce it first "
-                    "(e.g. .sum())."
-                )
-            gradient = Tensor(np.ones(self.shape, dtype=self.dtype))
-        else:
-            gradient = _operand(gradient)
-            if not isinstance(gradient, Tensor):
-                gradient = Tensor(np.asarray(gradient, dtype=self.dtype))
-            if gradient.shape != self.shape:
-                raise RuntimeError(
-                    f"backward(gradient=...): the gradient has shape {gradient.shape} but the tensor "
-                    f"has shape {self.shape}; they must match"
-                )
-        run_backward([self], [gradient], retain_graph=retain_graph or create_graph,
-                     create_graph=create_graph)
+            raise RuntimeError(
+                f"backward() without a gradient needs a scalar output, but this tensor has shape "
+                f"{self.shape}; pass gradient= (a tensor of that shape), or reduce it first "
+                "(e.g. .sum())."
+            )
+        gradient = _operand(gradient)
+        if not isinstance(gradient, Tensor):
+            gradient = Tensor(np.asarray(gradient, dtype=self.dtype))
+        if gradient.shape != self.shape:
+            raise RuntimeError(
+                f"backward(gradient=...): the gradient has shape {gradient.shape} but the tensor "
+                f"has shape {self.shape}; they must match"
+            )
+        return gradient
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (no gradient flows through it)."""
@@ -854,7 +880,7 @@ class Tensor(Node):
         self.data = out.data
         if involves_grad:
             self._ctx, self.requires_grad = out._ctx, True
-        self._version += 1
+        mark_modified(self)
 
 
 class _NoRecord:
@@ -867,16 +893,29 @@ class _NoRecord:
         STATE.grad_enabled = self._prev
 
 
+_CONST = (Tensor, int, float, np.ndarray, np.generic)  # operands ops take as they are
+
+
 def _operand(x):
-    """Binary-op operand: Tensors and Python scalars pass through (scalars stay 'weak' under numpy 2
-    promotion, so float32 * 2.0 stays float32); arrays and lists become constant Tensors."""
-    if isinstance(x, (Tensor, int, float, bool)):
+    """Binary-op operand: Tensors, Python scalars and numpy arrays/scalars pass straight to the op
+    (the op treats non-Tensors as constants, and numpy 2 promotion applies as in numpy: Python
+    scalars are 'weak', so float32 * 2.0 stays float32); anything else (lists) becomes a Tensor."""
+    if isinstance(x, _CONST):
         return x
-    if isinstance(x, np.ndarray):
-        return Tensor(x)
-    if isinstance(x, np.generic):
-        return Tensor(np.asarray(x))
     return Tensor(x)
+
+
+_ONES = {}
+
+
+def _one(dtype):
+    """A cached read-only 1 of `dtype`: the seed of backward() (the engine never hands a seed
+    array to a .grad without copying it)."""
+    one = _ONES.get(dtype)
+    if one is None:
+        one = _ONES[dtype] = np.ones((), dtype=dtype)
+        one.flags.writeable = False
+    return one
 
 
 def _array(x):
