@@ -49,7 +49,7 @@ class TensorDataset(Dataset):
     (3, (tensor([2., 3.]), tensor(1)))
     """
 
-    def __init__(self, *tensors):
+    def __init__(self, *tensors: Tensor | np.ndarray | Sequence):
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor or array")
         arrays = tuple(_as_array(t) for t in tensors)
@@ -81,7 +81,7 @@ class Subset(Dataset):
     (2, (tensor(4),))
     """
 
-    def __init__(self, dataset, indices: Sequence[int]):
+    def __init__(self, dataset: Dataset | Sequence, indices: Sequence[int]):
         self.dataset = dataset
         self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
 
