@@ -170,6 +170,19 @@ class Tanh(Function):
         return grad * (1 - t * t)
 
 
+class Softplus(Function):
+    # NOTE: a primitive for stability: logaddexp(0, x) is exact in both tails (the composite
+    # relu(x) + log(1 + exp(-|x|)) has kinks at 0 that break second derivatives there).
+    @staticmethod
+    def forward(ctx, x):
+        return xp.logaddexp(0, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x = ctx.inputs[0]
+        return grad * (x.sigmoid() if STATE.grad_enabled else xp.exp(-xp.logaddexp(0, -x.data)))
+
+
 class Relu(Function):
     @staticmethod
     def forward(ctx, x):
@@ -230,14 +243,14 @@ class Pow(Function):
         gx = _chain(grad, y * x ** (y - 1)) if nx else None
         gy = None
         if ny:
-            # d/dy x**y = x**y * log(x); where x**y == 0 (x = 0, y > 0) the limit is 0, not 0 * -inf.
-            out = x ** y
+            # d/dy x**y = x**y * log(x); at x = 0 that is 0 * log(0): take the limit 0 by using
+            # log(1) = 0 there (x**y is 0 anyway), instead of NaN from 0 * -inf.
             if isinstance(x, Node):
-                safe_x = x.where(x.data != 0, 1.0)
-                gy = _chain(grad, out * safe_x.log())
+                log_x = x.where(x.data != 0, 1.0).log()
             else:
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    gy = _chain(grad, np.where(out == 0, 0.0, out * np.log(np.where(x == 0, 1, x))))
+                    log_x = np.log(np.where(x == 0, 1.0, x))
+            gy = _chain(grad, x ** y * log_x)
         return gx, gy
 
 
@@ -517,7 +530,7 @@ class FoldWindows(Function):
 
 # Every primitive, for the coverage test and the docs.
 PRIMITIVES = (
-    Cast, Neg, Exp, Log, Sin, Cos, Sqrt, Sigmoid, Tanh, Relu,
+    Cast, Neg, Exp, Log, Sin, Cos, Sqrt, Sigmoid, Tanh, Softplus, Relu,
     Add, Mul, Div, Pow, Maximum, Where,
     Sum, Max,
     Reshape, Permute, Expand, GetItem, ScatterAdd, SetItem, Pad, Concatenate,

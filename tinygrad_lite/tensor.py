@@ -14,7 +14,8 @@ from . import rng
 from .autograd import STATE, Node, mark_modified, run_backward
 from .ops import (
     Add, Cast, Concatenate, Cos, Div, Exp, Expand, GetItem, Log, MatMul, Max, Maximum,
-    Mul, Neg, Pad, Permute, Pow, Relu, Reshape, SetItem, Sigmoid, Sin, SlidingWindow, Sqrt, Sum,
+    Mul, Neg, Pad, Permute, Pow, Relu, Reshape, SetItem, Sigmoid, Sin, SlidingWindow, Softplus,
+    Sqrt, Sum,
     Tanh, Where,
 )
 
@@ -428,9 +429,9 @@ class Tensor(Node):
         >>> Tensor([0.0]).softplus()
         tensor([0.693147])
         """
-        z = self * beta if beta != 1.0 else self
-        out = z.maximum(0.0) + (1 + (-z.abs()).exp()).log()
-        return out / beta if beta != 1.0 else out
+        if beta == 1.0:
+            return Softplus.apply(self)
+        return Softplus.apply(self * beta) / beta
 
     def clip(self, min=None, max=None) -> Tensor:  # noqa: A002 (numpy's names)
         """Values limited to [min, max]; the gradient is 1 inside (bounds included), 0 outside."""
