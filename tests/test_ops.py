@@ -140,8 +140,9 @@ def test_op_table_rows_really_exercise_the_primitives_they_claim():
             shapes = ((2, 3),) * op.arity
         arrays = _distinct(*[_keep_away(rng.uniform(*op.domain, s), op.kinks) for s in shapes])
         out = op.fn(*_as_tensors(arrays))
-        g = tg.grad(out, [t for t in _collect_leaves(out)], grad_outputs=Tensor(np.ones(out.shape), requires_grad=True),
-                    create_graph=True, allow_unused=True)
+        seed = Tensor(np.ones(out.shape), requires_grad=True)
+        g = tg.grad(out, _collect_leaves(out), grad_outputs=seed, create_graph=True,
+                    allow_unused=True)
         for node in [out, *[x for x in g if x is not None]]:
             seen |= _ops_in_graph(node)
     claimed = {c for op in OPS for c in op.covers if c in {p.__name__ for p in PRIMITIVES}}

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import traceback
+import weakref
 from heapq import heappop, heappush
 
 import numpy as np
@@ -19,12 +21,13 @@ import numpy as np
 class _State:
     """Process-wide autograd switches (one object, so hot paths read one global)."""
 
-    __slots__ = ("grad_enabled", "anomaly", "scope", "epoch")
+    __slots__ = ("grad_enabled", "anomaly", "scope", "epoch", "backward_of")
 
     def __init__(self):
         self.grad_enabled = True  # record graphs?
         self.epoch = 0  # bumped by every in-place change of a tensor (see Node._version)
         self.anomaly = False  # check every forward/backward for NaN/inf?
+        self.backward_of = None  # under detect_anomaly: the op whose backward is running
         self.scope = None  # tuple of the Modules running now, outermost first (for graph drawing)
 
 
@@ -50,7 +53,7 @@ class _GradMode:
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with type(self)(self._enabled):
+            with _GradMode(self._enabled):
                 return fn(*args, **kwargs)
 
         return wrapper
@@ -195,7 +198,11 @@ class Function:
         ctx.settings = settings
         out = cls.forward(ctx, *arrays, **settings) if settings else cls.forward(ctx, *arrays)
         if STATE.anomaly:
-            _check_finite(out, cls.__name__, "forward", None)
+            running = STATE.backward_of  # an op inside a backward: blame that backward
+            if running is None:
+                _check_finite(out, cls.__name__, "forward", None)
+            else:
+                _check_finite(out, running.name, f"backward (in its {cls.__name__})", running)
         if not (STATE.grad_enabled and True in needs):
             return first._from_op(out, None)
         ctx.inputs = inputs
@@ -205,7 +212,7 @@ class Function:
         ctx.scope = STATE.scope
         ctx.released = False
         if STATE.anomaly:
-            ctx.created_at = "".join(traceback.format_stack(limit=8)[:-1])
+            ctx.created_at = _user_stack()
         return first._from_op(out, ctx)
 
     @property
@@ -215,6 +222,15 @@ class Function:
 
     def __repr__(self):
         return f"<{type(self).__name__}Backward>"
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_stack(limit=6):
+    """The innermost frames outside this package: where the user's code created an op."""
+    frames = [f for f in traceback.extract_stack()[:-2] if not f.filename.startswith(_PACKAGE_DIR)]
+    return "".join(traceback.format_list(frames[-limit:]))
 
 
 def _check_finite(array, op_name, phase, ctx):
@@ -351,8 +367,15 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
             if node._retains_grad and wanted is None:
                 _accumulate(node, g, handed, create_graph)
             if ctx.epoch != epoch:  # something was modified in place since this op ran
-                _check_versions(ctx)
-            in_grads = ctx.backward(ctx, g)
+                _resolve_inplace(ctx)
+            if STATE.anomaly:
+                STATE.backward_of = ctx
+                try:
+                    in_grads = ctx.backward(ctx, g)
+                finally:
+                    STATE.backward_of = None
+            else:
+                in_grads = ctx.backward(ctx, g)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if STATE.anomaly:
@@ -397,18 +420,42 @@ def _accumulate(node, g, handed, create_graph):
         node.grad.data = node.grad.data + g.data  # NOTE: no op needed, nothing records
 
 
-def mark_modified(node):
-    """Record that `node` was changed in place (ops that used it can no longer backward)."""
+# In-place changes. Tensor's in-place operations never write into an existing array: they compute
+# the new value out of place and rebind the tensor to it. When that happens to a tensor inside a
+# recorded graph, a snapshot (a Tensor holding the old array and the old op) is kept here, so an op
+# recorded earlier still sees exactly the value and the graph position it used.
+# Keyed by id(tensor); a finalizer drops the entry when the tensor dies. (Not a WeakKeyDictionary:
+# that compares keys with ==, which is elementwise for tensors.)
+_SNAPSHOTS: dict = {}
+
+
+def mark_modified(node, snapshot=None):
+    """Record that `node` was changed in place; `snapshot` (a Tensor with its previous array and
+    op) lets earlier ops keep backpropagating correctly through the old value."""
     STATE.epoch += 1
     node._version = STATE.epoch
+    if snapshot is not None:
+        if id(node) not in _SNAPSHOTS:
+            _SNAPSHOTS[id(node)] = []
+            weakref.finalize(node, _SNAPSHOTS.pop, id(node), None)
+        _SNAPSHOTS[id(node)].append((STATE.epoch, snapshot))
 
 
-def _check_versions(ctx):
-    for inp in ctx.inputs:
-        if isinstance(inp, Node) and inp._version > ctx.epoch:
+def _resolve_inplace(ctx):
+    """Point an op's inputs that were changed in place after it ran back at their old states
+    (snapshots), or refuse if no snapshot was kept (a change made outside graph recording)."""
+    resolved = list(ctx.inputs)
+    for i, inp in enumerate(resolved):
+        if not isinstance(inp, Node) or inp._version <= ctx.epoch:
+            continue
+        history = _SNAPSHOTS.get(id(inp), ())
+        snapshot = next((snap for when, snap in history if when > ctx.epoch), None)
+        if snapshot is None:
             raise RuntimeError(
                 f"One of the tensors needed by {ctx.name}.backward (shape {inp.data.shape}) was "
-                f"modified by an in-place operation after {ctx.name} used it, so its gradient would "
-                "be wrong. Use an out-of-place operation (x = x + y instead of x += y) or clone() "
-                "the tensor before modifying it."
+                f"modified in place (under no_grad() or through .data) after {ctx.name} used it, so "
+                "its gradient would be wrong. Modify a clone() instead, or do the change before "
+                "building the graph."
             )
+        resolved[i] = snapshot
+    ctx.inputs = tuple(resolved)

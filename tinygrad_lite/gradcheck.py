@@ -70,7 +70,7 @@ def gradcheck(fn: Callable, inputs: Sequence[Tensor], eps: float = 1e-6, atol: f
     analytic = [np.zeros(t.shape) if g is None else g.data.astype(np.float64) for g, t in
                 zip(analytic, diff)]
 
-    for k, (t, ga) in enumerate(zip(diff, analytic)):
+    for t, ga in zip(diff, analytic):
         index = next(i for i, s in enumerate(inputs) if s is t)
         original = t.data.copy()
         try:

@@ -28,4 +28,6 @@ def resolve(generator=None) -> np.random.Generator:
         return generator
     if isinstance(generator, (int, np.integer)):
         return np.random.default_rng(int(generator))
-    raise TypeError(f"generator must be a numpy Generator, an int seed or None, got {type(generator).__name__}")
+    raise TypeError(
+        f"generator must be a numpy Generator, an int seed or None, got {type(generator).__name__}"
+    )

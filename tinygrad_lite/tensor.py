@@ -13,10 +13,34 @@ import numpy as np
 from . import rng
 from .autograd import STATE, Node, mark_modified, run_backward
 from .ops import (
-    Add, Cast, Concatenate, Cos, Div, Exp, Expand, GetItem, Log, MatMul, Max, Maximum,
-    Mul, Neg, Pad, Permute, Pow, Relu, Reshape, SetItem, Sigmoid, Sin, SlidingWindow, Softplus,
-    Sqrt, Sum,
-    Tanh, Where,
+    Add,
+    Cast,
+    Concatenate,
+    Cos,
+    Div,
+    Exp,
+    Expand,
+    GetItem,
+    Log,
+    MatMul,
+    Max,
+    Maximum,
+    Mul,
+    Neg,
+    Pad,
+    Permute,
+    Pow,
+    Relu,
+    Reshape,
+    SetItem,
+    Sigmoid,
+    Sin,
+    SlidingWindow,
+    Softplus,
+    Sqrt,
+    Sum,
+    Tanh,
+    Where,
 )
 
 float16, float32, float64 = np.float16, np.float32, np.float64
@@ -848,9 +872,10 @@ class Tensor(Node):
     __ipow__ = _inplace(lambda a, b: a ** b)
 
     def _assign(self, compute, value):
-        """Replace self's value by compute(old self). Safe by construction: the new array is fresh
-        (arrays shared with other tensors are never written), and every recorded op that used the
-        old value sees the version change and refuses to backward through a stale value."""
+        """Replace self's value by compute(old self). Never writes into an existing array (arrays
+        shared with other tensors stay intact). Inside a recorded graph the old state is kept as a
+        snapshot, so ops that used it still backpropagate through the value they saw; outside
+        (no_grad, plain data) ops that used the old value refuse to backward instead."""
         involves_grad = STATE.grad_enabled and (
             self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
         )
@@ -881,7 +906,9 @@ class Tensor(Node):
         self.data = out.data
         if involves_grad:
             self._ctx, self.requires_grad = out._ctx, True
-        mark_modified(self)
+            mark_modified(self, snapshot=old)
+        else:
+            mark_modified(self)
 
 
 class _NoRecord:
