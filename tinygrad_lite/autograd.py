@@ -196,7 +196,16 @@ class Function:
                 needs.append(False)
         ctx = cls.__new__(cls)
         ctx.settings = settings
-        out = cls.forward(ctx, *arrays, **settings) if settings else cls.forward(ctx, *arrays)
+        try:
+            out = cls.forward(ctx, *arrays, **settings) if settings else cls.forward(ctx, *arrays)
+        except ValueError as e:
+            if "could not be broadcast" not in str(e):
+                raise
+            shapes = " and ".join(str(np.shape(a)) for a in arrays)
+            raise ValueError(
+                f"{cls.__name__}: shapes {shapes} cannot be broadcast together (numpy rules: "
+                "aligned from the right, each pair of dimensions must be equal or one of them 1)"
+            ) from None
         if STATE.anomaly:
             running = STATE.backward_of  # an op inside a backward: blame that backward
             if running is None:

@@ -110,7 +110,7 @@ def _compare(index, shape, analytic, numeric, atol, rtol):
     err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
     if err.size and (np.nanmax(err) > 0 or not np.all(np.isfinite(analytic))):
         bad = np.where(np.isfinite(analytic), err, np.inf)
-        j = np.unravel_index(int(np.argmax(bad)), shape) if shape else ()
+        j = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), shape)) if shape else ()
         raise GradcheckError(
             f"gradcheck failed for input {index} (shape {shape}): worst element {j}: analytic "
             f"{analytic[j]:.6g}, numeric {numeric[j]:.6g} (atol={atol}, rtol={rtol})"
