@@ -450,8 +450,8 @@ class Tensor(Node):
     def softplus(self, beta: float = 1.0) -> Tensor:
         """log(1 + exp(beta * x)) / beta, computed stably (no overflow for large x).
 
-        >>> Tensor([0.0]).softplus()
-        tensor([0.693147])
+        >>> Tensor([0.0, 100.0]).softplus()
+        tensor([  0.6931472, 100.       ])
         """
         if beta == 1.0:
             return Softplus.apply(self)
