@@ -110,7 +110,7 @@ OPS = [
     OpSpec("clone", lambda a: a.clone() * 2, lambda a: a * 2, covers=("clone", "Cast")),
     # ---------------------------------------------------------------- broadcasting binary ----
     OpSpec("add", lambda a, b: a + b, arity=2, kind="broadcast", covers=("__add__", "Add")),
-    OpSpec("sub", lambda a, b: a - b, arity=2, kind="broadcast", covers=("__sub__",)),
+    OpSpec("sub", lambda a, b: a - b, arity=2, kind="broadcast", covers=("__sub__", "Sub")),
     OpSpec("mul", lambda a, b: a * b, arity=2, kind="broadcast", covers=("__mul__", "Mul")),
     OpSpec("div", lambda a, b: a / b, lambda a, b: a / b, arity=2, kind="broadcast",
            domain=(0.5, 2.0), covers=("__truediv__", "Div")),

@@ -204,6 +204,19 @@ class Add(Function):
         return grad, grad  # the engine never mutates gradients, so sharing one is safe
 
 
+class Sub(Function):
+    # NOTE: a primitive (not x + (-y)) for speed: one op and one pass over the data instead of two,
+    # and subtraction is everywhere (centering, residuals, the max-shift of softmax).
+    @staticmethod
+    def forward(ctx, x, y):
+        return x - y
+
+    @staticmethod
+    def backward(ctx, grad):
+        nx, ny = ctx.needs_input_grad
+        return (grad if nx else None), (-grad if ny else None)
+
+
 class Mul(Function):
     @staticmethod
     def forward(ctx, x, y):
@@ -531,7 +544,7 @@ class FoldWindows(Function):
 # Every primitive, for the coverage test and the docs.
 PRIMITIVES = (
     Cast, Neg, Exp, Log, Sin, Cos, Sqrt, Sigmoid, Tanh, Softplus, Relu,
-    Add, Mul, Div, Pow, Maximum, Where,
+    Add, Sub, Mul, Div, Pow, Maximum, Where,
     Sum, Max,
     Reshape, Permute, Expand, GetItem, ScatterAdd, SetItem, Pad, Concatenate,
     MatMul, SlidingWindow, FoldWindows,

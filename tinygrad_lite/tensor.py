@@ -38,6 +38,7 @@ from .ops import (
     SlidingWindow,
     Softplus,
     Sqrt,
+    Sub,
     Sum,
     Tanh,
     Where,
@@ -360,11 +361,10 @@ class Tensor(Node):
     def __abs__(self): return self.abs()
 
     def __sub__(self, other):
-        other = _operand(other)
-        return self + (-other)
+        return Sub.apply(self, other if isinstance(other, _CONST) else _operand(other))
 
     def __rsub__(self, other):
-        return (-self) + _operand(other)
+        return Sub.apply(other if isinstance(other, _CONST) else _operand(other), self)
 
     # comparisons: no gradient, bool results
     def __lt__(self, other): return Tensor(self.data < _array(other))
