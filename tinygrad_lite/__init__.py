@@ -15,6 +15,8 @@ from .tensor import (  # noqa: E402
 
 from . import functional  # noqa: E402,F401  (tinygrad_lite.functional.jacobian/hessian/hvp)
 from . import data  # noqa: E402,F401  (Dataset, DataLoader, mnist, pima, load_csv)
+from . import linalg  # noqa: E402,F401  (strassen_matmul)
+from . import viz  # noqa: E402,F401  (draw_graph, save; imports graphviz only when drawing)
 
 __all__ = [
     "AnomalyError", "Function", "GradcheckError", "Tensor", "__version__", "arange", "bool_",
