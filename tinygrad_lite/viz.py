@@ -573,11 +573,7 @@ def draw_graph(root, params=None, *, show_data: bool = False, show_grad: bool = 
             for key, c in clusters.items():
                 if c == ckey:
                     sub.node(key, **specs[key])
-    seen = set()
-    for src, dst, label in edges:
-        if (src, dst, label) in seen:
-            continue
-        seen.add((src, dst, label))
+    for src, dst, label in edges:  # NOTE: x * x draws two edges x -> Mul: one per operand
         if label:
             g.edge(src, dst, label=label)
         else:
@@ -687,7 +683,7 @@ def _collapse(walk, specs, edges, clusters, cluster_labels, root_module, module_
                 box(walk.producer[src]) == box(dst):
             continue  # a box's own output used again inside the box
         out.append((s, d, label if d == dst and s == src else ""))
-    return out
+    return list(dict.fromkeys(out))  # many edges into one box are drawn once
 
 
 def _legend(g, with_modules, grad_flow, lo, hi):
