@@ -580,7 +580,7 @@ def draw_graph(root, params=None, *, show_data: bool = False, show_grad: bool = 
             g.edge(src, dst)
 
     if legend:
-        _legend(g, collapse_modules is True, grad_flow, lo, hi)
+        _legend(g, collapse_modules is True, grad_flow, lo, hi, rankdir)
     return g
 
 
@@ -643,10 +643,11 @@ def _collapse(walk, specs, edges, clusters, cluster_labels, root_module, module_
             folded[member[tkey]].append(t)
         elif tkey not in member and tkey in walk.producer and box(walk.producer[tkey]):
             output.setdefault(box(walk.producer[tkey]), t)
+    order = {key: i for i, key in enumerate(tensor_names)}  # named_parameters order: weight, bias
     for bkey, m in modules.items():
         lines = [titles[bkey]]
         prefix = module_names.get(id(m))
-        for t in folded[bkey]:
+        for t in sorted(folded[bkey], key=lambda t: order.get(id(t), len(order))):
             name = tensor_names.get(id(t), "")
             if prefix and name.startswith(prefix + "."):
                 name = name[len(prefix) + 1:]
@@ -686,31 +687,33 @@ def _collapse(walk, specs, edges, clusters, cluster_labels, root_module, module_
     return list(dict.fromkeys(out))  # many edges into one box are drawn once
 
 
-def _legend(g, with_modules, grad_flow, lo, hi):
+def _legend(g, with_modules, grad_flow, lo, hi, rankdir):
+    kinds = list(_LEGEND) + (["module"] if with_modules else [])
+    texts = {"input": "input (no grad)", "parameter": "parameter (grad)", "op": "op",
+             "tensor": "intermediate", "output": "output", "module": "module call"}
+    samples = [(f"legend_{kind}", {
+        "label": texts[kind], "shape": "ellipse" if kind == "op" else "box",
+        "fillcolor": COLORS[kind], "style": "rounded,filled" if kind == "module" else "filled",
+    }) for kind in kinds]
+    if grad_flow:
+        decades = range(round(math.log10(lo)), round(math.log10(hi)) + 1)
+        cells = "".join(
+            '<td bgcolor="{}"><font color="{}">1e{}</font></td>'.format(
+                *_grad_color(10.0**d, lo, hi), d)
+            for d in decades
+        )
+        samples.append(("legend_grad", {
+            "label": (f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="3">'
+                      f'<tr><td colspan="{len(decades)}">‖grad‖ (log scale)</td></tr>'
+                      f"<tr>{cells}</tr></table>>"),
+            "shape": "plaintext", "style": ""}))
+    if rankdir in ("TB", "BT"):  # NOTE: dot lays one rank out right to left: keep reading order
+        samples.reverse()
     with g.subgraph(name="cluster_legend") as leg:
         leg.attr(label="legend", style="rounded,dashed", color="#999999", fontname="Helvetica",
                  fontsize="10")
-        kinds = list(_LEGEND) + (["module"] if with_modules else [])
-        texts = {"input": "input (no grad)", "parameter": "parameter (grad)", "op": "op",
-                 "tensor": "intermediate", "output": "output", "module": "module call"}
-        for kind in kinds:
-            shape = "ellipse" if kind == "op" else "box" if kind == "module" else "box"
-            leg.node(f"legend_{kind}", label=texts[kind], shape=shape, fillcolor=COLORS[kind],
-                     style="rounded,filled" if kind == "module" else "filled")
-        if grad_flow:
-            decades = range(round(math.log10(lo)), round(math.log10(hi)) + 1)
-            cells = "".join(
-                '<td bgcolor="{}"><font color="{}">1e{}</font></td>'.format(
-                    *_grad_color(10.0 ** d, lo, hi), d)
-                for d in decades
-            )
-            leg.node(
-                "legend_grad",
-                label=(f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="3">'
-                       f'<tr><td colspan="{len(decades)}">‖grad‖ (log scale)</td></tr>'
-                       f"<tr>{cells}</tr></table>>"),
-                shape="plaintext", style="",
-            )
+        for key, attrs in samples:
+            leg.node(key, **attrs)
 
 
 # --------------------------------------------------------------------------------------- files ----
