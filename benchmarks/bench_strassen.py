@@ -12,7 +12,10 @@ of leaf products, and the relative error of the forward result against a float64
     python benchmarks/bench_strassen.py --sizes 256 512 --leaf-sizes 64 --rounds 5
     python benchmarks/bench_strassen.py --threads 1             # single-threaded BLAS
 
-The machines these run on are shared and noisy: compare the ratios measured in one run.
+The machines these run on are shared and noisy: compare the ratios measured in one run. On a busy
+machine multi-threaded BLAS can be slowed down badly by the other load (threads wait for each
+other), which penalizes the big `@` calls but not Strassen's small single-threaded leaves; use
+--threads 1 to compare the algorithms rather than the thread scheduling.
 """
 
 from __future__ import annotations

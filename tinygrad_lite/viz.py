@@ -439,14 +439,27 @@ def draw_graph(root, params=None, *, show_data: bool = False, show_grad: bool = 
                grad_range: tuple | None = None, legend: bool = True):
     """The graph that computed `root` (a Tensor or a list of Tensors) as a graphviz.Digraph.
 
-    `params`: a Module or a dict name -> Tensor, to name tensors ("fc1.weight"). `show_attrs`:
-    op settings (axis, shape, ...). `show_data` / `show_grad`: values of small tensors (gradients
-    are each tensor's `.grad` if it has one, else d(root)/d(tensor) computed here). `grad_flow`:
-    colour parameters and ops by the norm of the gradient reaching them, log scale `grad_range`
-    (default: whole decades around the norms found). `collapse_modules=True`: one box per module
-    called by the model (see `_units`), its parameters folded in; `"clusters"`: the ops drawn
-    inside a labelled frame per module. `max_nodes`: stop after that many nodes, with a "... N
-    more" node. The graph must not have been freed by backward() (use retain_graph=True).
+    - `params`: a Module (anything with `named_parameters()`) or a dict name -> Tensor; named
+      tensors show their names ("fc1.weight"). Any tensor of the graph may be named this way.
+    - `show_attrs`: op settings (axis, shape, index, ...; long arrays summarized as dtype[shape]).
+    - `show_data` / `show_grad`: values of tensors with at most 8 elements (mean and std of larger
+      ones). The gradient shown is the tensor's `.grad` if it has one, else d(root)/d(tensor)
+      computed for the drawing (`trace_gradients`): after one backward() both are the same.
+    - `grad_flow`: colour parameters and ops by the norm of the gradient reaching them (for an op:
+      into its output) on a log scale from dark red to bright yellow, shown in the legend;
+      `grad_range=(low, high)` fixes the scale (default: whole decades around the norms found,
+      at least four). The gradients are computed here; `.grad` is neither read nor changed.
+    - `collapse_modules=True`: one box per module call, with the parameters only it uses folded
+      into its label. Boxes are the modules called directly by the model (the root module:
+      `params` when it is a Module, else each outermost module that calls other modules), so an
+      MLP class with fc1/fc2/fc3 Linear layers reads as three boxes plus the activations and the
+      loss it computes itself, and a Sequential as one box per layer. A module called on its own
+      with no sub-modules (a loss module, a lone layer) is one box. `"clusters"`: every op still
+      drawn, inside a labelled frame per module.
+    - `max_nodes`: stop after that many tensor and op nodes; a "... N more nodes" node stands for
+      the rest. `rankdir`: "LR" (default), "TB", "RL" or "BT". `legend`: draw the legend.
+
+    The graph must still be alive: draw before backward(), or call backward(retain_graph=True).
 
     >>> x = Tensor([1.0, 2.0], requires_grad=True)
     >>> g = draw_graph((x * 2.0).sum(), params={"x": x}, legend=False)
