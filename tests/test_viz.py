@@ -256,6 +256,10 @@ def test_draw_graph_op_settings_and_show_attrs():
     labels = [nodes[k]["label"] for k in by_label(nodes, "GetItem")]
     assert any("index=[:, 1:3]" in s for s in labels)
     assert any("index=[int64[100]]" in s for s in labels)  # long index arrays are summarized
+    z = (x.astype(np.float32).pad(((0, 0), (1, 1), (0, 0)))).sum()
+    nodes2, _, _ = parse(viz.draw_graph(z))
+    assert "dtype=float32" in nodes2[one(nodes2, "Cast")]["label"]
+    assert "pad_width=((0, 0), (1, 1), (0, 0))" in nodes2[one(nodes2, "Pad")]["label"]
     nodes, _, _ = parse(viz.draw_graph(y, show_attrs=False))
     assert all(nodes[k]["label"] in ("Sum", "GetItem") for k in by_label(nodes, "Sum")
                + by_label(nodes, "GetItem"))

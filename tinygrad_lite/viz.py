@@ -281,6 +281,8 @@ def _num(v) -> str:
         return str(bool(v))
     if isinstance(v, (int, np.integer)):
         return str(int(v))
+    if isinstance(v, (complex, np.complexfloating)):
+        return f"{complex(v):.4g}"
     s = f"{float(v):.6g}"
     return s + ".0" if s.lstrip("-").isdigit() else s
 
@@ -304,7 +306,10 @@ def _fmt(v, limit=40) -> str:
         s = f"({inner},)" if isinstance(v, tuple) and len(v) == 1 else (
             f"({inner})" if isinstance(v, tuple) else f"[{inner}]")
     elif isinstance(v, (np.dtype, type)):
-        s = np.dtype(v).name if v is not None else "None"
+        try:
+            s = np.dtype(v).name
+        except TypeError:
+            s = getattr(v, "__name__", repr(v))
     else:
         s = repr(v)
     return s if len(s) <= limit else s[:limit - 1] + "…"
