@@ -1,10 +1,10 @@
-"""Matrix-multiplication algorithms built from Tensor operations (so they are differentiable for free).
+"""Matrix-multiplication algorithms built from Tensor operations (differentiable for free).
 
 `strassen_matmul` is Strassen's algorithm: 7 half-size products per level instead of 8, so
 O(n^2.807) multiplications instead of O(n^3). It is written only with slicing, +, -, concatenate and
 `@` at the leaves, so backward (and gradients of gradients) come from the engine with no gradient
-code here. It is a teaching piece: with numpy's BLAS at the leaves, plain `@` is faster at every size
-we measured (see benchmarks/bench_strassen.py and the docs).
+code here. It is a teaching piece: with numpy's BLAS at the leaves, plain `@` is faster at every
+size we measured (see benchmarks/bench_strassen.py and the docs).
 """
 
 from __future__ import annotations
