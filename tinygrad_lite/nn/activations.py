@@ -1,0 +1,209 @@
+"""Activation functions as functions (also in nn.functional) and as modules, PyTorch's names.
+All are compositions of Tensor operations."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import rng
+from ..tensor import Tensor
+from .module import Module, Parameter
+
+
+# ------------------------------------------------------------------------------------ functions ----
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x))."""
+    return x.sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent."""
+    return x.tanh()
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0)."""
+    return x.relu()
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise."""
+    return x.leaky_relu(negative_slope)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, alpha * (exp(x) - 1) otherwise.
+
+    >>> elu(Tensor([-1.0, 2.0])).tolist()
+    [-0.6321205496788025, 2.0]
+    """
+    # NOTE: exp of clip(x, max=0) never overflows, and clip's gradient is 1 at the bound, so the
+    # gradient at 0 is alpha (the left branch), as in PyTorch
+    negative = (x.clip(max=0.0).exp() - 1.0) * alpha
+    return Tensor.where(x.data > 0, x, negative)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta; linear above `threshold` (PyTorch's argument; the stable
+    formula makes it only a speed choice)."""
+    return x.softplus(beta)
+
+
+def prelu(x: Tensor, weight: Tensor) -> Tensor:
+    """max(0, x) + weight * min(0, x), with one weight or one per channel (dimension 1)."""
+    if weight.size > 1:
+        if x.ndim < 2 or x.shape[1] != weight.size:
+            raise ValueError(f"prelu: {weight.size} slopes need inputs with {weight.size} channels "
+                             f"in dimension 1, got shape {tuple(x.shape)}")
+        weight = weight.reshape((1, weight.size) + (1,) * (x.ndim - 2))
+    return x.relu() - (-x).relu() * weight
+
+
+def rrelu(x: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          generator=None) -> Tensor:
+    """Randomized leaky ReLU: in training each element gets its own slope from U(lower, upper);
+    in eval the slope is the mean (lower + upper) / 2."""
+    if not training:
+        return x.leaky_relu((lower + upper) / 2)
+    slopes = rng.resolve(generator).uniform(lower, upper, x.shape).astype(x.dtype)
+    return x.relu() - (-x).relu() * slopes
+
+
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along dim."""
+    return x.softmax(axis=dim)
+
+
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    """log(softmax(x)) along dim, computed stably."""
+    return x.log_softmax(axis=dim)
+
+
+# -------------------------------------------------------------------------------------- modules ----
+class Sigmoid(Module):
+    """Elementwise sigmoid."""
+
+    def forward(self, x):
+        return x.sigmoid()
+
+
+class Tanh(Module):
+    """Elementwise tanh."""
+
+    def forward(self, x):
+        return x.tanh()
+
+
+class ReLU(Module):
+    """Elementwise max(x, 0)."""
+
+    def forward(self, x):
+        return x.relu()
+
+
+class LeakyReLU(Module):
+    """x for x > 0, negative_slope * x otherwise."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return x.leaky_relu(self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class PReLU(Module):
+    """Leaky ReLU with a learnable slope (one, or one per channel), initialized to `init`.
+
+    >>> act = PReLU()
+    >>> act(Tensor([-2.0, 3.0])).tolist()
+    [-0.5, 3.0]
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = Parameter(np.full(num_parameters, init, dtype=np.float32))
+
+    def forward(self, x):
+        return prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: random slopes from U(lower, upper) per element in training, the mean
+    slope in eval."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3):
+        super().__init__()
+        if not 0 <= lower <= upper:
+            raise ValueError(f"RReLU needs 0 <= lower <= upper, got lower={lower}, upper={upper}")
+        self.lower, self.upper = lower, upper
+
+    def forward(self, x):
+        return rrelu(x, self.lower, self.upper, self.training)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}"
+
+
+class ELU(Module):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x):
+        return elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class Softplus(Module):
+    """log(1 + exp(beta x)) / beta."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Softmax(Module):
+    """Softmax along `dim`."""
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return x.softmax(axis=self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """Log-softmax along `dim`."""
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return x.log_softmax(axis=self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+

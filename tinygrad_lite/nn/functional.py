@@ -1,0 +1,62 @@
+"""The functional forms of layers, activations and losses (`import tinygrad_lite.nn.functional as F`).
+
+Convolution and pooling are the Tensor methods of the same names, re-exported here with PyTorch's
+signatures.
+"""
+
+from __future__ import annotations
+
+from ..tensor import Tensor
+from .activations import (  # noqa: F401 (re-exports)
+    elu,
+    leaky_relu,
+    log_softmax,
+    prelu,
+    relu,
+    rrelu,
+    sigmoid,
+    softmax,
+    softplus,
+    tanh,
+)
+from .losses import (  # noqa: F401 (re-exports)
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    kl_sparsity,
+    l2_penalty,
+    mse_loss,
+    nll_loss,
+)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias (weight shaped (out, in), like nn.Linear)."""
+    out = x @ weight.T
+    return out + bias if bias is not None else out
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+           padding=0) -> Tensor:
+    """2-D convolution (cross-correlation): (N, C, H, W) with (O, C, kh, kw) -> (N, O, oh, ow)."""
+    return input.conv2d(weight, bias, stride=stride, padding=padding)
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    """2-D max pooling; stride defaults to kernel_size."""
+    return input.max_pool2d(kernel_size, stride, padding)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    """2-D average pooling (padded zeros count, as PyTorch's default)."""
+    return input.avg_pool2d(kernel_size, stride, padding)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout."""
+    return input.dropout(p, training)
+
+
+def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
+    """Integer labels as float32 one-hot rows."""
+    return target.one_hot(num_classes)

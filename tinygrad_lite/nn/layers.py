@@ -1,0 +1,245 @@
+"""Layers with PyTorch's names, parameter names/shapes and default initialization. Each forward is a
+composition of Tensor operations: no layer has gradient code."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..tensor import Tensor
+from . import init
+from .module import Module, Parameter
+
+
+def _uniform_parameter(shape, bound):
+    p = Parameter(np.zeros(shape, dtype=np.float32))
+    return init.uniform_(p, -bound, bound)
+
+
+class Identity(Module):
+    """Returns its input unchanged."""
+
+    def forward(self, x):
+        return x
+
+
+class Linear(Module):
+    """y = x @ weight.T + bias, with weight of shape (out_features, in_features) like PyTorch.
+
+    Initialized as PyTorch does: weight and bias from U(-1/sqrt(in_features), 1/sqrt(in_features)).
+
+    >>> layer = Linear(3, 2)
+    >>> layer.weight.shape, layer.bias.shape
+    ((2, 3), (2,))
+    >>> layer(Tensor.ones(4, 3)).shape
+    (4, 2)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
+        # NOTE: kaiming_uniform_(a=sqrt(5)) in PyTorch reduces to exactly this bound
+        self.weight = _uniform_parameter((out_features, in_features), bound)
+        self.bias = _uniform_parameter((out_features,), bound) if bias else None
+
+    def forward(self, x):
+        if x.shape[-1:] != (self.in_features,):
+            raise ValueError(
+                f"Linear(in_features={self.in_features}, out_features={self.out_features}) got an "
+                f"input of shape {tuple(x.shape)}; its last dimension must be {self.in_features} "
+                f"(weight shape {self.weight.shape})"
+            )
+        out = x @ self.weight.T
+        return out + self.bias if self.bias is not None else out
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+class Conv2d(Module):
+    """2-D convolution over (N, C, H, W) inputs; weight (out_channels, in_channels, kh, kw).
+
+    >>> conv = Conv2d(1, 4, kernel_size=3, padding=1)
+    >>> conv(Tensor.zeros(2, 1, 28, 28)).shape
+    (2, 4, 28, 28)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 bias: bool = True):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)
+        fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
+        bound = 1.0 / math.sqrt(fan_in)
+        self.weight = _uniform_parameter((out_channels, in_channels, *self.kernel_size), bound)
+        self.bias = _uniform_parameter((out_channels,), bound) if bias else None
+
+    def forward(self, x):
+        if x.ndim not in (3, 4) or x.shape[-3] != self.in_channels:
+            raise ValueError(
+                f"Conv2d(in_channels={self.in_channels}) got an input of shape {tuple(x.shape)}; "
+                f"expected (N, {self.in_channels}, H, W)"
+            )
+        return x.conv2d(self.weight, self.bias, stride=self.stride, padding=self.padding)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}")
+
+
+class MaxPool2d(Module):
+    """2-D max pooling (stride defaults to kernel_size)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x):
+        return x.max_pool2d(self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self):
+        stride = self.stride or self.kernel_size
+        return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}"
+
+
+class AvgPool2d(Module):
+    """2-D average pooling (padded zeros count, as PyTorch's default)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x):
+        return x.avg_pool2d(self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self):
+        stride = self.stride or self.kernel_size
+        return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}"
+
+
+class Flatten(Module):
+    """Merges dimensions start_dim..end_dim (by default all but the batch dimension)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """Inverted dropout: in training, zero each element with probability p and scale the rest by
+    1/(1-p); the identity in eval mode."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+
+    def forward(self, x):
+        return x.dropout(self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class _BatchNorm(Module):
+    _axes_by_ndim: dict = {}
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = True, track_running_stats: bool = True):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.weight = Parameter(np.ones(num_features, np.float32)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, np.float32)) if affine else None
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, np.float32)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, np.float32)))
+            self.register_buffer("num_batches_tracked", Tensor(np.zeros((), np.int64)))
+
+    def forward(self, x):
+        axes = self._axes_by_ndim.get(x.ndim)
+        if axes is None or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{type(self).__name__}({self.num_features}) got an input of shape {tuple(x.shape)}; "
+                f"expected {self._expected}"
+            )
+        shape = [1] * x.ndim
+        shape[1] = self.num_features
+        if self.training or not self.track_running_stats:
+            mean = x.mean(axis=axes, keepdims=True)
+            var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)  # biased, for normalizing
+            if self.training and self.track_running_stats:
+                n = x.size // self.num_features
+                with no_grad():  # buffers are updated outside the graph
+                    m = self.momentum
+                    unbiased = var.data.reshape(-1) * (n / max(n - 1, 1))
+                    rm, rv = self.running_mean, self.running_var
+                    rm.data = ((1 - m) * rm.data + m * mean.data.reshape(-1)).astype(rm.dtype)
+                    rv.data = ((1 - m) * rv.data + m * unbiased).astype(rv.dtype)
+                    self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+        else:
+            mean = self.running_mean.reshape(shape)
+            var = self.running_var.reshape(shape)
+        out = (x - mean) / (var + self.eps).sqrt()
+        if self.affine:
+            out = out * self.weight.reshape(shape) + self.bias.reshape(shape)
+        return out
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization over (N, C) or (N, C, L) inputs, with PyTorch's running statistics
+    (`running_mean`, `running_var` with the unbiased update, `num_batches_tracked`)."""
+
+    _axes_by_ndim = {2: (0,), 3: (0, 2)}
+    _expected = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization over (N, C, H, W) inputs, with PyTorch's running statistics."""
+
+    _axes_by_ndim = {4: (0, 2, 3)}
+    _expected = "(N, C, H, W)"
+
+
+class Embedding(Module):
+    """A lookup table: integer indices -> rows of `weight` (num_embeddings, embedding_dim), N(0, 1).
+
+    >>> emb = Embedding(10, 3)
+    >>> emb(Tensor([[1, 2], [3, 1]])).shape
+    (2, 2, 3)
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = init.normal_(Parameter(np.zeros((num_embeddings, embedding_dim), np.float32)))
+
+    def forward(self, indices):
+        idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"Embedding needs integer indices, got dtype {idx.dtype}")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
+            bad = idx[(idx < 0) | (idx >= self.num_embeddings)].flat[0]
+            raise IndexError(f"Embedding: index {bad} is out of range for {self.num_embeddings} rows")
+        return self.weight[idx]
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"

@@ -1,0 +1,283 @@
+"""Losses (functions and modules) and the lesson's regularizers, composed from Tensor operations.
+
+Input and target shapes must match exactly (PyTorch only warns when they broadcast; a silently
+broadcast (N, 1) - (N,) is a classic bug, so here it is an error).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..tensor import Tensor
+from .module import Module
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _as_tensor(t):
+    return t if isinstance(t, Tensor) else Tensor(np.asarray(t))
+
+
+def _same_shape(name, input, target):
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(
+            f"{name}: input shape {tuple(input.shape)} and target shape {tuple(target.shape)} "
+            "differ; they must match (reshape one of them, e.g. target.reshape(input.shape))"
+        )
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Mean (or summed) squared error.
+
+    The lesson's "cost" of one sample is the sum of squared differences over the 10 outputs, and
+    the cost of a batch is its average over samples: cost = mse_loss(a, y, reduction="sum") / N,
+    which equals mse_loss(a, y) * 10 (the default mean divides by N * 10). Gradient descent on
+    either differs only by that constant factor in the learning rate; the lesson's
+    0.5 * sum((a - y)^2) / N has gradient (a - y) / N.
+
+    >>> mse_loss(Tensor([1.0, 2.0]), Tensor([1.0, 4.0])).item()
+    2.0
+    """
+    target = _as_tensor(target)
+    _same_shape("mse_loss", input, target)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+_LOG_FLOOR = math.exp(-100.0)
+
+
+def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
+    """-(y log p + (1 - y) log(1 - p)) for probabilities p. As in PyTorch, each log is clamped at
+    -100, so p = 0 or 1 gives a finite loss and a finite gradient.
+
+    >>> round(binary_cross_entropy(Tensor([0.8]), Tensor([1.0])).item(), 4)
+    0.2231
+    """
+    target = _as_tensor(target)
+    _same_shape("binary_cross_entropy", input, target)
+    p = input.data
+    if p.size and (p.min() < 0 or p.max() > 1):
+        raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1] "
+                         "(use binary_cross_entropy_with_logits for raw scores)")
+    log_p = input.clip(min=_LOG_FLOOR).log().clip(min=-100.0)
+    log_1mp = (1.0 - input).clip(min=_LOG_FLOOR).log().clip(min=-100.0)
+    loss = -(target * log_p + (1.0 - target) * log_1mp)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, reduction: str = "mean",
+                                     pos_weight=None) -> Tensor:
+    """Sigmoid + binary cross-entropy in one stable formula: softplus(z) - y z (finite and exact
+    for |z| = 1000).
+
+    >>> binary_cross_entropy_with_logits(Tensor([1000.0, -1000.0]), Tensor([1.0, 0.0])).item()
+    0.0
+    """
+    target = _as_tensor(target)
+    _same_shape("binary_cross_entropy_with_logits", input, target)
+    if pos_weight is None:
+        loss = input.softplus() - target * input
+    else:
+        loss = (1.0 - target) * input + (1.0 + (pos_weight - 1.0) * target) * (-input).softplus()
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def _class_last(t: Tensor) -> Tensor:
+    """(N, C, d1, ...) -> (N * d1 * ..., C); (C,) -> (1, C); (N, C) unchanged."""
+    if t.ndim == 1:
+        return t.reshape(1, -1)
+    if t.ndim == 2:
+        return t
+    axes = (0, *range(2, t.ndim), 1)
+    return t.transpose(axes).reshape(-1, t.shape[1])
+
+
+def _check_classes(name, target, n_classes, expected_shape, ignore_index):
+    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{name}: class targets must be integers, got dtype {labels.dtype}")
+    if tuple(labels.shape) != tuple(expected_shape):
+        raise ValueError(f"{name}: target shape {tuple(labels.shape)} does not fit input; expected "
+                         f"{tuple(expected_shape)} (one class index per sample)")
+    valid = labels != ignore_index
+    bad = valid & ((labels < 0) | (labels >= n_classes))
+    if bad.any():
+        raise IndexError(f"{name}: target {int(labels[bad].flat[0])} is out of bounds: class "
+                         f"indices must be in [0, {n_classes - 1}] for {n_classes} classes")
+    return labels.reshape(-1), valid.reshape(-1)
+
+
+def nll_loss(input: Tensor, target, weight=None, reduction: str = "mean",
+             ignore_index: int = -100) -> Tensor:
+    """Negative log-likelihood of integer class targets, given log-probabilities (N, C, ...)."""
+    n_classes = input.shape[1] if input.ndim > 1 else input.shape[0]
+    expected = (input.shape[0],) + tuple(input.shape[2:]) if input.ndim > 1 else ()
+    labels, valid = _check_classes("nll_loss", target, n_classes, expected, ignore_index)
+    logp = _class_last(input)
+    picked = np.eye(n_classes, dtype=logp.dtype)[np.where(valid, labels, 0)] * valid[:, None]
+    if weight is not None:
+        picked = picked * np.asarray(weight.data if isinstance(weight, Tensor) else weight,
+                                     dtype=logp.dtype)
+    per_sample = -(logp * picked).sum(axis=1)
+    if reduction == "mean":
+        return per_sample.sum() / max(float(picked.sum()), 1e-12)
+    if reduction == "none":
+        return per_sample.reshape(expected)
+    return _reduce(per_sample, reduction)
+
+
+def cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean",
+                  label_smoothing: float = 0.0, ignore_index: int = -100) -> Tensor:
+    """Softmax cross-entropy from raw scores (logits) and integer class targets, computed stably
+    through log_softmax. Float targets of the input's shape are taken as class probabilities.
+
+    With label_smoothing e, the target is (1 - e) on the true class plus e / C on every class.
+
+    >>> round(cross_entropy(Tensor([[2.0, 0.0, -1.0]]), Tensor([0])).item(), 4)
+    0.1698
+    """
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    logp = input.log_softmax(axis=1 if input.ndim > 1 else 0)
+    target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if target_data.dtype.kind == "f":  # class probabilities
+        _same_shape("cross_entropy", input, _as_tensor(target))
+        loss = -(logp * target_data).sum(axis=1 if input.ndim > 1 else 0)
+        return _reduce(loss, reduction)
+    nll = nll_loss(logp, target, weight=weight, reduction=reduction, ignore_index=ignore_index)
+    if label_smoothing == 0.0:
+        return nll
+    n_classes = input.shape[1] if input.ndim > 1 else input.shape[0]
+    uniform = -_class_last(logp).mean(axis=1)
+    n_expected = (input.shape[0],) + tuple(input.shape[2:]) if input.ndim > 1 else ()
+    labels, valid = _check_classes("cross_entropy", target, n_classes, n_expected, ignore_index)
+    uniform = uniform * valid.astype(logp.dtype)
+    if reduction == "mean":
+        smooth = uniform.sum() / max(int(valid.sum()), 1)
+    elif reduction == "sum":
+        smooth = uniform.sum()
+    else:
+        smooth = uniform.reshape(n_expected)
+    return nll * (1.0 - label_smoothing) + smooth * label_smoothing
+
+
+# ---------------------------------------------------------------------------------- regularizers ----
+def l2_penalty(params, lam: float, n: int, exclude_bias: bool = True) -> Tensor:
+    """lam / (2n) * sum(theta^2): the L2 term of the lesson's regularized logistic-regression cost.
+
+    `params` is a Module, an iterable of (name, Tensor) pairs, or an iterable of Tensors. With
+    exclude_bias=True, parameters whose name ends in "bias" are left out (the intercept is not
+    penalized); bare Tensors have no names, so all of them are included.
+
+    >>> w = Tensor([3.0, 4.0])
+    >>> l2_penalty([w], lam=2.0, n=5).item()
+    5.0
+    """
+    if isinstance(params, Module):
+        params = list(params.named_parameters())
+    total = None
+    for item in params:
+        name, p = item if isinstance(item, tuple) else ("", item)
+        if exclude_bias and name.split(".")[-1] == "bias":
+            continue
+        term = (p * p).sum()
+        total = term if total is None else total + term
+    if total is None:
+        return Tensor(0.0)
+    return total * (lam / (2.0 * n))
+
+
+def kl_sparsity(activations: Tensor, rho: float = 0.05, eps: float = 1e-6) -> Tensor:
+    """sum_j KL(rho || rho_hat_j), rho_hat_j the mean activation of hidden unit j over the batch
+    (axis 0). rho_hat is clipped to [eps, 1 - eps] inside, so the penalty stays finite when a unit
+    is always off (0) or always on (1).
+
+    >>> round(kl_sparsity(Tensor([[0.05, 0.5], [0.05, 0.5]])).item(), 4)
+    0.8953
+    """
+    rho_hat = activations.mean(axis=0).clip(eps, 1.0 - eps)
+    kl = rho * (rho / rho_hat).log() + (1.0 - rho) * ((1.0 - rho) / (1.0 - rho_hat)).log()
+    return kl.sum()
+
+
+# --------------------------------------------------------------------------------------- modules ----
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+
+    def extra_repr(self):
+        return f"reduction={self.reduction!r}"
+
+
+class MSELoss(_Loss):
+    """Module form of mse_loss."""
+
+    def forward(self, input, target):
+        return mse_loss(input, target, self.reduction)
+
+
+class BCELoss(_Loss):
+    """Module form of binary_cross_entropy."""
+
+    def __init__(self, weight=None, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.weight = weight
+
+    def forward(self, input, target):
+        return binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Module form of binary_cross_entropy_with_logits."""
+
+    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
+        super().__init__(reduction)
+        self.weight, self.pos_weight = weight, pos_weight
+
+    def forward(self, input, target):
+        return binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
+                                                self.pos_weight)
+
+
+class CrossEntropyLoss(_Loss):
+    """Module form of cross_entropy."""
+
+    def __init__(self, weight=None, reduction: str = "mean", label_smoothing: float = 0.0,
+                 ignore_index: int = -100):
+        super().__init__(reduction)
+        self.weight, self.label_smoothing, self.ignore_index = weight, label_smoothing, ignore_index
+
+    def forward(self, input, target):
+        return cross_entropy(input, target, self.weight, self.reduction, self.label_smoothing,
+                             self.ignore_index)
+
+
+class NLLLoss(_Loss):
+    """Module form of nll_loss."""
+
+    def __init__(self, weight=None, reduction: str = "mean", ignore_index: int = -100):
+        super().__init__(reduction)
+        self.weight, self.ignore_index = weight, ignore_index
+
+    def forward(self, input, target):
+        return nll_loss(input, target, self.weight, self.reduction, self.ignore_index)
