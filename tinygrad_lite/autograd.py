@@ -21,13 +21,14 @@ import numpy as np
 class _State:
     """Process-wide autograd switches (one object, so hot paths read one global)."""
 
-    __slots__ = ("grad_enabled", "anomaly", "scope", "epoch", "backward_of")
+    __slots__ = ("grad_enabled", "anomaly", "scope", "epoch", "backward_of", "keep_graphs")
 
     def __init__(self):
         self.grad_enabled = True  # record graphs?
         self.epoch = 0  # bumped by every in-place change of a tensor (see Node._version)
         self.anomaly = False  # check every forward/backward for NaN/inf?
         self.backward_of = None  # under detect_anomaly: the op whose backward is running
+        self.keep_graphs = False  # under keep_graphs(): every backward acts as retain_graph=True
         self.scope = None  # tuple of the Modules running now, outermost first (for graph drawing)
 
 
@@ -106,6 +107,20 @@ class detect_anomaly:  # noqa: N801 (PyTorch's name)
                 return fn(*args, **kwargs)
 
         return wrapper
+
+
+class keep_graphs:  # noqa: N801
+    """Make every backward inside act as if retain_graph=True. Newton's method runs the user's
+    closure under it, so a closure that calls loss.backward() (PyTorch's habit) leaves the graph
+    for Newton to differentiate twice."""
+
+    def __enter__(self):
+        self._prev, STATE.keep_graphs = STATE.keep_graphs, True
+        return self
+
+    def __exit__(self, *exc):
+        STATE.keep_graphs = self._prev
+        return False
 
 
 class AnomalyError(RuntimeError):
@@ -331,6 +346,7 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
     number visits each op after all of its consumers (PyTorch orders its engine the same way). Leaf
     gradients are summed as they arrive. One pass, iterative, any depth.
     """
+    retain_graph = retain_graph or STATE.keep_graphs
     pending = {}  # id(tensor) -> gradient summed so far, for ops waiting in the heap
     heap = []
     handed = set()  # ids of arrays given to a .grad (and the seeds): no two .grad share one
