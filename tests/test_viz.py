@@ -714,3 +714,30 @@ def test_draw_graph_with_real_nn_sequential():
     assert len(module_boxes(nodes)) == 5
     assert is_acyclic(edges)
     assert math.isfinite(loss.item())
+
+
+def test_draw_graph_with_real_nn_module_class_reads_as_three_boxes_and_a_loss():
+    try:
+        from tinygrad_lite import nn
+        nn.Module, nn.Linear, nn.CrossEntropyLoss  # noqa: B018
+    except (ImportError, AttributeError):
+        pytest.skip("tinygrad_lite.nn is not there yet")
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2, self.fc3 = nn.Linear(784, 16), nn.Linear(16, 16), nn.Linear(16, 10)
+
+        def forward(self, x):
+            return self.fc3(self.fc2(self.fc1(x).sigmoid()).sigmoid())
+
+    model = Net()
+    x, y = mnist_batch()
+    loss = nn.CrossEntropyLoss()(model(x), y)
+    nodes, edges, _ = parse(viz.draw_graph(loss, model, collapse_modules=True))
+    titles = sorted(v["label"].split("\\n")[0] for v in module_boxes(nodes).values())
+    assert [t.split("(")[0] for t in titles] == ["CrossEntropyLoss", "fc1: Linear", "fc2: Linear",
+                                                 "fc3: Linear"]
+    assert "weight (16, 784) float32" in nodes[one(nodes, "fc1: Linear")]["label"]
+    assert len(by_label(nodes, "Sigmoid")) == 2
+    assert is_acyclic(edges)
