@@ -35,7 +35,7 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """x for x > 0, alpha * (exp(x) - 1) otherwise.
 
     >>> elu(Tensor([-1.0, 2.0])).tolist()
-    [-0.6321205496788025, 2.0]
+    [-0.6321206092834473, 2.0]
     """
     # NOTE: exp of clip(x, max=0) never overflows, and clip's gradient is 1 at the bound, so the
     # gradient at 0 is alpha (the left branch), as in PyTorch

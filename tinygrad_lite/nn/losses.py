@@ -210,7 +210,7 @@ def kl_sparsity(activations: Tensor, rho: float = 0.05, eps: float = 1e-6) -> Te
     is always off (0) or always on (1).
 
     >>> round(kl_sparsity(Tensor([[0.05, 0.5], [0.05, 0.5]])).item(), 4)
-    0.8953
+    0.4946
     """
     rho_hat = activations.mean(axis=0).clip(eps, 1.0 - eps)
     kl = rho * (rho / rho_hat).log() + (1.0 - rho) * ((1.0 - rho) / (1.0 - rho_hat)).log()
