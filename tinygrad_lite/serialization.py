@@ -1,10 +1,16 @@
 """save / load: state dicts (and optimizer state) in a plain `.npz` file, never pickle.
 
-Arrays go into the archive as themselves; the structure around them (nested dicts with str or int
-keys, lists, numbers, strings, None) is stored as JSON in one extra entry. The write is atomic: a
-temporary file in the same folder, flushed to disk, then renamed over the target, so an interrupted
-save never leaves a broken file where a good one was. Loading never executes anything from the file
-(`allow_pickle=False`), and a truncated or foreign file raises an error that names it.
+Arrays go into the archive under their dotted path (`fc1.weight`, `model.0.bias`, `state.0.exp_avg`),
+so `np.load(path)["fc1.weight"]` works from any tool. The structure around them (nested dicts with
+str or int keys, lists, tuples, numbers, strings, None) is stored as JSON in one extra uint8 entry,
+`__tinygrad_lite__`. What comes back is what went in: numpy arrays stay arrays (a state_dict holds
+arrays), Tensors come back as Tensors (without grad), numbers as numbers, so
+`model.load_state_dict(load(path))` works directly.
+
+The write is atomic: a temporary file in the same folder, flushed and fsynced, then renamed over the
+target (os.replace), so an interrupted save never leaves a broken file where a good one was. Loading
+never executes anything from the file (`allow_pickle=False`), and a truncated or foreign file raises
+a ValueError naming the file and what is wrong.
 """
 
 from __future__ import annotations
@@ -21,33 +27,40 @@ from .tensor import Tensor
 
 _META = "__tinygrad_lite__"
 _FORMAT = 1
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members / an empty zip
 
 
-def _encode(obj, arrays):
-    """JSON-able description of obj; arrays are moved into `arrays` and referenced by key."""
-    if isinstance(obj, Tensor):
-        key = f"a{len(arrays)}"
-        arrays[key] = obj.data
-        return {"tensor": key}
-    if isinstance(obj, np.ndarray):
-        if obj.dtype == object:
-            raise TypeError("save: object arrays cannot be stored without pickle")
-        key = f"a{len(arrays)}"
-        arrays[key] = obj
-        return {"array": key}
+def _encode(obj, path, arrays):
+    """JSON-able description of obj; arrays are moved into `arrays` under their dotted path."""
+    if isinstance(obj, (Tensor, np.ndarray)):
+        arr = obj.data if isinstance(obj, Tensor) else obj
+        if arr.dtype.kind not in "biufc":
+            raise TypeError(f"save: {path or 'the array'} has dtype {arr.dtype}; only numeric and "
+                            "bool arrays can be stored without pickle")
+        key = path or "array"
+        if key in arrays or key == _META:
+            key = f"{key}#{len(arrays)}"
+        arrays[key] = arr
+        return {"tensor" if isinstance(obj, Tensor) else "array": key}
     if isinstance(obj, np.generic):
-        return _encode(obj.item(), arrays)
+        return _encode(obj.item(), path, arrays)
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return {"value": obj}
     if isinstance(obj, (list, tuple)):
-        return {"list" if isinstance(obj, list) else "tuple": [_encode(v, arrays) for v in obj]}
+        items = [_encode(v, _join(path, i), arrays) for i, v in enumerate(obj)]
+        return {"list" if isinstance(obj, list) else "tuple": items}
     if isinstance(obj, dict):
         for k in obj:
-            if not isinstance(k, (str, int)):
-                raise TypeError(f"save: dict keys must be str or int, got {type(k).__name__}")
-        return {"dict": [[k, _encode(v, arrays)] for k, v in obj.items()]}
-    raise TypeError(f"save: cannot store a {type(obj).__name__} (arrays, tensors, numbers, "
-                    "strings, None, lists, tuples and dicts are supported)")
+            if not isinstance(k, (str, int)) or isinstance(k, bool):
+                raise TypeError(f"save: dict keys must be str or int, got {k!r} "
+                                f"({type(k).__name__}) in {path or 'the top level'}")
+        return {"dict": [[k, _encode(v, _join(path, k), arrays)] for k, v in obj.items()]}
+    raise TypeError(f"save: cannot store a {type(obj).__name__} at {path or 'the top level'} "
+                    "(arrays, tensors, numbers, strings, None, lists, tuples and dicts are supported)")
+
+
+def _join(path, key):
+    return f"{path}.{key}" if path else str(key)
 
 
 def _decode(node, archive):
@@ -67,7 +80,8 @@ def _decode(node, archive):
 
 
 def save(obj, path) -> None:
-    """Write obj (e.g. `model.state_dict()`, or a dict of several state dicts) to `path` (.npz).
+    """Write obj (e.g. `model.state_dict()`, or a dict of several state dicts and numbers) to
+    `path` as an .npz file, atomically.
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.npz")
@@ -77,39 +91,61 @@ def save(obj, path) -> None:
     """
     path = Path(path)
     arrays: dict = {}
-    meta = json.dumps({"format": _FORMAT, "tree": _encode(obj, arrays)})
+    meta = json.dumps({"format": _FORMAT, "tree": _encode(obj, "", arrays)})
     arrays[_META] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)  # NOTE: mkstemp creates 0600; give the file ordinary permissions
         os.replace(tmp, path)  # atomic on POSIX and Windows
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder):
+    """Make the rename itself durable (POSIX); harmless to skip where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def load(path):
-    """Read what `save` wrote. A plain `.npz` of arrays (e.g. a PyTorch state dict exported with
+    """Read what `save` wrote: arrays as arrays, Tensors as Tensors, the structure as it was. A
+    plain `.npz` of arrays (e.g. a PyTorch state dict exported with
     `np.savez(path, **{k: v.numpy() for k, v in sd.items()})`) loads as a dict of arrays."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"load: {path} does not exist")
+    if not path.is_file():
+        raise FileNotFoundError(f"load: {path} does not exist (or is not a file)")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head not in _ZIP_MAGIC:
+        what = "empty" if not head else f"it starts with {head!r}"
+        raise ValueError(f"load: {path} is not an .npz checkpoint ({what}; an .npz file is a zip "
+                         "archive starting with b'PK')")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("it holds a single array, not an .npz archive")
             contents = {k: archive[k] for k in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError) as err:
-        raise ValueError(f"load: {path} is not a readable .npz checkpoint (truncated, corrupted "
-                         f"or a different format): {err}") from None
+    except (zipfile.BadZipFile, EOFError, OSError, zipfile.LargeZipFile) as err:
+        raise ValueError(f"load: {path} is not a readable .npz checkpoint (truncated or corrupted): "
+                         f"{err}") from None
     except ValueError as err:
         reason = str(err)
-        if "allow_pickle" in reason:
+        if "allow_pickle" in reason or "pickled" in reason:
             reason = "it contains pickled objects, which are never loaded (they could run code)"
         raise ValueError(f"load: {path} cannot be loaded: {reason}") from None
     meta = contents.pop(_META, None)
@@ -120,5 +156,5 @@ def load(path):
         if info.get("format") != _FORMAT:
             raise ValueError(f"format {info.get('format')} is not supported (expected {_FORMAT})")
         return _decode(info["tree"], contents)
-    except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"load: {path} has a damaged structure entry: {err}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"load: {path} has a damaged structure entry ({_META}): {err}") from None

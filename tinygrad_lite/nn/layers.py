@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 
-from ..autograd import no_grad
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
@@ -91,8 +90,11 @@ class Conv2d(Module):
         return x.conv2d(self.weight, self.bias, stride=self.stride, padding=self.padding)
 
     def extra_repr(self):
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}")
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        return text if self.bias is not None else text + ", bias=False"
 
 
 class MaxPool2d(Module):
@@ -158,8 +160,9 @@ class Dropout(Module):
 
 class _BatchNorm(Module):
     _axes_by_ndim: dict = {}
+    _expected = ""
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
@@ -176,32 +179,45 @@ class _BatchNorm(Module):
         if axes is None or x.shape[1] != self.num_features:
             raise ValueError(
                 f"{type(self).__name__}({self.num_features}) got an input of shape {tuple(x.shape)}; "
-                f"expected {self._expected}"
+                f"expected {self._expected} with C = {self.num_features}"
             )
         shape = [1] * x.ndim
         shape[1] = self.num_features
         if self.training or not self.track_running_stats:
+            n = x.size // self.num_features  # values per channel
+            if self.training and n <= 1:
+                raise ValueError(
+                    f"{type(self).__name__}: expected more than 1 value per channel when training, "
+                    f"got input shape {tuple(x.shape)} (use a batch of 2 or more, or eval())"
+                )
             mean = x.mean(axis=axes, keepdims=True)
-            var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)  # biased, for normalizing
+            centered = x - mean
+            var = (centered * centered).mean(axis=axes, keepdims=True)  # biased, to normalize
             if self.training and self.track_running_stats:
-                n = x.size // self.num_features
-                with no_grad():  # buffers are updated outside the graph
-                    m = self.momentum
-                    unbiased = var.data.reshape(-1) * (n / max(n - 1, 1))
-                    rm, rv = self.running_mean, self.running_var
-                    rm.data = ((1 - m) * rm.data + m * mean.data.reshape(-1)).astype(rm.dtype)
-                    rv.data = ((1 - m) * rv.data + m * unbiased).astype(rv.dtype)
-                    self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+                self._update_running_stats(mean.data.reshape(-1), var.data.reshape(-1), n)
+            out = centered / (var + self.eps).sqrt()
         else:
-            mean = self.running_mean.reshape(shape)
-            var = self.running_var.reshape(shape)
-        out = (x - mean) / (var + self.eps).sqrt()
+            mean = self.running_mean.data.reshape(shape)
+            std = np.sqrt(self.running_var.data + self.eps).reshape(shape)
+            out = (x - mean) / std
         if self.affine:
             out = out * self.weight.reshape(shape) + self.bias.reshape(shape)
         return out
 
+    def _update_running_stats(self, mean, var, n):
+        """PyTorch's update, outside the graph: the running variance uses the unbiased batch
+        variance (times n / (n - 1)); momentum=None means a cumulative average."""
+        self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+        m = self.momentum
+        if m is None:
+            m = 1.0 / float(self.num_batches_tracked.data)
+        rm, rv = self.running_mean, self.running_var
+        rm.data = ((1 - m) * rm.data + m * mean).astype(rm.dtype)
+        rv.data = ((1 - m) * rv.data + m * var * (n / (n - 1))).astype(rv.dtype)
+
     def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):

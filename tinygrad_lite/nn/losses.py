@@ -56,25 +56,32 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     return _reduce(diff * diff, reduction)
 
 
-_LOG_FLOOR = math.exp(-100.0)
+def _clamped_log(p: Tensor) -> Tensor:
+    """log(p) clamped at -100 (PyTorch's BCE rule), with a finite gradient everywhere: below a
+    floor the value is -100 and the gradient 0; above it the gradient 1/p stays finite (the floor
+    is exp(-100) in float64 and the smallest normal number, about 1.2e-38, in float32)."""
+    floor = max(math.exp(-100.0), float(np.finfo(p.dtype).tiny))
+    safe = p.clip(min=floor)  # NOTE: clip keeps log's input >= floor, so 1/p never overflows
+    return Tensor.where(p.data >= floor, safe.log(), -100.0).clip(min=-100.0)
 
 
 def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
     """-(y log p + (1 - y) log(1 - p)) for probabilities p. As in PyTorch, each log is clamped at
-    -100, so p = 0 or 1 gives a finite loss and a finite gradient.
+    -100, so p = 0 or 1 gives a finite loss (100 per wrong element) and a finite gradient.
 
     >>> round(binary_cross_entropy(Tensor([0.8]), Tensor([1.0])).item(), 4)
     0.2231
+    >>> binary_cross_entropy(Tensor([0.0]), Tensor([1.0])).item()
+    100.0
     """
     target = _as_tensor(target)
     _same_shape("binary_cross_entropy", input, target)
     p = input.data
-    if p.size and (p.min() < 0 or p.max() > 1):
-        raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1] "
-                         "(use binary_cross_entropy_with_logits for raw scores)")
-    log_p = input.clip(min=_LOG_FLOOR).log().clip(min=-100.0)
-    log_1mp = (1.0 - input).clip(min=_LOG_FLOOR).log().clip(min=-100.0)
-    loss = -(target * log_p + (1.0 - target) * log_1mp)
+    if p.size and not (p.min() >= 0 and p.max() <= 1):
+        raise ValueError("binary_cross_entropy: all elements of input should be probabilities in "
+                         f"[0, 1], got values in [{p.min()}, {p.max()}] (use "
+                         "binary_cross_entropy_with_logits for raw scores)")
+    loss = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -133,8 +140,11 @@ def nll_loss(input: Tensor, target, weight=None, reduction: str = "mean",
     logp = _class_last(input)
     picked = np.eye(n_classes, dtype=logp.dtype)[np.where(valid, labels, 0)] * valid[:, None]
     if weight is not None:
-        picked = picked * np.asarray(weight.data if isinstance(weight, Tensor) else weight,
-                                     dtype=logp.dtype)
+        w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=logp.dtype)
+        if w.shape != (n_classes,):
+            raise ValueError(f"nll_loss: weight must have one entry per class ({n_classes}), got "
+                             f"shape {w.shape}")
+        picked = picked * w
     per_sample = -(logp * picked).sum(axis=1)
     if reduction == "mean":
         return per_sample.sum() / max(float(picked.sum()), 1e-12)
@@ -145,57 +155,85 @@ def nll_loss(input: Tensor, target, weight=None, reduction: str = "mean",
 
 def cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean",
                   label_smoothing: float = 0.0, ignore_index: int = -100) -> Tensor:
-    """Softmax cross-entropy from raw scores (logits) and integer class targets, computed stably
-    through log_softmax. Float targets of the input's shape are taken as class probabilities.
+    """Softmax cross-entropy from raw scores (logits, classes along dim 1) and integer class targets:
+    nll_loss(log_softmax(input), target), stable for any logits. Float targets of the input's shape
+    are taken as class probabilities.
 
-    With label_smoothing e, the target is (1 - e) on the true class plus e / C on every class.
+    With label_smoothing e, the target becomes (1 - e) on the true class plus e / C on every class
+    (PyTorch's formula, class weights included).
 
     >>> round(cross_entropy(Tensor([[2.0, 0.0, -1.0]]), Tensor([0])).item(), 4)
     0.1698
     """
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-    logp = input.log_softmax(axis=1 if input.ndim > 1 else 0)
+    if input.ndim == 0:
+        raise ValueError("cross_entropy: input must have a class dimension, got a 0-d tensor")
+    class_dim = 1 if input.ndim > 1 else 0
+    n_classes = input.shape[class_dim]
+    logp = input.log_softmax(axis=class_dim)
+    w = None if weight is None else np.asarray(
+        weight.data if isinstance(weight, Tensor) else weight, dtype=logp.dtype)
+    if w is not None and w.shape != (n_classes,):
+        raise ValueError(f"cross_entropy: weight must have one entry per class ({n_classes}), got "
+                         f"shape {w.shape}")
     target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
     if target_data.dtype.kind == "f":  # class probabilities
         _same_shape("cross_entropy", input, _as_tensor(target))
-        loss = -(logp * target_data).sum(axis=1 if input.ndim > 1 else 0)
-        return _reduce(loss, reduction)
+        probs = target_data.astype(logp.dtype, copy=False)
+        if label_smoothing:
+            probs = probs * (1.0 - label_smoothing) + label_smoothing / n_classes
+        if w is not None:
+            probs = probs * w.reshape((-1,) + (1,) * (input.ndim - 2) if class_dim else -1)
+        return _reduce(-(logp * probs).sum(axis=class_dim), reduction)
     nll = nll_loss(logp, target, weight=weight, reduction=reduction, ignore_index=ignore_index)
     if label_smoothing == 0.0:
         return nll
-    n_classes = input.shape[1] if input.ndim > 1 else input.shape[0]
-    uniform = -_class_last(logp).mean(axis=1)
-    n_expected = (input.shape[0],) + tuple(input.shape[2:]) if input.ndim > 1 else ()
-    labels, valid = _check_classes("cross_entropy", target, n_classes, n_expected, ignore_index)
-    uniform = uniform * valid.astype(logp.dtype)
+    expected = (input.shape[0],) + tuple(input.shape[2:]) if class_dim else ()
+    labels, valid = _check_classes("cross_entropy", target, n_classes, expected, ignore_index)
+    rows = _class_last(logp)  # (M, C)
+    smooth = -(rows * w).sum(axis=1) if w is not None else -rows.sum(axis=1)
+    smooth = smooth * (valid.astype(logp.dtype) / n_classes)
     if reduction == "mean":
-        smooth = uniform.sum() / max(int(valid.sum()), 1)
+        denom = w[np.where(valid, labels, 0)][valid].sum() if w is not None else valid.sum()
+        smooth = smooth.sum() / max(float(denom), 1e-12)
     elif reduction == "sum":
-        smooth = uniform.sum()
-    else:
-        smooth = uniform.reshape(n_expected)
+        smooth = smooth.sum()
+    elif reduction == "none":
+        smooth = smooth.reshape(expected)
     return nll * (1.0 - label_smoothing) + smooth * label_smoothing
 
 
 # ---------------------------------------------------------------------------------- regularizers ----
-def l2_penalty(params, lam: float, n: int, exclude_bias: bool = True) -> Tensor:
-    """lam / (2n) * sum(theta^2): the L2 term of the lesson's regularized logistic-regression cost.
+def _is_bias(name: str) -> bool:
+    last = name.rsplit(".", 1)[-1]
+    return last.startswith("bias") or last.endswith("bias")
 
-    `params` is a Module, an iterable of (name, Tensor) pairs, or an iterable of Tensors. With
-    exclude_bias=True, parameters whose name ends in "bias" are left out (the intercept is not
-    penalized); bare Tensors have no names, so all of them are included.
+
+def l2_penalty(params, lam: float, n: int, include_bias: bool = False) -> Tensor:
+    """lam / (2n) * sum(theta^2): the L2 term of the lesson's regularized logistic-regression cost
+    (n: the number of training samples; the intercept is not penalized by default).
+
+    `params` is a Module, an iterable of (name, Tensor) pairs, or an iterable of Tensors. The rule
+    for "bias": a parameter whose name's last dotted part starts or ends with "bias" (`fc.bias`,
+    `bias_ih_l0`). Bare Tensors have no names, so they are always included; pass (name, tensor)
+    pairs (or a Module) to leave biases out. (Being 1-D is not the rule: a logistic regression's
+    weight vector is 1-D.)
 
     >>> w = Tensor([3.0, 4.0])
     >>> l2_penalty([w], lam=2.0, n=5).item()
     5.0
+    >>> round(l2_penalty([("w", w), ("b", Tensor([1.0])), ("bias", Tensor([9.0]))], 2.0, 5).item(), 4)
+    5.2
     """
+    if lam < 0 or n <= 0:
+        raise ValueError(f"l2_penalty needs lam >= 0 and n > 0, got lam={lam}, n={n}")
     if isinstance(params, Module):
         params = list(params.named_parameters())
     total = None
     for item in params:
         name, p = item if isinstance(item, tuple) else ("", item)
-        if exclude_bias and name.split(".")[-1] == "bias":
+        if not include_bias and name and _is_bias(name):
             continue
         term = (p * p).sum()
         total = term if total is None else total + term

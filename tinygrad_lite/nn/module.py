@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..autograd import module_scope
+from ..autograd import STATE
 from ..tensor import Tensor
 
 
@@ -55,6 +55,8 @@ class Module:
     19
     """
 
+    training: bool = True  # NOTE: class defaults, so a subclass that forgets super().__init__() works
+
     def __init__(self):
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -68,8 +70,14 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __call__(self, *args, **kwargs):
-        with module_scope(self):  # tags the ops recorded inside, for drawing graphs per module
+        # tag the ops recorded inside with this module, for drawing graphs per module (this is
+        # autograd.module_scope, inlined: every layer call of every step goes through here)
+        outer = STATE.scope
+        STATE.scope = (self,) if outer is None else outer + (self,)
+        try:
             return self.forward(*args, **kwargs)
+        finally:
+            STATE.scope = outer
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -134,13 +142,15 @@ class Module:
         """Keep a non-parameter tensor (e.g. running statistics) in state_dict."""
         if tensor is not None and not isinstance(tensor, Tensor):
             tensor = Tensor(tensor)
+        if "_buffers" not in self.__dict__:
+            object.__setattr__(self, "_buffers", OrderedDict())
         self._buffers[name] = tensor
         object.__setattr__(self, name, tensor)
 
     def named_buffers(self, prefix: str = ""):
         """(dotted name, buffer) pairs of this module and its sub-modules."""
         for mod_name, module in self.named_modules(prefix):
-            for name, buf in module._buffers.items():
+            for name, buf in module.__dict__.get("_buffers", {}).items():
                 if buf is not None:
                     yield (f"{mod_name}.{name}" if mod_name else name), buf
 
@@ -178,37 +188,79 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    def double(self) -> Module:
+        """Convert floating-point parameters and buffers to float64 in place (for gradcheck)."""
+        return self._cast(np.float64)
+
+    def float(self) -> Module:
+        """Convert floating-point parameters and buffers to float32 in place."""
+        return self._cast(np.float32)
+
+    def _cast(self, dtype):
+        for _, t in self._state_items():
+            if t.data.dtype.kind == "f":
+                t.data = t.data.astype(dtype)
+                if t.grad is not None:
+                    t.grad = None
+        return self
+
     # ------------------------------------------------------------------------- state dict ----
+    def _state_items(self, prefix: str = ""):
+        """(dotted name, tensor) of every parameter and buffer, module by module (its parameters,
+        then its buffers, then its children), as PyTorch orders a state dict. A parameter shared by
+        two modules appears under both names, like PyTorch's (so tied weights load from it)."""
+        for name, value in self._members():
+            for p_name, p in _walk(name, value, Parameter):
+                yield prefix + p_name, p
+        for name, buf in self.__dict__.get("_buffers", {}).items():
+            if buf is not None:
+                yield prefix + name, buf
+        for name, child in self.named_children():
+            yield from child._state_items(f"{prefix}{name}.")
+
     def state_dict(self) -> OrderedDict:
-        """Parameters and buffers by dotted name, as numpy arrays (copies), like PyTorch's layout."""
-        out = OrderedDict()
-        for name, p in self.named_parameters():
-            out[name] = p.data.copy()
-        for name, b in self.named_buffers():
-            out[name] = b.data.copy()
-        return out
+        """Parameters and buffers by dotted name (PyTorch's names and order) as numpy arrays: copies,
+        so later training does not change a saved state.
+
+        >>> from tinygrad_lite.nn import Linear
+        >>> {k: v.shape for k, v in Linear(3, 2).state_dict().items()}
+        {'weight': (2, 3), 'bias': (2,)}
+        """
+        return OrderedDict((name, t.data.copy()) for name, t in self._state_items())
 
     def load_state_dict(self, state_dict, strict: bool = True):
-        """Copy values (arrays or Tensors) into parameters and buffers. Everything is checked before
-        anything is written, so a failed load changes nothing. Returns (missing, unexpected)."""
-        own = OrderedDict(list(self.named_parameters()) + list(self.named_buffers()))
-        given = {k: (v.data if isinstance(v, Tensor) else np.asarray(v)) for k, v in state_dict.items()}
+        """Copy values (numpy arrays, Tensors or numbers) into the parameters and buffers of the
+        same names, cast to their dtypes. Everything is checked before anything is written, so a
+        failed load changes nothing. Missing and unexpected keys are errors when strict (PyTorch's
+        default); a shape mismatch always is. Returns (missing_keys, unexpected_keys).
+
+        A PyTorch state dict loads as `model.load_state_dict({k: v.numpy() for k, v in sd.items()})`.
+        """
+        own = OrderedDict(self._state_items())
+        given, bad_values = {}, []
+        for k, v in state_dict.items():
+            arr = v.data if isinstance(v, Tensor) else np.asarray(v)
+            if arr.dtype.kind not in "biuf":
+                bad_values.append(f"{k} (dtype {arr.dtype})")
+            given[k] = arr
         missing = [k for k in own if k not in given]
         unexpected = [k for k in given if k not in own]
-        mismatched = [f"{k}: checkpoint {given[k].shape} vs model {tuple(own[k].shape)}"
+        mismatched = [f"{k}: checkpoint shape {given[k].shape}, model shape {tuple(own[k].shape)}"
                       for k in own if k in given and given[k].shape != own[k].shape]
         problems = []
         if strict and missing:
-            problems.append(f"missing keys: {', '.join(missing)}")
+            problems.append(f"Missing key(s): {', '.join(missing)}")
         if strict and unexpected:
-            problems.append(f"unexpected keys: {', '.join(unexpected)}")
+            problems.append(f"Unexpected key(s): {', '.join(unexpected)}")
         if mismatched:
-            problems.append(f"shape mismatch: {'; '.join(mismatched)}")
+            problems.append(f"Size mismatch: {'; '.join(mismatched)}")
+        if bad_values:
+            problems.append(f"Not numeric: {', '.join(bad_values)}")
         if problems:
-            raise KeyError(
-                f"load_state_dict into {type(self).__name__} failed (nothing was changed): "
-                + " | ".join(problems)
-                + ("" if not strict else ". Pass strict=False to load a subset.")
+            hint = " (pass strict=False to load a subset)" if strict and (missing or unexpected) else ""
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}; nothing was changed"
+                f"{hint}:\n\t" + "\n\t".join(problems)
             )
         for k, target in own.items():
             if k in given:
@@ -261,13 +313,18 @@ class Sequential(Module):
             modules = tuple(modules[0].items())
         else:
             modules = tuple((str(i), m) for i, m in enumerate(modules))
+        object.__setattr__(self, "_order", [])
         for name, module in modules:
-            if not isinstance(module, Module):
-                raise TypeError(f"Sequential takes Modules, got {type(module).__name__} for {name}")
-            object.__setattr__(self, name, module)
+            self._add(name, module)
+
+    def _add(self, name, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential takes Modules, got {type(module).__name__} for {name}")
+        object.__setattr__(self, name, module)
+        self._order.append(module)
 
     def _layers(self):
-        return [v for v in self.__dict__.values() if isinstance(v, Module)]
+        return self._order
 
     def forward(self, x):
         for layer in self._layers():
@@ -275,10 +332,9 @@ class Sequential(Module):
         return x
 
     def __getitem__(self, index):
-        layers = self._layers()
         if isinstance(index, slice):
-            return Sequential(*layers[index])
-        return layers[index]
+            return Sequential(*self._order[index])
+        return self._order[index]
 
     def __len__(self):
         return len(self._layers())
@@ -288,66 +344,120 @@ class Sequential(Module):
 
     def append(self, module: Module) -> Sequential:
         """Add a module at the end."""
-        object.__setattr__(self, str(len(self)), module)
+        self._add(str(len(self)), module)
         return self
 
 
 class ModuleList(Module):
-    """A list of modules whose parameters the parent finds (index it like a list)."""
+    """A list of modules whose parameters the parent finds (index, iterate, append like a list).
+
+    >>> from tinygrad_lite.nn import Linear
+    >>> layers = ModuleList([Linear(2, 2) for _ in range(3)])
+    >>> len(layers), [n for n, _ in layers.named_parameters()][:2]
+    (3, ['0.weight', '0.bias'])
+    """
 
     def __init__(self, modules=()):
         super().__init__()
-        self.items = list(modules)
+        self._list = []
+        self.extend(modules)
 
     def named_children(self):
-        for i, m in enumerate(self.items):
-            yield str(i), m
+        seen = set()
+        for i, m in enumerate(self._list):
+            if id(m) not in seen:
+                seen.add(id(m))
+                yield str(i), m
 
-    def _members(self):
-        return iter(())
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return ModuleList(self._list[index])
+        return self._list[index]
 
-    def __getitem__(self, i):
-        return self.items[i]
+    def __setitem__(self, index: int, module: Module) -> None:
+        self._list[index] = _check_module(module, index)
 
     def __len__(self):
-        return len(self.items)
+        return len(self._list)
 
     def __iter__(self):
-        return iter(self.items)
+        return iter(self._list)
 
     def append(self, module: Module) -> ModuleList:
         """Add a module at the end."""
-        self.items.append(module)
+        self._list.append(_check_module(module, len(self._list)))
         return self
+
+    def extend(self, modules) -> ModuleList:
+        """Add several modules at the end."""
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Insert a module before position `index`."""
+        self._list.insert(index, _check_module(module, index))
 
 
 class ModuleDict(Module):
-    """A dict of modules whose parameters the parent finds."""
+    """A dict of modules whose parameters the parent finds (keys in insertion order).
+
+    >>> from tinygrad_lite.nn import Linear
+    >>> heads = ModuleDict({"a": Linear(2, 1), "b": Linear(2, 3)})
+    >>> list(heads.keys()), heads["b"].out_features
+    (['a', 'b'], 3)
+    """
 
     def __init__(self, modules=None):
         super().__init__()
-        self.items = dict(modules or {})
+        self._dict = {}
+        self.update(modules or {})
 
     def named_children(self):
-        yield from self.items.items()
+        seen = set()
+        for k, m in self._dict.items():
+            if id(m) not in seen:
+                seen.add(id(m))
+                yield k, m
 
-    def _members(self):
-        return iter(())
+    def __getitem__(self, key: str) -> Module:
+        return self._dict[key]
 
-    def __getitem__(self, key):
-        return self.items[key]
+    def __setitem__(self, key: str, module: Module) -> None:
+        self._dict[str(key)] = _check_module(module, key)
 
-    def __setitem__(self, key, module):
-        self.items[key] = module
+    def __delitem__(self, key: str) -> None:
+        del self._dict[key]
+
+    def __contains__(self, key) -> bool:
+        return key in self._dict
 
     def __len__(self):
-        return len(self.items)
+        return len(self._dict)
 
     def __iter__(self):
-        return iter(self.items)
+        return iter(self._dict)
 
     def keys(self):
-        return self.items.keys()
+        """The names."""
+        return self._dict.keys()
 
     def values(self):
-        return self.items.values()
+        """The modules."""
+        return self._dict.values()
+
+    def items(self):
+        """(name, module) pairs."""
+        return self._dict.items()
+
+    def update(self, modules) -> None:
+        """Add or replace modules from a dict or (name, module) pairs."""
+        pairs = modules.items() if isinstance(modules, dict) else modules
+        for k, m in pairs:
+            self[k] = m
+
+
+def _check_module(module, where):
+    if not isinstance(module, Module):
+        raise TypeError(f"expected a Module at {where!r}, got {type(module).__name__}")
+    return module

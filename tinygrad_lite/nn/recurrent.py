@@ -1,5 +1,11 @@
 """RNN and LSTM (and their cells) from Tensor operations, with PyTorch's parameter names, shapes,
-gate order (i, f, g, o) and initialization, so PyTorch weights load unchanged."""
+gate order (i, f, g, o) and initialization, so PyTorch weights load unchanged.
+
+Speed: the input projection of all time steps is one matmul; each step then costs one matmul with
+weight_hh, one add, and for the LSTM one sigmoid over the i, f, o gates together and one tanh over g.
+(For that, the gate rows are regrouped once per call as i, f, o, g: three slices and a
+concatenation of the weights instead of per-step work.)
+"""
 
 from __future__ import annotations
 
@@ -16,19 +22,35 @@ def _param(shape, bound):
     return init.uniform_(Parameter(np.zeros(shape, np.float32)), -bound, bound)
 
 
-def _lstm_step(x_proj, h, c, w_hh_t, hidden):
-    """One LSTM step given the input projection x W_ih^T + b_ih + b_hh for this step."""
-    gates = x_proj + h @ w_hh_t  # (N, 4H) in PyTorch's order i, f, g, o
-    ifo = gates.sigmoid()
-    i, f, o = ifo[:, :hidden], ifo[:, hidden:2 * hidden], ifo[:, 3 * hidden:]
-    g = gates[:, 2 * hidden:3 * hidden].tanh()
-    c = f * c + i * g
-    h = o * c.tanh()
+def _ifog(t: Tensor, hidden: int) -> Tensor:
+    """Rows (or entries) in PyTorch's gate order i, f, g, o regrouped as i, f, o, g."""
+    return Tensor.concatenate([t[:2 * hidden], t[3 * hidden:], t[2 * hidden:3 * hidden]], axis=0)
+
+
+def _lstm_step(gates, c, hidden):
+    """One LSTM step from the pre-activations (N, 4H) in the order i, f, o, g -> (h', c')."""
+    ifo = gates[:, :3 * hidden].sigmoid()
+    g = gates[:, 3 * hidden:].tanh()
+    c = ifo[:, hidden:2 * hidden] * c + ifo[:, :hidden] * g
+    h = ifo[:, 2 * hidden:] * c.tanh()
     return h, c
 
 
+def _check_state(name, t, shape):
+    if not isinstance(t, Tensor):
+        t = Tensor(np.asarray(t))
+    if tuple(t.shape) != tuple(shape):
+        raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {tuple(shape)}")
+    return t
+
+
 class RNNCell(Module):
-    """h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu)."""
+    """One Elman RNN step: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu).
+
+    >>> cell = RNNCell(3, 4)
+    >>> cell(Tensor.zeros(2, 3)).shape
+    (2, 4)
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh"):
@@ -43,16 +65,27 @@ class RNNCell(Module):
         self.bias_hh = _param((hidden_size,), k) if bias else None
 
     def forward(self, x, h=None):
+        _check_width(self, x, 2)
         if h is None:
             h = Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
+        h = _check_state("RNNCell: h", h, (x.shape[0], self.hidden_size))
         z = x @ self.weight_ih.T + h @ self.weight_hh.T
         if self.bias_ih is not None:
             z = z + (self.bias_ih + self.bias_hh)
         return z.tanh() if self.nonlinearity == "tanh" else z.relu()
 
+    def extra_repr(self):
+        return f"{self.input_size}, {self.hidden_size}"
+
 
 class LSTMCell(Module):
-    """One LSTM step: returns (h', c'). Gates i, f, g, o stacked in weight_ih (4H, input_size)."""
+    """One LSTM step: (x, (h, c)) -> (h', c'); gates i, f, g, o stacked in weight_ih (4H, input).
+
+    >>> cell = LSTMCell(3, 4)
+    >>> h, c = cell(Tensor.zeros(2, 3))
+    >>> h.shape, c.shape
+    ((2, 4), (2, 4))
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
         super().__init__()
@@ -64,15 +97,28 @@ class LSTMCell(Module):
         self.bias_hh = _param((4 * hidden_size,), k) if bias else None
 
     def forward(self, x, state=None):
-        n = x.shape[0]
+        _check_width(self, x, 2)
+        n, hidden = x.shape[0], self.hidden_size
         if state is None:
-            zeros = Tensor(np.zeros((n, self.hidden_size), dtype=x.dtype))
+            zeros = Tensor(np.zeros((n, hidden), dtype=x.dtype))
             state = (zeros, zeros)
-        h, c = state
-        proj = x @ self.weight_ih.T
+        h = _check_state("LSTMCell: h", state[0], (n, hidden))
+        c = _check_state("LSTMCell: c", state[1], (n, hidden))
+        gates = x @ _ifog(self.weight_ih, hidden).T + h @ _ifog(self.weight_hh, hidden).T
         if self.bias_ih is not None:
-            proj = proj + (self.bias_ih + self.bias_hh)
-        return _lstm_step(proj, h, c, self.weight_hh.T, self.hidden_size)
+            gates = gates + _ifog(self.bias_ih + self.bias_hh, hidden)
+        return _lstm_step(gates, c, hidden)
+
+    def extra_repr(self):
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+def _check_width(module, x, ndim):
+    if x.ndim != ndim or x.shape[-1] != module.input_size:
+        raise ValueError(
+            f"{type(module).__name__}(input_size={module.input_size}) got an input of shape "
+            f"{tuple(x.shape)}; expected {ndim} dimensions, the last of size {module.input_size}"
+        )
 
 
 class _Recurrent(Module):
@@ -81,6 +127,8 @@ class _Recurrent(Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False):
         super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be at least 1, got {num_layers}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bias, batch_first
         k = 1.0 / math.sqrt(hidden_size)
@@ -102,16 +150,26 @@ class _Recurrent(Module):
         return w_ih, w_hh, b
 
     def _inputs(self, x):
-        if x.ndim != 3:
-            raise ValueError(f"{type(self).__name__} expects a 3-D input "
-                             f"({'(N, T, features)' if self.batch_first else '(T, N, features)'}), "
-                             f"got shape {tuple(x.shape)}")
-        if self.batch_first:
-            x = x.transpose(1, 0, 2)
-        if x.shape[2] != self.input_size:
-            raise ValueError(f"{type(self).__name__}(input_size={self.input_size}) got inputs with "
-                             f"{x.shape[2]} features (input shape {tuple(x.shape)})")
-        return x  # (T, N, features)
+        """x as (T, N, features), and whether it came without a batch dimension."""
+        layout = "(N, T, features)" if self.batch_first else "(T, N, features)"
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{type(self).__name__}(input_size={self.input_size}) got an input of shape "
+                f"{tuple(x.shape)}; expected {layout} (or (T, features) unbatched) with "
+                f"features = {self.input_size}"
+            )
+        if x.ndim == 2:
+            return x.reshape(x.shape[0], 1, x.shape[1]), True
+        return (x.transpose(1, 0, 2) if self.batch_first else x), False
+
+    def _state(self, name, t, n, dtype, unbatched):
+        shape = (self.num_layers, n, self.hidden_size)
+        if t is None:
+            return Tensor(np.zeros(shape, dtype=dtype))
+        if unbatched:
+            t = _check_state(f"{type(self).__name__}: {name}", t, (self.num_layers, self.hidden_size))
+            return t.reshape(shape)
+        return _check_state(f"{type(self).__name__}: {name}", t, shape)
 
     def _project(self, x, w_ih, b):
         """The input projection of all time steps at once: one matmul instead of T."""
@@ -121,21 +179,28 @@ class _Recurrent(Module):
             proj = proj + b
         return proj.reshape(steps, n, -1)
 
-    def _zeros(self, n, dtype):
-        return Tensor(np.zeros((self.num_layers, n, self.hidden_size), dtype=dtype))
+    def _outputs(self, x, finals, unbatched):
+        """Output (T, N, H) in the caller's layout and the final states stacked per layer."""
+        finals = [Tensor.stack(f, axis=0) for f in finals]
+        if unbatched:
+            return x.reshape(x.shape[0], x.shape[2]), [f.reshape(f.shape[0], f.shape[2])
+                                                       for f in finals]
+        return (x.transpose(1, 0, 2) if self.batch_first else x), finals
 
     def extra_repr(self):
         extras = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
             extras += f", num_layers={self.num_layers}"
+        if not self.bias:
+            extras += ", bias=False"
         if self.batch_first:
             extras += ", batch_first=True"
         return extras
 
 
 class RNN(_Recurrent):
-    """Elman RNN (tanh or relu), multi-layer. Returns (output, h_n): output (T, N, H) or
-    (N, T, H) with batch_first, h_n (num_layers, N, H).
+    """Elman RNN (tanh or relu), multi-layer. Returns (output, h_n): output (T, N, H), or
+    (N, T, H) with batch_first; h_n (num_layers, N, H). h0 is optional (zeros).
 
     >>> rnn = RNN(3, 5, num_layers=2, batch_first=True)
     >>> out, h = rnn(Tensor.zeros(4, 7, 3))
@@ -143,17 +208,17 @@ class RNN(_Recurrent):
     ((4, 7, 5), (2, 4, 5))
     """
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x, h0=None):
-        x = self._inputs(x)
+    def forward(self, x: Tensor, h0: Tensor | None = None):
+        x, unbatched = self._inputs(x)
         steps, n = x.shape[0], x.shape[1]
-        h0 = self._zeros(n, x.dtype) if h0 is None else h0
+        h0 = self._state("h0", h0, n, x.dtype, unbatched)
         finals = []
         for layer in range(self.num_layers):
             w_ih, w_hh, b = self._layer_params(layer)
@@ -167,13 +232,17 @@ class RNN(_Recurrent):
                 hs.append(h)
             finals.append(h)
             x = Tensor.stack(hs, axis=0)
-        out = x.transpose(1, 0, 2) if self.batch_first else x
-        return out, Tensor.stack(finals, axis=0)
+        out, (h_n,) = self._outputs(x, [finals], unbatched)
+        return out, h_n
+
+    def extra_repr(self):
+        extras = super().extra_repr()
+        return extras if self.nonlinearity == "tanh" else extras + ", nonlinearity='relu'"
 
 
 class LSTM(_Recurrent):
     """Long short-term memory, multi-layer, PyTorch's parameters and gate order (i, f, g, o).
-    Returns (output, (h_n, c_n)).
+    Returns (output, (h_n, c_n)); the initial state (h0, c0) is optional (zeros).
 
     >>> lstm = LSTM(28, 16, batch_first=True)
     >>> out, (h, c) = lstm(Tensor.zeros(2, 28, 28))
@@ -183,22 +252,25 @@ class LSTM(_Recurrent):
 
     _gates = 4
 
-    def forward(self, x, state=None):
-        x = self._inputs(x)
+    def forward(self, x: Tensor, state: tuple | None = None):
+        x, unbatched = self._inputs(x)
         steps, n = x.shape[0], x.shape[1]
-        h0, c0 = (self._zeros(n, x.dtype), self._zeros(n, x.dtype)) if state is None else state
+        hidden = self.hidden_size
+        h0, c0 = (None, None) if state is None else state
+        h0 = self._state("h0", h0, n, x.dtype, unbatched)
+        c0 = self._state("c0", c0, n, x.dtype, unbatched)
         h_finals, c_finals = [], []
         for layer in range(self.num_layers):
             w_ih, w_hh, b = self._layer_params(layer)
-            proj = self._project(x, w_ih, b)
-            w_hh_t = w_hh.T
+            proj = self._project(x, _ifog(w_ih, hidden), None if b is None else _ifog(b, hidden))
+            w_hh_t = _ifog(w_hh, hidden).T
             h, c = h0[layer], c0[layer]
             hs = []
             for t in range(steps):
-                h, c = _lstm_step(proj[t], h, c, w_hh_t, self.hidden_size)
+                h, c = _lstm_step(proj[t] + h @ w_hh_t, c, hidden)
                 hs.append(h)
             h_finals.append(h)
             c_finals.append(c)
             x = Tensor.stack(hs, axis=0)
-        out = x.transpose(1, 0, 2) if self.batch_first else x
-        return out, (Tensor.stack(h_finals, axis=0), Tensor.stack(c_finals, axis=0))
+        out, (h_n, c_n) = self._outputs(x, [h_finals, c_finals], unbatched)
+        return out, (h_n, c_n)
