@@ -1,0 +1,86 @@
+"""The lesson's examples in quick mode: each runs and reaches the outcome it teaches.
+
+Examples are scripts, not a package: each is imported by path and its `main([...])` is called
+with `--quick` and a temporary output folder; the returned measurements are checked.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load_example(name: str):
+    """Import examples/<name>.py as a module (without running its main)."""
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def assert_png(path: Path) -> None:
+    """A real, non-trivial PNG file."""
+    path = Path(path)
+    assert path.is_file(), path
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    assert path.stat().st_size > 10_000, (path, path.stat().st_size)
+
+
+# ----------------------------------------------------------------------- logistic regression ----
+@pytest.fixture(scope="module")
+def pima_result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pima")
+    return load_example("logistic_regression_pima").main(["--quick", "--out", str(out)])
+
+
+def test_logistic_regression_newton_converges_in_few_iterations(pima_result):
+    newton = pima_result["runs"]["Newton"]
+    assert newton["converged"] and newton["iterations"] <= 10
+    assert newton["grad_norm"] < 1e-5
+
+
+def test_logistic_regression_test_accuracy_matches_known_result(pima_result):
+    # unregularized logistic regression on Pima.tr makes about 66 errors on the 332 of Pima.te
+    newton = pima_result["runs"]["Newton"]
+    assert 0.76 <= newton["test_accuracy"] <= 0.84
+    assert abs(newton["test_errors"] - 66) <= 3
+    # the optimum's cost: well below log 2 (everyone p = 0.5, the starting point)
+    assert 0.40 < pima_result["optimum"] < 0.50 < np.log(2)
+
+
+def test_logistic_regression_converged_optimizers_agree_with_newton(pima_result):
+    optimum = pima_result["runs"]["Newton"]["final_cost"]
+    converged = [name for name, run in pima_result["runs"].items() if run["converged"]]
+    # the full-batch methods tuned to be quick do converge within the quick budget
+    assert {"GD", "AdaGrad", "RMSProp", "Adam", "Newton"} <= set(converged)
+    for name in converged:
+        run = pima_result["runs"][name]
+        assert abs(run["final_cost"] - optimum) < 1e-8, name
+        assert run["test_errors"] == pima_result["runs"]["Newton"]["test_errors"], name
+        assert run["iterations"] >= pima_result["runs"]["Newton"]["iterations"], name
+    for name, run in pima_result["runs"].items():  # every cost curve went down from log 2
+        assert run["costs"][0] == pytest.approx(np.log(2))
+        assert run["final_cost"] < run["costs"][0] - 0.2, name
+
+
+def test_logistic_regression_sgd_gets_close_but_noisy(pima_result):
+    sgd = pima_result["runs"]["SGD"]
+    assert sgd["final_cost"] - pima_result["optimum"] < 1e-4
+    assert sgd["updates"] == sgd["iterations"] * 20  # 20 minibatches of 10 per pass
+
+
+def test_logistic_regression_l2_penalty_shrinks_coefficients(tmp_path):
+    example = load_example("logistic_regression_pima")
+    plain = example.main(["--quick", "--max-iters", "20", "--out", str(tmp_path)])
+    ridge = example.main(["--quick", "--max-iters", "20", "--lam", "50", "--out", str(tmp_path)])
+    norm = lambda r: np.linalg.norm(list(r["coefficients"].values()))  # noqa: E731
+    assert norm(ridge) < 0.8 * norm(plain)
+    assert ridge["runs"]["Newton"]["converged"] and ridge["runs"]["Newton"]["iterations"] <= 10
+    assert ridge["optimum"] > plain["optimum"]  # the penalty adds to the cost
+
+
+def test_logistic_regression_writes_the_figure(pima_result):
+    assert_png(pima_result["figure"])
