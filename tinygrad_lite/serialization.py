@@ -140,6 +140,10 @@ def load(path):
     try:
         with np.load(path, allow_pickle=False) as archive:
             contents = {k: archive[k] for k in archive.files}
+        odd = [k for k, v in contents.items() if not isinstance(v, np.ndarray)]
+        if odd:  # NOTE: np.load hands back members not written by numpy as raw bytes
+            raise ValueError(f"member(s) {', '.join(odd)} are not numpy arrays: it is a zip "
+                             "archive but not an .npz checkpoint")
     except (zipfile.BadZipFile, EOFError, OSError, zipfile.LargeZipFile) as err:
         raise ValueError(f"load: {path} is not a readable .npz checkpoint (truncated or corrupted): "
                          f"{err}") from None

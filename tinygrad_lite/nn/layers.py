@@ -207,7 +207,8 @@ class _BatchNorm(Module):
     def _update_running_stats(self, mean, var, n):
         """PyTorch's update, outside the graph: the running variance uses the unbiased batch
         variance (times n / (n - 1)); momentum=None means a cumulative average."""
-        self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+        # NOTE: np.asarray: a 0-d array plus 1 is a numpy scalar, and .data must stay an ndarray
+        self.num_batches_tracked.data = np.asarray(self.num_batches_tracked.data + 1)
         m = self.momentum
         if m is None:
             m = 1.0 / float(self.num_batches_tracked.data)

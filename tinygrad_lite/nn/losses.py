@@ -16,8 +16,14 @@ from .module import Module
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _as_tensor(t):
-    return t if isinstance(t, Tensor) else Tensor(np.asarray(t))
+def _as_tensor(t, like=None):
+    """t as a Tensor; a list or array target takes the input's float dtype (no float64 surprise)."""
+    if isinstance(t, Tensor):
+        return t
+    arr = np.asarray(t)
+    if like is not None and arr.dtype.kind in "fiub" and like.dtype.kind == "f":
+        arr = arr.astype(like.dtype)
+    return Tensor(arr)
 
 
 def _same_shape(name, input, target):
@@ -50,19 +56,23 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     >>> mse_loss(Tensor([1.0, 2.0]), Tensor([1.0, 4.0])).item()
     2.0
     """
-    target = _as_tensor(target)
+    target = _as_tensor(target, input)
     _same_shape("mse_loss", input, target)
     diff = input - target
     return _reduce(diff * diff, reduction)
 
 
 def _clamped_log(p: Tensor) -> Tensor:
-    """log(p) clamped at -100 (PyTorch's BCE rule), with a finite gradient everywhere: below a
-    floor the value is -100 and the gradient 0; above it the gradient 1/p stays finite (the floor
-    is exp(-100) in float64 and the smallest normal number, about 1.2e-38, in float32)."""
+    """max(log(p), -100) (PyTorch's BCE rule) with a finite gradient everywhere. The gradient is
+    that of log(max(p, floor)) (1/p above the floor, 0 below), the floor being exp(-100) in float64
+    and the smallest normal number (about 1.2e-38) in float32, so 1/p never overflows; a constant
+    correction (no gradient) makes the value exact below the floor too (p = 0 gives -100)."""
     floor = max(math.exp(-100.0), float(np.finfo(p.dtype).tiny))
-    safe = p.clip(min=floor)  # NOTE: clip keeps log's input >= floor, so 1/p never overflows
-    return Tensor.where(p.data >= floor, safe.log(), -100.0).clip(min=-100.0)
+    out = p.clip(min=floor).log()
+    with np.errstate(divide="ignore"):
+        exact = np.maximum(np.log(p.data), -100.0).astype(p.dtype, copy=False)
+    correction = exact - out.data
+    return out + correction if np.any(correction) else out
 
 
 def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
@@ -74,7 +84,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
     >>> binary_cross_entropy(Tensor([0.0]), Tensor([1.0])).item()
     100.0
     """
-    target = _as_tensor(target)
+    target = _as_tensor(target, input)
     _same_shape("binary_cross_entropy", input, target)
     p = input.data
     if p.size and not (p.min() >= 0 and p.max() <= 1):
@@ -95,7 +105,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, reducti
     >>> binary_cross_entropy_with_logits(Tensor([1000.0, -1000.0]), Tensor([1.0, 0.0])).item()
     0.0
     """
-    target = _as_tensor(target)
+    target = _as_tensor(target, input)
     _same_shape("binary_cross_entropy_with_logits", input, target)
     if pos_weight is None:
         loss = input.softplus() - target * input
@@ -116,33 +126,51 @@ def _class_last(t: Tensor) -> Tensor:
     return t.transpose(axes).reshape(-1, t.shape[1])
 
 
-def _check_classes(name, target, n_classes, expected_shape, ignore_index):
+def _check_classes(name, target, input_shape, ignore_index):
+    """Integer class targets checked against (N, C, d1, ...) scores: flat labels and validity."""
+    n_classes = input_shape[1] if len(input_shape) > 1 else input_shape[0]
+    expected = (input_shape[0], *input_shape[2:]) if len(input_shape) > 1 else ()
     labels = target.data if isinstance(target, Tensor) else np.asarray(target)
     if labels.dtype.kind not in "iu":
-        raise TypeError(f"{name}: class targets must be integers, got dtype {labels.dtype}")
-    if tuple(labels.shape) != tuple(expected_shape):
-        raise ValueError(f"{name}: target shape {tuple(labels.shape)} does not fit input; expected "
-                         f"{tuple(expected_shape)} (one class index per sample)")
+        raise TypeError(f"{name}: class targets must be integers (class indices), got dtype "
+                        f"{labels.dtype} with shape {labels.shape}; for class probabilities pass "
+                        f"floats of the input's shape {tuple(input_shape)}")
+    if tuple(labels.shape) != expected:
+        raise ValueError(f"{name}: target shape {tuple(labels.shape)} does not fit input shape "
+                         f"{tuple(input_shape)}; expected target shape {expected} (one class "
+                         "index per sample)")
     valid = labels != ignore_index
     bad = valid & ((labels < 0) | (labels >= n_classes))
     if bad.any():
         raise IndexError(f"{name}: target {int(labels[bad].flat[0])} is out of bounds: class "
                          f"indices must be in [0, {n_classes - 1}] for {n_classes} classes")
-    return labels.reshape(-1), valid.reshape(-1)
+    return labels.reshape(-1), valid.reshape(-1), n_classes, expected
 
 
 def nll_loss(input: Tensor, target, weight=None, reduction: str = "mean",
              ignore_index: int = -100) -> Tensor:
-    """Negative log-likelihood of integer class targets, given log-probabilities (N, C, ...)."""
-    n_classes = input.shape[1] if input.ndim > 1 else input.shape[0]
-    expected = (input.shape[0],) + tuple(input.shape[2:]) if input.ndim > 1 else ()
-    labels, valid = _check_classes("nll_loss", target, n_classes, expected, ignore_index)
+    """Negative log-likelihood of integer class targets, given log-probabilities (N, C, ...):
+    mean over samples of -input[n, target[n]] (weighted mean with class weights; samples whose
+    target is ignore_index are left out).
+
+    >>> nll_loss(Tensor([[-1.0, -2.0], [-3.0, -4.0]]), Tensor([1, 0])).item()
+    2.5
+    """
+    return _nll("nll_loss", input, target, weight, reduction, ignore_index)
+
+
+def _nll(name, input, target, weight, reduction, ignore_index):
+    if input.ndim == 0:
+        raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    labels, valid, n_classes, expected = _check_classes(name, target, input.shape, ignore_index)
     logp = _class_last(input)
     picked = np.eye(n_classes, dtype=logp.dtype)[np.where(valid, labels, 0)] * valid[:, None]
     if weight is not None:
         w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=logp.dtype)
         if w.shape != (n_classes,):
-            raise ValueError(f"nll_loss: weight must have one entry per class ({n_classes}), got "
+            raise ValueError(f"{name}: weight must have one entry per class ({n_classes}), got "
                              f"shape {w.shape}")
         picked = picked * w
     per_sample = -(logp * picked).sum(axis=1)
@@ -186,11 +214,10 @@ def cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean",
         if w is not None:
             probs = probs * w.reshape((-1,) + (1,) * (input.ndim - 2) if class_dim else -1)
         return _reduce(-(logp * probs).sum(axis=class_dim), reduction)
-    nll = nll_loss(logp, target, weight=weight, reduction=reduction, ignore_index=ignore_index)
+    nll = _nll("cross_entropy", logp, target, weight, reduction, ignore_index)
     if label_smoothing == 0.0:
         return nll
-    expected = (input.shape[0],) + tuple(input.shape[2:]) if class_dim else ()
-    labels, valid = _check_classes("cross_entropy", target, n_classes, expected, ignore_index)
+    labels, valid, _, expected = _check_classes("cross_entropy", target, input.shape, ignore_index)
     rows = _class_last(logp)  # (M, C)
     smooth = -(rows * w).sum(axis=1) if w is not None else -rows.sum(axis=1)
     smooth = smooth * (valid.astype(logp.dtype) / n_classes)

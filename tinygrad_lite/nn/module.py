@@ -226,7 +226,7 @@ class Module:
         >>> {k: v.shape for k, v in Linear(3, 2).state_dict().items()}
         {'weight': (2, 3), 'bias': (2,)}
         """
-        return OrderedDict((name, t.data.copy()) for name, t in self._state_items())
+        return OrderedDict((name, np.array(t.data)) for name, t in self._state_items())
 
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy values (numpy arrays, Tensors or numbers) into the parameters and buffers of the
