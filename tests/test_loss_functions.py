@@ -1,0 +1,448 @@
+"""Losses and regularizers (functional and module forms) against numpy references written here,
+float64 gradcheck, extreme inputs and error messages. PyTorch comparisons are extra (skipped
+without torch)."""
+
+import numpy as np
+import pytest
+
+import tinygrad_lite.nn.functional as F
+from tinygrad_lite import Tensor, gradcheck, nn
+
+RNG = np.random.default_rng(1234)
+
+
+def t64(a, requires_grad=True):
+    return Tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
+
+
+# ---------------------------------------------------------------------------- numpy references ----
+def np_log_softmax(z, axis=1):
+    m = z.max(axis=axis, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(axis=axis, keepdims=True))
+
+
+def np_bce(p, y):
+    with np.errstate(divide="ignore"):
+        return -(y * np.maximum(np.log(p), -100) + (1 - y) * np.maximum(np.log(1 - p), -100))
+
+
+def np_bce_logits(z, y, pos_weight=None):
+    pw = 1.0 if pos_weight is None else pos_weight
+    log_sig = -np.logaddexp(0, -z)  # log sigmoid(z)
+    log_one_minus = -np.logaddexp(0, z)  # log(1 - sigmoid(z))
+    return -(pw * y * log_sig + (1 - y) * log_one_minus)
+
+
+def np_cross_entropy(z, y, weight=None, smoothing=0.0, ignore_index=-100):
+    """PyTorch's documented formula, for (N, C) logits and integer targets (mean reduction)."""
+    n, c = z.shape
+    logp = np_log_softmax(z)
+    w = np.ones(c) if weight is None else np.asarray(weight, dtype=np.float64)
+    valid = y != ignore_index
+    yv = np.where(valid, y, 0)
+    nll = -(w[yv] * logp[np.arange(n), yv])[valid].sum() / w[yv][valid].sum()
+    smooth = -(logp * w).sum(axis=1)[valid].sum() / w[yv][valid].sum() / c
+    return (1 - smoothing) * nll + smoothing * smooth
+
+
+# -------------------------------------------------------------------------------------- mse ----
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_loss_values_match_numpy(reduction):
+    a, y = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 3))
+    expected = {"mean": np.mean((a - y) ** 2), "sum": np.sum((a - y) ** 2), "none": (a - y) ** 2}
+    out = F.mse_loss(Tensor(a), Tensor(y), reduction=reduction)
+    np.testing.assert_allclose(out.data, expected[reduction], rtol=1e-12)
+    np.testing.assert_allclose(nn.MSELoss(reduction=reduction)(Tensor(a), Tensor(y)).data,
+                               expected[reduction], rtol=1e-12)
+
+
+def test_mse_loss_relates_to_lesson_cost():
+    # the lesson's cost: per sample sum of squared errors over the 10 outputs, averaged over samples
+    a, y = RNG.random((5, 10)), np.eye(10)[RNG.integers(0, 10, 5)]
+    cost = np.mean(np.sum((a - y) ** 2, axis=1))
+    assert F.mse_loss(Tensor(a), Tensor(y), reduction="sum").item() / 5 == pytest.approx(cost)
+    assert F.mse_loss(Tensor(a), Tensor(y)).item() * 10 == pytest.approx(cost)
+    assert "cost" in F.mse_loss.__doc__
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_loss_gradcheck(reduction):
+    a, y = t64(RNG.standard_normal((3, 2))), t64(RNG.standard_normal((3, 2)))
+    assert gradcheck(lambda u, v: F.mse_loss(u, v, reduction=reduction), [a, y])
+
+
+def test_mse_loss_gradient_is_two_diff_over_n():
+    a = Tensor(np.array([1.0, 2.0, 4.0]), requires_grad=True)
+    F.mse_loss(a, Tensor(np.array([0.0, 2.0, 1.0]))).backward()
+    np.testing.assert_allclose(a.grad.data, [2 / 3, 0.0, 2.0])
+
+
+def test_mse_loss_keeps_float32_with_list_target():
+    a = Tensor(np.ones(3, np.float32), requires_grad=True)
+    out = F.mse_loss(a, [1.0, 2.0, 3.0])
+    assert out.dtype == np.float32
+    assert out.item() == pytest.approx(5 / 3)
+
+
+def test_mse_loss_mismatched_shapes_names_both():
+    with pytest.raises(ValueError, match=r"\(4, 1\).*\(4,\)"):
+        F.mse_loss(Tensor.zeros(4, 1), Tensor.zeros(4))
+
+
+def test_loss_bad_reduction_is_an_error():
+    with pytest.raises(ValueError, match="reduction"):
+        F.mse_loss(Tensor.zeros(2), Tensor.zeros(2), reduction="avg")
+    with pytest.raises(ValueError, match="reduction"):
+        nn.MSELoss(reduction="avg")
+
+
+# -------------------------------------------------------------------------------------- bce ----
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_binary_cross_entropy_values_match_numpy(reduction):
+    p, y = RNG.uniform(0.01, 0.99, (3, 4)), RNG.integers(0, 2, (3, 4)).astype(float)
+    ref = np_bce(p, y)
+    ref = {"mean": ref.mean(), "sum": ref.sum(), "none": ref}[reduction]
+    out = F.binary_cross_entropy(Tensor(p), Tensor(y), reduction=reduction)
+    np.testing.assert_allclose(out.data, ref, rtol=1e-12)
+    np.testing.assert_allclose(nn.BCELoss(reduction=reduction)(Tensor(p), Tensor(y)).data, ref,
+                               rtol=1e-12)
+
+
+def test_binary_cross_entropy_weight_scales_each_element():
+    p, y, w = RNG.uniform(0.1, 0.9, 4), np.array([1.0, 0, 1, 0]), np.array([1.0, 2.0, 0.5, 3.0])
+    out = F.binary_cross_entropy(Tensor(p), Tensor(y), weight=Tensor(w))
+    assert out.item() == pytest.approx(np.mean(w * np_bce(p, y)))
+
+
+def test_binary_cross_entropy_gradcheck_with_soft_targets():
+    p, y = t64(RNG.uniform(0.05, 0.95, (2, 3))), t64(RNG.uniform(0, 1, (2, 3)), False)
+    assert gradcheck(lambda u: F.binary_cross_entropy(u, y), [p])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_cross_entropy_at_zero_and_one_is_finite(dtype):
+    # p = 0 with y = 1 and p = 1 with y = 0 are maximally wrong: each log is clamped at -100
+    p = Tensor(np.array([0.0, 1.0, 0.0, 1.0], dtype), requires_grad=True)
+    y = Tensor(np.array([1.0, 0.0, 0.0, 1.0], dtype))
+    loss = F.binary_cross_entropy(p, y, reduction="sum")
+    loss.backward()
+    assert loss.item() == pytest.approx(200.0, rel=1e-6)
+    assert np.all(np.isfinite(p.grad.data))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_cross_entropy_tiny_probabilities_keep_finite_gradients(dtype):
+    # float32 subnormals (1e-40, 1 - 1e-8 rounds to 1) once gave 1/p = inf in the gradient
+    tiny = np.array([1e-40, 1e-30, 1e-300 if dtype == np.float64 else 1e-44], dtype)
+    p = Tensor(np.concatenate([tiny, 1 - tiny]).astype(dtype), requires_grad=True)
+    y = Tensor(np.array([1, 1, 1, 0, 0, 0], dtype))
+    loss = F.binary_cross_entropy(p, y, reduction="none")
+    ref = np_bce(p.data.astype(np.float64), y.data.astype(np.float64))
+    np.testing.assert_allclose(loss.data, ref, rtol=1e-3)
+    loss.sum().backward()
+    assert np.all(np.isfinite(p.grad.data)), p.grad
+
+
+def test_binary_cross_entropy_gradient_inside_matches_formula():
+    p, y = np.array([0.2, 0.7, 0.5]), np.array([1.0, 0.0, 1.0])
+    pt = Tensor(p, requires_grad=True)
+    F.binary_cross_entropy(pt, Tensor(y)).backward()
+    np.testing.assert_allclose(pt.grad.data, (p - y) / (p * (1 - p)) / 3, rtol=1e-12)
+
+
+def test_binary_cross_entropy_rejects_values_outside_unit_interval():
+    with pytest.raises(ValueError, match="with_logits"):
+        F.binary_cross_entropy(Tensor([1.5, 0.5]), Tensor([1.0, 0.0]))
+
+
+def test_binary_cross_entropy_mismatched_shapes_names_both():
+    with pytest.raises(ValueError, match=r"\(3,\).*\(3, 1\)"):
+        F.binary_cross_entropy(Tensor([0.5, 0.5, 0.5]), Tensor.zeros(3, 1))
+
+
+# ------------------------------------------------------------------------- bce with logits ----
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_with_logits_values_match_numpy(reduction):
+    z, y = RNG.standard_normal((3, 4)) * 3, RNG.uniform(0, 1, (3, 4))
+    ref = np_bce_logits(z, y)
+    ref = {"mean": ref.mean(), "sum": ref.sum(), "none": ref}[reduction]
+    np.testing.assert_allclose(
+        F.binary_cross_entropy_with_logits(Tensor(z), Tensor(y), reduction=reduction).data, ref,
+        rtol=1e-12)
+    np.testing.assert_allclose(
+        nn.BCEWithLogitsLoss(reduction=reduction)(Tensor(z), Tensor(y)).data, ref, rtol=1e-12)
+
+
+def test_bce_with_logits_pos_weight_matches_numpy():
+    z, y = RNG.standard_normal((5, 3)), RNG.integers(0, 2, (5, 3)).astype(float)
+    pw = np.array([1.0, 3.0, 0.5])
+    out = F.binary_cross_entropy_with_logits(Tensor(z), Tensor(y), pos_weight=Tensor(pw))
+    assert out.item() == pytest.approx(np_bce_logits(z, y, pw).mean(), rel=1e-12)
+    zt = t64(z)
+    assert gradcheck(lambda u: F.binary_cross_entropy_with_logits(u, Tensor(y), pos_weight=pw),
+                     [zt])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_with_logits_is_exact_at_plus_minus_1000(dtype):
+    z = Tensor(np.array([1000.0, -1000.0, 1000.0, -1000.0], dtype), requires_grad=True)
+    y = Tensor(np.array([1.0, 0.0, 0.0, 1.0], dtype))
+    loss = F.binary_cross_entropy_with_logits(z, y, reduction="none")
+    np.testing.assert_allclose(loss.data, [0.0, 0.0, 1000.0, 1000.0])
+    loss.sum().backward()
+    # d/dz = sigmoid(z) - y
+    np.testing.assert_allclose(z.grad.data, [0.0, 0.0, 1.0, -1.0])
+
+
+def test_bce_with_logits_gradcheck():
+    z, y = t64(RNG.standard_normal((2, 3)) * 4), t64(RNG.uniform(0, 1, (2, 3)))
+    assert gradcheck(F.binary_cross_entropy_with_logits, [z, y])
+
+
+def test_bce_with_logits_mismatched_shapes_names_both():
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(3, 2\)"):
+        F.binary_cross_entropy_with_logits(Tensor.zeros(2, 3), Tensor.zeros(3, 2))
+
+
+# -------------------------------------------------------------------------- cross entropy ----
+def test_cross_entropy_matches_numpy():
+    z, y = RNG.standard_normal((6, 5)), RNG.integers(0, 5, 6)
+    assert F.cross_entropy(Tensor(z), Tensor(y)).item() == pytest.approx(np_cross_entropy(z, y))
+    assert nn.CrossEntropyLoss()(Tensor(z), Tensor(y)).item() == pytest.approx(
+        np_cross_entropy(z, y))
+
+
+def test_cross_entropy_reductions_match_numpy():
+    z, y = RNG.standard_normal((4, 3)), RNG.integers(0, 3, 4)
+    per = -np_log_softmax(z)[np.arange(4), y]
+    np.testing.assert_allclose(F.cross_entropy(Tensor(z), Tensor(y), reduction="none").data, per)
+    assert F.cross_entropy(Tensor(z), Tensor(y), reduction="sum").item() == pytest.approx(per.sum())
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    z = Tensor(np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 0.0]], np.float32),
+               requires_grad=True)
+    loss = F.cross_entropy(z, Tensor([0, 2]), reduction="none")
+    np.testing.assert_allclose(loss.data, [0.0, 1000.0])
+    loss.sum().backward()
+    np.testing.assert_allclose(z.grad.data, [[0, 0, 0], [0, 1, -1]], atol=1e-6)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.5])
+def test_cross_entropy_label_smoothing_matches_formula(smoothing):
+    z, y = RNG.standard_normal((5, 4)), RNG.integers(0, 4, 5)
+    # the smoothed target: (1 - e) on the true class plus e / C on every class
+    q = (1 - smoothing) * np.eye(4)[y] + smoothing / 4
+    expected = -(q * np_log_softmax(z)).sum(axis=1).mean()
+    out = F.cross_entropy(Tensor(z), Tensor(y), label_smoothing=smoothing)
+    assert out.item() == pytest.approx(expected, rel=1e-12)
+    assert out.item() == pytest.approx(np_cross_entropy(z, y, smoothing=smoothing), rel=1e-12)
+    assert nn.CrossEntropyLoss(label_smoothing=smoothing)(Tensor(z), Tensor(y)).item() == \
+        pytest.approx(expected, rel=1e-12)
+
+
+def test_cross_entropy_class_weights_match_numpy():
+    z, y, w = RNG.standard_normal((6, 3)), np.array([0, 1, 2, 2, 1, 0]), np.array([0.2, 1.0, 3.0])
+    for smoothing in (0.0, 0.2):
+        out = F.cross_entropy(Tensor(z), Tensor(y), weight=Tensor(w), label_smoothing=smoothing)
+        assert out.item() == pytest.approx(np_cross_entropy(z, y, w, smoothing), rel=1e-12)
+
+
+def test_cross_entropy_ignore_index_drops_those_samples():
+    z, y = RNG.standard_normal((5, 3)), np.array([0, -100, 2, 1, -100])
+    keep = y != -100
+    expected = np_cross_entropy(z[keep], y[keep])
+    assert F.cross_entropy(Tensor(z), Tensor(y)).item() == pytest.approx(expected)
+    assert F.cross_entropy(Tensor(z), Tensor(np.where(keep, y, 7)), ignore_index=7).item() == \
+        pytest.approx(expected)
+    # with smoothing too, ignored rows contribute nothing
+    assert F.cross_entropy(Tensor(z), Tensor(y), label_smoothing=0.3).item() == pytest.approx(
+        np_cross_entropy(z[keep], y[keep], smoothing=0.3))
+    zt = Tensor(z, requires_grad=True)
+    F.cross_entropy(zt, Tensor(y)).backward()
+    assert np.all(zt.grad.data[~keep] == 0)
+
+
+def test_cross_entropy_probability_targets_match_numpy():
+    z = RNG.standard_normal((4, 3))
+    q = RNG.dirichlet(np.ones(3), 4)
+    expected = -(q * np_log_softmax(z)).sum(axis=1).mean()
+    assert F.cross_entropy(Tensor(z), Tensor(q)).item() == pytest.approx(expected, rel=1e-12)
+    # smoothing applies to probability targets too: q -> (1 - e) q + e / C
+    qs = 0.8 * q + 0.2 / 3
+    assert F.cross_entropy(Tensor(z), Tensor(q), label_smoothing=0.2).item() == pytest.approx(
+        -(qs * np_log_softmax(z)).sum(axis=1).mean(), rel=1e-12)
+
+
+def test_cross_entropy_spatial_inputs_match_flattened():
+    z, y = RNG.standard_normal((2, 3, 4, 5)), RNG.integers(0, 3, (2, 4, 5))
+    flat_z = z.transpose(0, 2, 3, 1).reshape(-1, 3)
+    out = F.cross_entropy(Tensor(z), Tensor(y))
+    assert out.item() == pytest.approx(np_cross_entropy(flat_z, y.reshape(-1)))
+    assert F.cross_entropy(Tensor(z), Tensor(y), reduction="none").shape == (2, 4, 5)
+
+
+def test_cross_entropy_unbatched_input():
+    z = RNG.standard_normal(4)
+    assert F.cross_entropy(Tensor(z), Tensor(np.array(2))).item() == pytest.approx(
+        -np_log_softmax(z[None])[0, 2])
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.25])
+def test_cross_entropy_gradcheck(smoothing):
+    z, y = t64(RNG.standard_normal((3, 4))), Tensor(np.array([3, 0, 1]))
+    w = np.array([1.0, 0.5, 2.0, 1.5])
+    assert gradcheck(lambda u: F.cross_entropy(u, y, label_smoothing=smoothing), [z])
+    assert gradcheck(lambda u: F.cross_entropy(u, y, weight=w, label_smoothing=smoothing), [z])
+
+
+def test_cross_entropy_gradient_is_softmax_minus_one_hot():
+    z, y = RNG.standard_normal((3, 4)), np.array([1, 3, 0])
+    zt = Tensor(z, requires_grad=True)
+    F.cross_entropy(zt, Tensor(y)).backward()
+    p = np.exp(np_log_softmax(z))
+    np.testing.assert_allclose(zt.grad.data, (p - np.eye(4)[y]) / 3, rtol=1e-10)
+
+
+def test_cross_entropy_out_of_range_index_names_it():
+    with pytest.raises(IndexError, match=r"cross_entropy.*\b7\b.*\[0, 2\]"):
+        F.cross_entropy(Tensor.zeros(3, 3), Tensor([0, 7, 1]))
+    with pytest.raises(IndexError, match=r"-3"):
+        F.cross_entropy(Tensor.zeros(3, 3), Tensor([0, -3, 1]))
+
+
+def test_cross_entropy_mismatched_target_shape_names_both_shapes():
+    with pytest.raises(ValueError, match=r"cross_entropy.*\(3,\).*\(4, 5\)|\(4, 5\).*\(3,\)"):
+        F.cross_entropy(Tensor.zeros(4, 5), Tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"\(4, 5\).*\(4, 3\)"):  # probabilities of a wrong width
+        F.cross_entropy(Tensor.zeros(4, 5), Tensor.zeros(4, 3))
+
+
+def test_cross_entropy_float_labels_in_index_shape_is_explained():
+    with pytest.raises((TypeError, ValueError), match=r"integer|\(4,\)"):
+        F.cross_entropy(Tensor.zeros(4, 3), Tensor([0.0, 1.0, 2.0, 1.0]))
+
+
+# ----------------------------------------------------------------------------------- nll ----
+def test_nll_loss_matches_numpy_and_module():
+    logp = np_log_softmax(RNG.standard_normal((5, 4)))
+    y = RNG.integers(0, 4, 5)
+    expected = -logp[np.arange(5), y].mean()
+    assert F.nll_loss(Tensor(logp), Tensor(y)).item() == pytest.approx(expected)
+    assert nn.NLLLoss()(Tensor(logp), Tensor(y)).item() == pytest.approx(expected)
+    w = np.array([1.0, 2.0, 0.5, 4.0])
+    assert F.nll_loss(Tensor(logp), Tensor(y), weight=w).item() == pytest.approx(
+        -(w[y] * logp[np.arange(5), y]).sum() / w[y].sum())
+    np.testing.assert_allclose(F.nll_loss(Tensor(logp), Tensor(y), reduction="none").data,
+                               -logp[np.arange(5), y])
+
+
+def test_nll_loss_gradcheck():
+    x, y = t64(RNG.standard_normal((4, 3))), Tensor(np.array([0, 2, 2, 1]))
+    assert gradcheck(lambda u: F.nll_loss(u, y, weight=np.array([1.0, 2.0, 3.0])), [x])
+
+
+def test_nll_loss_errors_name_the_function():
+    with pytest.raises(IndexError, match=r"nll_loss.*\b3\b"):
+        F.nll_loss(Tensor.zeros(2, 3), Tensor([0, 3]))
+    with pytest.raises(ValueError, match=r"nll_loss.*\(2, 3\).*\(3,\)|nll_loss.*\(3,\).*\(2, 3\)"):
+        F.nll_loss(Tensor.zeros(2, 3), Tensor([0, 1, 2]))
+
+
+# ---------------------------------------------------------------------------- regularizers ----
+class _TwoLayer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(3, 2), nn.Linear(2, 1)
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x).sigmoid())
+
+
+def test_l2_penalty_on_a_module_with_and_without_biases():
+    model = _TwoLayer()
+    w2 = sum(float(np.sum(m.weight.data.astype(np.float64) ** 2)) for m in (model.fc1, model.fc2))
+    b2 = sum(float(np.sum(m.bias.data.astype(np.float64) ** 2)) for m in (model.fc1, model.fc2))
+    lam, n = 0.7, 20
+    assert F.l2_penalty(model, lam, n).item() == pytest.approx(lam / (2 * n) * w2, rel=1e-6)
+    assert F.l2_penalty(model, lam, n, include_bias=True).item() == pytest.approx(
+        lam / (2 * n) * (w2 + b2), rel=1e-6)
+    # named pairs work the same as the module
+    assert F.l2_penalty(model.named_parameters(), lam, n).item() == pytest.approx(
+        lam / (2 * n) * w2, rel=1e-6)
+
+
+def test_l2_penalty_leaves_recurrent_biases_out():
+    rnn = nn.RNN(2, 3)
+    w2 = float(np.sum(rnn.weight_ih_l0.data.astype(np.float64) ** 2)
+               + np.sum(rnn.weight_hh_l0.data.astype(np.float64) ** 2))
+    assert F.l2_penalty(rnn, 1.0, 1).item() == pytest.approx(w2 / 2, rel=1e-6)
+
+
+def test_l2_penalty_gradient_is_lam_theta_over_n():
+    model = _TwoLayer()
+    F.l2_penalty(model, lam=2.0, n=4).backward()
+    np.testing.assert_allclose(model.fc1.weight.grad.data, model.fc1.weight.data * 0.5, rtol=1e-6)
+    assert model.fc1.bias.grad is None  # left out
+
+
+def test_l2_penalty_of_bare_tensors_and_nothing():
+    assert F.l2_penalty([Tensor([3.0, 4.0]), Tensor([1.0])], lam=1.0, n=1).item() == 13.0
+    assert F.l2_penalty([], lam=1.0, n=1).item() == 0.0
+
+
+def np_kl_sparsity(a, rho, eps=1e-6):
+    rho_hat = np.clip(a.mean(axis=0), eps, 1 - eps)
+    return np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
+
+
+@pytest.mark.parametrize("rho", [0.05, 0.3])
+def test_kl_sparsity_matches_numpy(rho):
+    a = RNG.uniform(0.0, 1.0, (8, 5))
+    assert F.kl_sparsity(Tensor(a), rho).item() == pytest.approx(np_kl_sparsity(a, rho), rel=1e-10)
+
+
+def test_kl_sparsity_is_zero_at_target_and_finite_at_zero_and_one():
+    assert F.kl_sparsity(Tensor(np.full((3, 4), 0.05))).item() == pytest.approx(0.0, abs=1e-12)
+    for dtype in (np.float32, np.float64):
+        a = Tensor(np.array([[0.0, 1.0, 0.5], [0.0, 1.0, 0.5]], dtype), requires_grad=True)
+        loss = F.kl_sparsity(a)
+        assert np.isfinite(loss.item()) and loss.item() > 1.0
+        assert loss.item() == pytest.approx(np_kl_sparsity(a.data.astype(np.float64), 0.05),
+                                            rel=1e-3)
+        loss.backward()
+        assert np.all(np.isfinite(a.grad.data))
+
+
+def test_kl_sparsity_gradcheck():
+    a = t64(RNG.uniform(0.1, 0.9, (4, 3)))
+    assert gradcheck(lambda u: F.kl_sparsity(u, 0.2), [a])
+
+
+# --------------------------------------------------------------------------- torch (extra) ----
+def test_losses_match_torch():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    z, y = RNG.standard_normal((6, 4)), RNG.integers(0, 4, 6)
+    y[1] = -100
+    w = np.array([0.5, 1.0, 2.0, 1.5])
+    for kw in ({}, {"label_smoothing": 0.2}, {"weight": w}, {"weight": w, "label_smoothing": 0.3}):
+        tkw = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+        for reduction in ("mean", "sum", "none"):
+            ours = F.cross_entropy(Tensor(z), Tensor(y), reduction=reduction, **kw).data
+            ref = tf.cross_entropy(torch.tensor(z), torch.tensor(y), reduction=reduction, **tkw)
+            np.testing.assert_allclose(ours, ref.numpy(), rtol=1e-10, err_msg=str(kw))
+    q = RNG.dirichlet(np.ones(4), 6)
+    for kw in ({}, {"label_smoothing": 0.2}, {"weight": w}):
+        tkw = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+        ours = F.cross_entropy(Tensor(z), Tensor(q), **kw).item()
+        ref = tf.cross_entropy(torch.tensor(z), torch.tensor(q), **tkw).item()
+        assert ours == pytest.approx(ref, rel=1e-10), kw
+    p, t = np.array([0.0, 1.0, 0.3, 0.9]), np.array([1.0, 0.0, 1.0, 0.0])
+    assert F.binary_cross_entropy(Tensor(p), Tensor(t)).item() == pytest.approx(
+        tf.binary_cross_entropy(torch.tensor(p), torch.tensor(t)).item())
+    zz = np.array([1000.0, -1000.0, 0.3, -2.0])
+    pw = np.array([2.0, 0.5, 1.0, 3.0])
+    assert F.binary_cross_entropy_with_logits(Tensor(zz), Tensor(t), pos_weight=pw).item() == \
+        pytest.approx(tf.binary_cross_entropy_with_logits(
+            torch.tensor(zz), torch.tensor(t), pos_weight=torch.tensor(pw)).item())
