@@ -90,14 +90,18 @@ class Module:
                 continue
             yield name, value
 
-    def named_children(self) -> Iterator[tuple[str, Module]]:
-        """Direct sub-modules with their names (list/dict members get dotted indices)."""
-        seen = set()
+    def _child_items(self):
+        """(name, module) of every direct sub-module slot, a module held twice included."""
         for name, value in self._members():
-            for child_name, child in _walk(name, value, Module):
-                if id(child) not in seen:
-                    seen.add(id(child))
-                    yield child_name, child
+            yield from _walk(name, value, Module)
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Direct sub-modules with their names (list/dict members get dotted indices), each once."""
+        seen = set()
+        for child_name, child in self._child_items():
+            if id(child) not in seen:
+                seen.add(id(child))
+                yield child_name, child
 
     def children(self) -> Iterator[Module]:
         """Direct sub-modules."""
@@ -215,7 +219,7 @@ class Module:
         for name, buf in self.__dict__.get("_buffers", {}).items():
             if buf is not None:
                 yield prefix + name, buf
-        for name, child in self.named_children():
+        for name, child in self._child_items():
             yield from child._state_items(f"{prefix}{name}.")
 
     def state_dict(self) -> OrderedDict:
@@ -362,12 +366,9 @@ class ModuleList(Module):
         self._list = []
         self.extend(modules)
 
-    def named_children(self):
-        seen = set()
+    def _child_items(self):
         for i, m in enumerate(self._list):
-            if id(m) not in seen:
-                seen.add(id(m))
-                yield str(i), m
+            yield str(i), m
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -413,12 +414,8 @@ class ModuleDict(Module):
         self._dict = {}
         self.update(modules or {})
 
-    def named_children(self):
-        seen = set()
-        for k, m in self._dict.items():
-            if id(m) not in seen:
-                seen.add(id(m))
-                yield k, m
+    def _child_items(self):
+        yield from self._dict.items()
 
     def __getitem__(self, key: str) -> Module:
         return self._dict[key]
