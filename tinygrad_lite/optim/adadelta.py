@@ -1,26 +1,39 @@
-"""Adadelta (Zeiler 2012), PyTorch's algorithm: no learning rate needed (lr scales the step)."""
+"""Adadelta (Zeiler 2012), PyTorch's algorithm: lr only scales the step (1.0 by default)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
-from ..ops import xp
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_hyperparameter
 
 
 class Adadelta(Optimizer):
     """v <- rho v + (1 - rho) g^2; delta = sqrt(u + eps) / sqrt(v + eps) * g;
-    u <- rho u + (1 - rho) delta^2; theta <- theta - lr * delta.
+    u <- rho u + (1 - rho) delta^2; theta <- theta - lr * delta (v: square_avg, u: acc_delta).
 
-    Note the order: delta uses the *old* accumulated update u (acc_delta) and the *new* v
-    (square_avg); some popular write-ups update u before computing delta, which is wrong."""
+    delta uses the *old* acc_delta and the *new* square_avg, as in the paper and PyTorch.
 
-    def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+    >>> from tinygrad_lite import Tensor
+    >>> w = Tensor([1.0], requires_grad=True)
+    >>> opt = Adadelta([w], rho=0.0, eps=1.0)
+    >>> (w * w).sum().backward(); _ = opt.step()
+    >>> round(w.item(), 4), sorted(opt.state[w])
+    (0.1056, ['acc_delta', 'square_avg', 'step'])
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0.0, maximize: bool = False):
-        if not 0.0 <= rho <= 1.0:
-            raise ValueError(f"Invalid rho value: {rho}")
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
                                       maximize=maximize))
+
+    def _validate(self, group):
+        super()._validate(group)
+        check_hyperparameter(0.0 <= group["rho"] <= 1.0, f"Invalid rho value: {group['rho']}")
+        check_hyperparameter(0.0 <= group["eps"], f"Invalid epsilon value: {group['eps']}")
+        check_hyperparameter(0.0 <= group["weight_decay"],
+                             f"Invalid weight_decay value: {group['weight_decay']}")
 
     def update(self, p, grad, state, group):
         rho, eps = group["rho"], group["eps"]
@@ -35,8 +48,10 @@ class Adadelta(Optimizer):
             grad = grad + group["weight_decay"] * p.data
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         square_avg *= rho
-        square_avg += (1 - rho) * grad * grad
-        delta = xp.sqrt(acc_delta + eps) / xp.sqrt(square_avg + eps) * grad
+        square_avg += (1 - rho) * (grad * grad)
+        delta = np.sqrt(acc_delta + eps)
+        delta /= np.sqrt(square_avg + eps)
+        delta *= grad
         acc_delta *= rho
-        acc_delta += (1 - rho) * delta * delta
+        acc_delta += (1 - rho) * (delta * delta)
         p.data -= group["lr"] * delta

@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
-from ..ops import xp
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_hyperparameter
 
 
 class Adagrad(Optimizer):
     """sum <- sum + g^2; theta <- theta - clr * g / (sqrt(sum) + eps), with
-    clr = lr / (1 + (step - 1) * lr_decay)."""
+    clr = lr / (1 + (step - 1) * lr_decay) and g the gradient plus weight_decay * theta.
 
-    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, maximize: bool = False):
-        if lr_decay < 0.0:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if initial_accumulator_value < 0.0:
-            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
+    >>> from tinygrad_lite import Tensor
+    >>> w = Tensor([1.0], requires_grad=True)
+    >>> opt = Adagrad([w], lr=0.5)
+    >>> (w * w).sum().backward(); _ = opt.step()
+    >>> w.tolist(), opt.state[w]["sum"].tolist()
+    ([0.5], [4.0])
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10, maximize: bool = False):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value, eps=eps,
                                       maximize=maximize))
+
+    def _validate(self, group):
+        super()._validate(group)
+        check_hyperparameter(0.0 <= group["lr_decay"], f"Invalid lr_decay value: {group['lr_decay']}")
+        check_hyperparameter(0.0 <= group["weight_decay"],
+                             f"Invalid weight_decay value: {group['weight_decay']}")
+        check_hyperparameter(0.0 <= group["initial_accumulator_value"],
+                             "Invalid initial_accumulator_value value: "
+                             f"{group['initial_accumulator_value']}")
+        check_hyperparameter(0.0 <= group["eps"], f"Invalid epsilon value: {group['eps']}")
 
     def update(self, p, grad, state, group):
         if not state:
@@ -32,5 +48,8 @@ class Adagrad(Optimizer):
         if group["weight_decay"]:
             grad = grad + group["weight_decay"] * p.data
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        state["sum"] += grad * grad
-        p.data -= clr * grad / (xp.sqrt(state["sum"]) + group["eps"])
+        acc = state["sum"]
+        acc += grad * grad
+        std = np.sqrt(acc)
+        std += group["eps"]
+        p.data -= clr * (grad / std)

@@ -2,12 +2,16 @@
 key names, zero_grad, step(closure), state_dict / load_state_dict.
 
 A subclass writes only its maths, in `update(p, grad, state, group)`, on numpy arrays: updates
-happen in place on `p.data`, outside the graph, in the parameter's own dtype.
+happen in place on `p.data`, outside the graph, in the parameter's own dtype (state arrays are
+made with `np.zeros_like(p.data)`, and hyper-parameters are Python floats, so float32 stays
+float32).
 """
 
 from __future__ import annotations
 
 import copy
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -15,17 +19,32 @@ from ..autograd import enable_grad
 from ..tensor import Tensor
 
 
+def check_hyperparameter(ok: bool, message: str) -> None:
+    """Raise PyTorch's `ValueError(message)` unless `ok` (written `not 0.0 <= x`, so NaN fails)."""
+    if not ok:
+        raise ValueError(message)
+
+
 class Optimizer:
     """Base class: `Optimizer(params, defaults)`; params is an iterable of Tensors or of dicts
-    (parameter groups) that override the defaults for their parameters."""
+    (parameter groups) whose options override the defaults for their parameters.
 
-    def __init__(self, params, defaults: dict):
+    >>> from tinygrad_lite import Tensor
+    >>> from tinygrad_lite.optim import SGD
+    >>> w, b = Tensor([1.0], requires_grad=True), Tensor([0.0], requires_grad=True)
+    >>> opt = SGD([{"params": [w]}, {"params": [b], "lr": 0.5}], lr=0.1)
+    >>> [g["lr"] for g in opt.param_groups]
+    [0.1, 0.5]
+    """
+
+    def __init__(self, params: Iterable, defaults: dict):
         self.defaults = dict(defaults)
-        self.state: dict = {}
-        self.param_groups: list = []
+        self._validate(self.defaults)
+        self.state: defaultdict = defaultdict(dict)  # parameter Tensor -> its state (identity keys)
+        self.param_groups: list[dict] = []
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
-                            "Tensors or dicts, but got a Tensor (wrap it in a list)")
+                            "Tensors or dicts, but got a Tensor (wrap it in a list: [w])")
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
@@ -36,16 +55,29 @@ class Optimizer:
 
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of parameters with its own options (e.g. a different lr)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a parameter group must be a dict, got {type(param_group).__name__}")
         group = dict(param_group)
+        if "params" not in group:
+            raise ValueError("a parameter group needs a 'params' entry")
         params = group["params"]
+        if isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, "
+                            "but the ordering of tensors in sets will change between runs. "
+                            "Please use a list instead.")
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
         for p in group["params"]:
             if not isinstance(p, Tensor):
-                raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is "
+                                f"{type(p).__name__}")
             if not p.requires_grad:
-                raise ValueError("optimizing a parameter that doesn't require gradients")
+                raise ValueError(f"optimizing a parameter (shape {p.shape}) that doesn't require "
+                                 "gradients: create it with requires_grad=True")
             if not p.is_leaf:
-                raise ValueError("can't optimize a non-leaf Tensor")
+                raise ValueError("can't optimize a non-leaf Tensor (one made by an operation); "
+                                 "optimize the leaf it was computed from")
+        if len({id(p) for p in group["params"]}) != len(group["params"]):
+            raise ValueError("a parameter group contains the same parameter more than once")
         existing = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in existing for p in group["params"]):
             raise ValueError("some parameters appear in more than one parameter group")
@@ -55,16 +87,12 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _validate(self, group: dict) -> None:
-        """Check a group's hyper-parameters (PyTorch's messages); subclasses extend it."""
-        if group.get("lr", 0.0) < 0.0:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if group.get("weight_decay", 0.0) < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
-        if group.get("eps", 0.0) < 0.0:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        """Check a group's (or the defaults') hyper-parameters with PyTorch's messages; subclasses
+        with more options override it (calling this first, as PyTorch checks lr first)."""
+        check_hyperparameter(0.0 <= group["lr"], f"Invalid learning rate: {group['lr']}")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Clear every parameter's gradient (None by default, else zeros)."""
+        """Clear every parameter's gradient: None by default, else a zero array of its shape."""
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:
@@ -72,74 +100,81 @@ class Optimizer:
                 elif p.grad is not None:
                     p.grad = Tensor(np.zeros_like(p.grad.data))
 
-    def step(self, closure=None):
-        """One update of every parameter that has a gradient; returns the closure's loss."""
+    def step(self, closure: Callable | None = None):
+        """One update of every parameter that has a gradient (those whose grad is None are
+        skipped); the closure, if given, is called first under enable_grad and its loss returned."""
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        state, update = self.state, self.update
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {}
-                self.update(p, p.grad.data, state, group)
+                grad = p.grad
+                if grad is not None:
+                    update(p, grad.data, state[p], group)
         return loss
 
     def update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
         """Update p.data in place from its gradient array; `state` persists between steps."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement update(p, grad, state, group)")
 
     # ------------------------------------------------------------------------- state dict ----
     def state_dict(self) -> dict:
-        """PyTorch's layout: {"state": {index: {...}}, "param_groups": [{..., "params": [index]}]}."""
-        index = {}
+        """PyTorch's layout: {"state": {index: {...}}, "param_groups": [{..., "params": [index]}]},
+        parameters numbered in group order; arrays are copies."""
+        index: dict[int, int] = {}
         groups = []
         for group in self.param_groups:
-            packed = {k: v for k, v in group.items() if k != "params"}
-            packed["params"] = []
-            for p in group["params"]:
-                index.setdefault(id(p), len(index))
-                packed["params"].append(index[id(p)])
+            packed = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
             groups.append(packed)
         state = {}
         for group in self.param_groups:
             for p in group["params"]:
-                if p in self.state:
-                    state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else v)
-                                           for k, v in self.state[p].items()}
+                if self.state.get(p):
+                    state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else
+                                               copy.deepcopy(v)) for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore what state_dict() returned (for the same parameters, in the same order)."""
+        """Restore what state_dict() returned (for the same parameters, in the same order); the
+        arrays are copied, in each parameter's dtype."""
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
-            raise ValueError(f"loaded state dict has {len(groups)} parameter groups, this optimizer "
-                             f"has {len(self.param_groups)}")
-        for mine, theirs in zip(self.param_groups, groups):
+            raise ValueError(f"loaded state dict has a different number of parameter groups "
+                             f"({len(groups)}) than this optimizer ({len(self.param_groups)})")
+        for i, (mine, theirs) in enumerate(zip(self.param_groups, groups)):
             if len(mine["params"]) != len(theirs["params"]):
-                raise ValueError("loaded state dict contains a parameter group that doesn't match "
-                                 "the size of optimizer's group")
+                raise ValueError(f"loaded state dict contains a parameter group that doesn't match "
+                                 f"the size of optimizer's group: group {i} has "
+                                 f"{len(theirs['params'])} parameters there, "
+                                 f"{len(mine['params'])} here")
         params = {i: p for mine, theirs in zip(self.param_groups, groups)
                   for i, p in zip(theirs["params"], mine["params"])}
-        new_state = {}
+        new_state: defaultdict = defaultdict(dict)
         for key, values in state_dict["state"].items():
             p = params[int(key)]
-            new_state[p] = {k: (np.array(v, dtype=p.dtype if np.asarray(v).dtype.kind == "f"
-                                         else None) if isinstance(v, np.ndarray) else copy.copy(v))
-                            for k, v in values.items()}
+            entry = {}
+            for k, v in values.items():
+                if isinstance(v, np.ndarray):
+                    if v.shape != p.shape:
+                        raise ValueError(f"loaded state {k!r} of parameter {key} has shape "
+                                         f"{v.shape}, but the parameter has shape {p.shape}")
+                    v = np.array(v, dtype=p.dtype if v.dtype.kind == "f" else v.dtype)
+                else:
+                    v = copy.deepcopy(v)
+                entry[k] = v
+            new_state[p] = entry
         for mine, theirs in zip(self.param_groups, groups):
             for k, v in theirs.items():
                 if k != "params":
-                    mine[k] = v
+                    mine[k] = copy.deepcopy(v)
         self.state = new_state
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
-            for k in sorted(k for k in group if k != "params"):
-                lines.append(f"    {k}: {group[k]}")
+            lines.extend(f"    {k}: {group[k]}" for k in sorted(group) if k != "params")
         return "\n".join(lines) + "\n)"

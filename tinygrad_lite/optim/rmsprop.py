@@ -2,33 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
-from ..ops import xp
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_hyperparameter
 
 
 class RMSprop(Optimizer):
-    """v <- alpha v + (1 - alpha) g^2; theta <- theta - lr * g / (sqrt(v) + eps). Centered
-    subtracts the square of the running mean gradient inside the sqrt; momentum accumulates
-    b <- momentum b + g / (sqrt(v) + eps) and steps by lr * b."""
+    """v <- alpha v + (1 - alpha) g^2; theta <- theta - lr * g / (sqrt(v) + eps). Centered keeps
+    the running mean gradient grad_avg and uses sqrt(v - grad_avg^2); momentum accumulates
+    b <- momentum b + g / (sqrt(.) + eps) and steps by lr * b.
 
-    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+    >>> from tinygrad_lite import Tensor
+    >>> w = Tensor([1.0], requires_grad=True)
+    >>> opt = RMSprop([w], lr=0.01, alpha=0.75)
+    >>> (w * w).sum().backward(); _ = opt.step()
+    >>> round(w.item(), 4), opt.state[w]["square_avg"].tolist()
+    (0.98, [1.0])
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
                  maximize: bool = False):
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if alpha < 0.0:
-            raise ValueError(f"Invalid alpha value: {alpha}")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered, maximize=maximize))
 
+    def _validate(self, group):
+        super()._validate(group)
+        check_hyperparameter(0.0 <= group["eps"], f"Invalid epsilon value: {group['eps']}")
+        check_hyperparameter(0.0 <= group["momentum"], f"Invalid momentum value: {group['momentum']}")
+        check_hyperparameter(0.0 <= group["weight_decay"],
+                             f"Invalid weight_decay value: {group['weight_decay']}")
+        check_hyperparameter(0.0 <= group["alpha"], f"Invalid alpha value: {group['alpha']}")
+
     def update(self, p, grad, state, group):
-        alpha = group["alpha"]
+        alpha, momentum = group["alpha"], group["momentum"]
         if not state:
             state["step"] = 0
             state["square_avg"] = np.zeros_like(p.data)
-            if group["momentum"] > 0:
+            if momentum > 0:
                 state["momentum_buffer"] = np.zeros_like(p.data)
             if group["centered"]:
                 state["grad_avg"] = np.zeros_like(p.data)
@@ -39,18 +52,18 @@ class RMSprop(Optimizer):
             grad = grad + group["weight_decay"] * p.data
         square_avg = state["square_avg"]
         square_avg *= alpha
-        square_avg += (1 - alpha) * grad * grad
+        square_avg += (1 - alpha) * (grad * grad)
         if group["centered"]:
             grad_avg = state["grad_avg"]
-            grad_avg *= alpha
-            grad_avg += (1 - alpha) * grad
-            avg = xp.sqrt(square_avg - grad_avg * grad_avg) + group["eps"]
+            grad_avg += (1 - alpha) * (grad - grad_avg)  # PyTorch's lerp
+            avg = np.sqrt(square_avg - grad_avg * grad_avg)
         else:
-            avg = xp.sqrt(square_avg) + group["eps"]
-        if group["momentum"] > 0:
+            avg = np.sqrt(square_avg)
+        avg += group["eps"]
+        if momentum > 0:
             buf = state["momentum_buffer"]
-            buf *= group["momentum"]
+            buf *= momentum
             buf += grad / avg
             p.data -= group["lr"] * buf
         else:
-            p.data -= group["lr"] * grad / avg
+            p.data -= group["lr"] * (grad / avg)

@@ -3,13 +3,15 @@ algorithm). Plain full-batch gradient descent is SGD on the whole data set."""
 
 from __future__ import annotations
 
-from .optimizer import Optimizer
+from collections.abc import Iterable
+
+from .optimizer import Optimizer, check_hyperparameter
 
 
 class SGD(Optimizer):
-    """theta <- theta - lr * g, where g is the gradient plus weight decay, optionally smoothed by
-    momentum: b <- momentum * b + (1 - dampening) * g (b = g on the first step); Nesterov uses
-    g + momentum * b instead of b.
+    """theta <- theta - lr * d, where g is the gradient (negated if maximize) plus
+    weight_decay * theta, and d = g, or with momentum the buffer b <- momentum * b +
+    (1 - dampening) * g (b = g on the first step), d = b (or g + momentum * b for Nesterov).
 
     >>> from tinygrad_lite import Tensor
     >>> w = Tensor([1.0], requires_grad=True)
@@ -19,18 +21,27 @@ class SGD(Optimizer):
     [0.800000011920929]
     """
 
-    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False):
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+    def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
+                 maximize: bool = False):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
                                       maximize=maximize))
 
+    def _validate(self, group):
+        super()._validate(group)
+        check_hyperparameter(0.0 <= group["momentum"], f"Invalid momentum value: {group['momentum']}")
+        check_hyperparameter(0.0 <= group["weight_decay"],
+                             f"Invalid weight_decay value: {group['weight_decay']}")
+        check_hyperparameter(not group["nesterov"] or (group["momentum"] > 0
+                                                       and group["dampening"] == 0),
+                             "Nesterov momentum requires a momentum and zero dampening")
+
     def update(self, p, grad, state, group):
-        lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
+        momentum, wd = group["momentum"], group["weight_decay"]
+        if not (momentum or wd or group["maximize"]):
+            p.data -= group["lr"] * grad  # NOTE: the common case: plain descent, in place
+            return
         if group["maximize"]:
             grad = -grad
         if wd:
@@ -38,9 +49,9 @@ class SGD(Optimizer):
         if momentum:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = grad.copy()
+                buf = state["momentum_buffer"] = grad.astype(p.dtype, copy=True)
             else:
                 buf *= momentum
                 buf += (1 - group["dampening"]) * grad
             grad = grad + momentum * buf if group["nesterov"] else buf
-        p.data -= lr * grad  # NOTE: in place: one numpy call per parameter for plain SGD
+        p.data -= group["lr"] * grad
