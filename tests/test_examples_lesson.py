@@ -84,3 +84,42 @@ def test_logistic_regression_l2_penalty_shrinks_coefficients(tmp_path):
 
 def test_logistic_regression_writes_the_figure(pima_result):
     assert_png(pima_result["figure"])
+
+
+# --------------------------------------------------------------------------------- optimizers ----
+@pytest.fixture(scope="module")
+def race_result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("optimizers")
+    return load_example("optimizers").main(["--quick", "--out", str(out)])
+
+
+def test_optimizers_newton_solves_rosenbrock_in_few_steps(race_result):
+    newton = race_result["rosenbrock"]["runs"]["Newton"]
+    assert newton["steps"] <= 10
+    assert newton["distance"] < 1e-6 and newton["final_loss"] < 1e-12
+
+
+def test_optimizers_newton_stops_at_beales_saddle(race_result):
+    # grad f = 0 at the saddle (0, 1) as at the minimum (3, 0.5): Newton finds the nearer one
+    newton = race_result["beale"]["runs"]["Newton"]
+    np.testing.assert_allclose(newton["final"], [0.0, 1.0], atol=1e-6)
+    assert newton["final_loss"] == pytest.approx(1.5**2 + 2.25**2 + 2.625**2)
+
+
+def test_optimizers_first_order_methods_make_progress(race_result):
+    for function in ("rosenbrock", "beale"):
+        runs = race_result[function]["runs"]
+        adam = runs["Adam"]
+        assert adam["distance"] < 0.1 * adam["start_distance"], function
+        assert adam["final_loss"] < 1e-3 * adam["losses"][0], function
+        for name, run in runs.items():
+            assert np.all(np.isfinite(run["path"])), (function, name)
+            assert len(run["path"]) == run["steps"] + 1, (function, name)
+    # Beale is easy once in the basin: momentum, AdaGrad and Adam all get within 1e-2
+    beale = race_result["beale"]["runs"]
+    assert max(beale[n]["distance"] for n in ("Momentum", "AdaGrad", "Adam")) < 1e-2
+
+
+def test_optimizers_writes_one_figure_per_function(race_result):
+    for function in ("rosenbrock", "beale"):
+        assert_png(race_result[function]["figure"])
