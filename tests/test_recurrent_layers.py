@@ -1,0 +1,303 @@
+"""RNN, LSTM and their cells against numpy implementations of the equations written here (PyTorch's
+gate order i, f, g, o and parameter names), float64 gradcheck over a few steps, and (extra) the same
+outputs and gradients as PyTorch with its weights loaded unchanged."""
+
+import math
+
+import numpy as np
+import pytest
+
+from tinygrad_lite import Tensor, gradcheck, nn
+
+RNG = np.random.default_rng(11)
+
+
+def t64(a, requires_grad=True):
+    return Tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def np_params(module, layer):
+    sd = {k: v.astype(np.float64) for k, v in module.state_dict().items()}
+    suffix = f"_l{layer}"
+    w_ih, w_hh = sd["weight_ih" + suffix], sd["weight_hh" + suffix]
+    b = sd["bias_ih" + suffix] + sd["bias_hh" + suffix] if "bias_ih" + suffix in sd else 0.0
+    return w_ih, w_hh, b
+
+
+def np_lstm(module, x, h0=None, c0=None):
+    """x (T, N, F) -> outputs (T, N, H), h_n, c_n (layers, N, H): the LSTM equations, step by step."""
+    steps, n, _ = x.shape
+    hidden, layers = module.hidden_size, module.num_layers
+    h0 = np.zeros((layers, n, hidden)) if h0 is None else h0
+    c0 = np.zeros((layers, n, hidden)) if c0 is None else c0
+    hs, cs = [], []
+    for layer in range(layers):
+        w_ih, w_hh, b = np_params(module, layer)
+        h, c = h0[layer], c0[layer]
+        outs = []
+        for t in range(steps):
+            z = x[t] @ w_ih.T + h @ w_hh.T + b
+            i = sigmoid(z[:, :hidden])
+            f = sigmoid(z[:, hidden:2 * hidden])
+            g = np.tanh(z[:, 2 * hidden:3 * hidden])
+            o = sigmoid(z[:, 3 * hidden:])
+            c = f * c + i * g
+            h = o * np.tanh(c)
+            outs.append(h)
+        x = np.stack(outs)
+        hs.append(h)
+        cs.append(c)
+    return x, np.stack(hs), np.stack(cs)
+
+
+def np_rnn(module, x, h0=None):
+    steps, n, _ = x.shape
+    act = np.tanh if module.nonlinearity == "tanh" else (lambda z: np.maximum(z, 0))
+    h0 = np.zeros((module.num_layers, n, module.hidden_size)) if h0 is None else h0
+    finals = []
+    for layer in range(module.num_layers):
+        w_ih, w_hh, b = np_params(module, layer)
+        h = h0[layer]
+        outs = []
+        for t in range(steps):
+            h = act(x[t] @ w_ih.T + h @ w_hh.T + b)
+            outs.append(h)
+        x = np.stack(outs)
+        finals.append(h)
+    return x, np.stack(finals)
+
+
+# ---------------------------------------------------------------------------- parameters ----
+def test_lstm_parameter_names_shapes_and_init_follow_pytorch():
+    lstm = nn.LSTM(3, 5, num_layers=2)
+    assert [(k, v.shape) for k, v in lstm.state_dict().items()] == [
+        ("weight_ih_l0", (20, 3)), ("weight_hh_l0", (20, 5)), ("bias_ih_l0", (20,)),
+        ("bias_hh_l0", (20,)), ("weight_ih_l1", (20, 5)), ("weight_hh_l1", (20, 5)),
+        ("bias_ih_l1", (20,)), ("bias_hh_l1", (20,))]
+    bound = 1 / math.sqrt(5)
+    assert all(np.abs(p.data).max() <= bound for p in lstm.parameters())
+    assert all(p.dtype == np.float32 for p in lstm.parameters())
+    big = nn.LSTM(10, 100)
+    assert np.abs(big.weight_hh_l0.data).max() > 0.99 * 0.1
+
+
+def test_rnn_parameter_names_and_no_bias():
+    rnn = nn.RNN(3, 4, num_layers=2, bias=False)
+    assert list(rnn.state_dict()) == ["weight_ih_l0", "weight_hh_l0", "weight_ih_l1",
+                                      "weight_hh_l1"]
+    assert rnn.weight_ih_l1.shape == (4, 4)
+    x = RNG.standard_normal((3, 2, 3)).astype(np.float32)
+    out, h = rnn(Tensor(x))
+    ref, ref_h = np_rnn(rnn, x.astype(np.float64))
+    np.testing.assert_allclose(out.data, ref, rtol=1e-5, atol=1e-6)
+
+
+# -------------------------------------------------------------------------------- forward ----
+@pytest.mark.parametrize("layers,batch_first", [(1, False), (2, True), (3, False)])
+def test_lstm_forward_matches_numpy_equations(layers, batch_first):
+    lstm = nn.LSTM(3, 4, num_layers=layers, batch_first=batch_first).double()
+    x = RNG.standard_normal((5, 2, 3))  # (T, N, F)
+    h0, c0 = RNG.standard_normal((2, layers, 2, 4))
+    ref, ref_h, ref_c = np_lstm(lstm, x, h0, c0)
+    inp = x.transpose(1, 0, 2) if batch_first else x
+    out, (h, c) = lstm(Tensor(inp), (Tensor(h0), Tensor(c0)))
+    np.testing.assert_allclose(out.data, ref.transpose(1, 0, 2) if batch_first else ref,
+                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(h.data, ref_h, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(c.data, ref_c, rtol=1e-12, atol=1e-14)
+    # without an initial state: zeros
+    out0, (h_zero, _) = lstm(Tensor(inp))
+    ref0, ref0_h, _ = np_lstm(lstm, x)
+    np.testing.assert_allclose(h_zero.data, ref0_h, rtol=1e-12, atol=1e-14)
+
+
+def test_lstm_last_output_is_the_final_hidden_state_of_the_top_layer():
+    lstm = nn.LSTM(2, 3, num_layers=2, batch_first=True)
+    out, (h, c) = lstm(Tensor(RNG.standard_normal((4, 6, 2)).astype(np.float32)))
+    assert out.shape == (4, 6, 3) and h.shape == c.shape == (2, 4, 3)
+    np.testing.assert_array_equal(out.data[:, -1], h.data[-1])
+
+
+def test_lstm_float32_stays_float32():
+    lstm = nn.LSTM(2, 3)
+    out, (h, c) = lstm(Tensor(RNG.standard_normal((3, 1, 2)).astype(np.float32)))
+    assert out.dtype == h.dtype == c.dtype == np.float32
+
+
+@pytest.mark.parametrize("nonlinearity,layers,batch_first", [("tanh", 1, False), ("tanh", 2, True),
+                                                             ("relu", 2, False)])
+def test_rnn_forward_matches_numpy_equations(nonlinearity, layers, batch_first):
+    rnn = nn.RNN(3, 4, num_layers=layers, nonlinearity=nonlinearity,
+                 batch_first=batch_first).double()
+    x = RNG.standard_normal((6, 2, 3))
+    h0 = RNG.standard_normal((layers, 2, 4))
+    ref, ref_h = np_rnn(rnn, x, h0)
+    out, h = rnn(Tensor(x.transpose(1, 0, 2) if batch_first else x), Tensor(h0))
+    np.testing.assert_allclose(out.data, ref.transpose(1, 0, 2) if batch_first else ref,
+                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(h.data, ref_h, rtol=1e-12, atol=1e-14)
+
+
+def test_unbatched_sequences_match_a_batch_of_one():
+    lstm = nn.LSTM(3, 2, num_layers=2).double()
+    x = RNG.standard_normal((4, 3))
+    out, (h, c) = lstm(Tensor(x))
+    out_b, (h_b, c_b) = lstm(Tensor(x[:, None]))
+    assert out.shape == (4, 2) and h.shape == (2, 2)
+    np.testing.assert_allclose(out.data, out_b.data[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(c.data, c_b.data[:, 0], rtol=1e-12)
+    rnn = nn.RNN(3, 2, batch_first=True).double()
+    out, h = rnn(Tensor(x))
+    np.testing.assert_allclose(out.data, np_rnn(rnn, x[:, None])[0][:, 0], rtol=1e-12)
+
+
+def test_cells_match_one_step_of_the_equations():
+    cell = nn.LSTMCell(3, 4).double()
+    x, h0, c0 = RNG.standard_normal((2, 3)), RNG.standard_normal((2, 4)), RNG.standard_normal((2, 4))
+    z = (x @ cell.weight_ih.data.T + h0 @ cell.weight_hh.data.T + cell.bias_ih.data
+         + cell.bias_hh.data)
+    i, f, g, o = sigmoid(z[:, :4]), sigmoid(z[:, 4:8]), np.tanh(z[:, 8:12]), sigmoid(z[:, 12:])
+    c_ref = f * c0 + i * g
+    h, c = cell(Tensor(x), (Tensor(h0), Tensor(c0)))
+    np.testing.assert_allclose(c.data, c_ref, rtol=1e-12)
+    np.testing.assert_allclose(h.data, o * np.tanh(c_ref), rtol=1e-12)
+    rcell = nn.RNNCell(3, 4, nonlinearity="relu").double()
+    ref = np.maximum(x @ rcell.weight_ih.data.T + h0 @ rcell.weight_hh.data.T + rcell.bias_ih.data
+                     + rcell.bias_hh.data, 0)
+    np.testing.assert_allclose(rcell(Tensor(x), Tensor(h0)).data, ref, rtol=1e-12)
+
+
+def test_lstm_cell_unrolled_equals_lstm():
+    lstm = nn.LSTM(3, 4).double()
+    cell = nn.LSTMCell(3, 4).double()
+    cell.load_state_dict({k[:-3]: v for k, v in lstm.state_dict().items()})
+    x = RNG.standard_normal((5, 2, 3))
+    out, (h_n, c_n) = lstm(Tensor(x))
+    state = None
+    for t in range(5):
+        state = cell(Tensor(x[t]), state)
+        np.testing.assert_allclose(state[0].data, out.data[t], rtol=1e-12)
+    np.testing.assert_allclose(state[1].data, c_n.data[0], rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------- gradients ----
+def test_lstm_gradcheck_two_layers_three_steps():
+    lstm = nn.LSTM(2, 3, num_layers=2, batch_first=True).double()
+    x = t64(RNG.standard_normal((2, 3, 2)))
+    h0, c0 = t64(RNG.standard_normal((2, 2, 3))), t64(RNG.standard_normal((2, 2, 3)))
+    params = list(lstm.parameters())
+
+    def fn(inp, h, c, *ps):
+        out, (h_n, c_n) = lstm(inp, (h, c))
+        return out, h_n, c_n
+
+    assert gradcheck(fn, [x, h0, c0, *params])
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_gradcheck(nonlinearity):
+    rnn = nn.RNN(2, 3, num_layers=2, nonlinearity=nonlinearity).double()
+    x, h0 = t64(RNG.standard_normal((4, 2, 2))), t64(RNG.standard_normal((2, 2, 3)))
+    assert gradcheck(lambda inp, h, *ps: rnn(inp, h), [x, h0, *rnn.parameters()])
+
+
+def test_cells_gradcheck():
+    cell = nn.LSTMCell(2, 3).double()
+    x, h, c = (t64(RNG.standard_normal(s)) for s in [(2, 2), (2, 3), (2, 3)])
+    assert gradcheck(lambda a, b, d, *ps: cell(a, (b, d)), [x, h, c, *cell.parameters()])
+    rcell = nn.RNNCell(2, 3).double()
+    assert gradcheck(lambda a, b, *ps: rcell(a, b), [x, h, *rcell.parameters()])
+
+
+def test_gradient_flows_back_through_every_time_step():
+    lstm = nn.LSTM(1, 2)
+    x = Tensor(np.ones((6, 1, 1), np.float32), requires_grad=True)
+    _, (h, _) = lstm(x)
+    h.sum().backward()
+    assert np.all(x.grad.data != 0)  # the first step influences the final state
+
+
+# ---------------------------------------------------------------------------------- errors ----
+def test_recurrent_bad_inputs_are_explained():
+    lstm = nn.LSTM(3, 4, batch_first=True)
+    with pytest.raises(ValueError, match=r"\(2, 5, 7\)"):
+        lstm(Tensor.zeros(2, 5, 7))
+    with pytest.raises(ValueError, match=r"\(1, 2, 5\)"):
+        lstm(Tensor.zeros(2, 5, 3), (Tensor.zeros(1, 2, 5), Tensor.zeros(1, 2, 4)))
+    with pytest.raises(ValueError, match=r"\(2, 3, 4, 5\)"):
+        nn.RNN(5, 2)(Tensor.zeros(2, 3, 4, 5))
+    with pytest.raises(ValueError, match="nonlinearity|sigmoid"):
+        nn.RNN(2, 2, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="num_layers"):
+        nn.LSTM(2, 2, num_layers=0)
+
+
+def test_recurrent_repr():
+    assert repr(nn.LSTM(3, 4, num_layers=2, batch_first=True)) == \
+        "LSTM(3, 4, num_layers=2, batch_first=True)"
+    assert repr(nn.RNN(3, 4)) == "RNN(3, 4)"
+
+
+# --------------------------------------------------------------------------- torch (extra) ----
+def _load_from_torch(ours, theirs):
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+
+
+def test_lstm_two_layers_batch_first_matches_torch_outputs_and_gradients():
+    torch = pytest.importorskip("torch")
+    tl = torch.nn.LSTM(3, 5, num_layers=2, batch_first=True).double()
+    lstm = nn.LSTM(3, 5, num_layers=2, batch_first=True).double()
+    _load_from_torch(lstm, tl)
+    x = RNG.standard_normal((4, 6, 3))
+    h0, c0 = RNG.standard_normal((2, 2, 4, 5))
+    up = RNG.standard_normal((4, 6, 5))
+
+    tx = torch.tensor(x, requires_grad=True)
+    t_out, (t_h, t_c) = tl(tx, (torch.tensor(h0), torch.tensor(c0)))
+    ((t_out * torch.tensor(up)).sum() + t_h.sum() + 2 * t_c.sum()).backward()
+
+    ox = Tensor(x, requires_grad=True)
+    out, (h, c) = lstm(ox, (Tensor(h0), Tensor(c0)))
+    ((out * Tensor(up)).sum() + h.sum() + 2 * c.sum()).backward()
+
+    np.testing.assert_allclose(out.data, t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h.data, t_h.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(c.data, t_c.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for name, p in lstm.named_parameters():
+        np.testing.assert_allclose(p.grad.data, getattr(tl, name).grad.numpy(), rtol=1e-9,
+                                   atol=1e-12, err_msg=name)
+
+
+def test_lstm_float32_torch_weights_load_unchanged():
+    torch = pytest.importorskip("torch")
+    tl = torch.nn.LSTM(4, 3)
+    lstm = nn.LSTM(4, 3)
+    _load_from_torch(lstm, tl)
+    x = RNG.standard_normal((5, 2, 4)).astype(np.float32)
+    np.testing.assert_allclose(lstm(Tensor(x))[0].data, tl(torch.tensor(x))[0].detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_rnn_matches_torch():
+    torch = pytest.importorskip("torch")
+    tr = torch.nn.RNN(3, 4, num_layers=2, nonlinearity="relu", batch_first=True).double()
+    rnn = nn.RNN(3, 4, num_layers=2, nonlinearity="relu", batch_first=True).double()
+    _load_from_torch(rnn, tr)
+    x = RNG.standard_normal((2, 5, 3))
+    tx = torch.tensor(x, requires_grad=True)
+    t_out, t_h = tr(tx)
+    t_out.sum().backward()
+    ox = Tensor(x, requires_grad=True)
+    out, h = rnn(ox)
+    out.sum().backward()
+    np.testing.assert_allclose(out.data, t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h.data, t_h.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ox.grad.data, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for name, p in rnn.named_parameters():
+        np.testing.assert_allclose(p.grad.data, getattr(tr, name).grad.numpy(), rtol=1e-9,
+                                   atol=1e-12, err_msg=name)
