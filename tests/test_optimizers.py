@@ -1,0 +1,590 @@
+"""First-order optimizers: trajectories against numpy references written from PyTorch's
+algorithms (torch/optim/*.py, `_single_tensor_*`), state keys, zero_grad, skipping, state_dict
+round trips, hyper-parameter messages, dtypes; torch.optim itself as an extra reference."""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+
+import numpy as np
+import pytest
+
+from tinygrad_lite import Tensor, optim
+
+STEPS = 8
+SHAPES = [(3, 2), (4,)]  # group 0 holds the first parameter, group 1 the second
+
+
+def initial_params():
+    rng = np.random.default_rng(42)
+    return [rng.uniform(-1.5, 1.5, size=s) for s in SHAPES]
+
+
+def gradient(x: np.ndarray, k: int) -> np.ndarray:
+    """The gradient of a non-quadratic loss (sum of x^4/4 - cos(2x) - x), plus a drift with the
+    step k so that its size rises and falls (amsgrad's maximum then matters)."""
+    return x ** 3 + 2.0 * np.sin(2.0 * x) - 1.0 + 0.5 * math.cos(1.3 * k)
+
+
+# ---------------------------------------------------------------------------- references ----
+# Each reference updates one parameter array: ref(p, g, s, **options) -> new p; s is its own
+# dict of state arrays (written with the same names as PyTorch, so the test can compare them).
+def ref_sgd(p, g, s, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+            maximize=False):
+    g = -g if maximize else g
+    if weight_decay:
+        g = g + weight_decay * p
+    if momentum:
+        if "momentum_buffer" not in s:
+            s["momentum_buffer"] = g.copy()
+        else:
+            s["momentum_buffer"] = momentum * s["momentum_buffer"] + (1 - dampening) * g
+        g = g + momentum * s["momentum_buffer"] if nesterov else s["momentum_buffer"]
+    return p - lr * g
+
+
+def ref_adagrad(p, g, s, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
+                eps=1e-10, maximize=False):
+    if not s:
+        s["step"], s["sum"] = 0, np.full_like(p, initial_accumulator_value)
+    s["step"] += 1
+    g = -g if maximize else g
+    if weight_decay:
+        g = g + weight_decay * p
+    clr = lr / (1 + (s["step"] - 1) * lr_decay)
+    s["sum"] = s["sum"] + g * g
+    return p - clr * g / (np.sqrt(s["sum"]) + eps)
+
+
+def ref_rmsprop(p, g, s, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                centered=False, maximize=False):
+    if not s:
+        s["step"], s["square_avg"] = 0, np.zeros_like(p)
+        if momentum > 0:
+            s["momentum_buffer"] = np.zeros_like(p)
+        if centered:
+            s["grad_avg"] = np.zeros_like(p)
+    s["step"] += 1
+    g = -g if maximize else g
+    if weight_decay:
+        g = g + weight_decay * p
+    s["square_avg"] = alpha * s["square_avg"] + (1 - alpha) * g * g
+    if centered:
+        s["grad_avg"] = alpha * s["grad_avg"] + (1 - alpha) * g
+        avg = np.sqrt(s["square_avg"] - s["grad_avg"] ** 2) + eps
+    else:
+        avg = np.sqrt(s["square_avg"]) + eps
+    if momentum > 0:
+        s["momentum_buffer"] = momentum * s["momentum_buffer"] + g / avg
+        return p - lr * s["momentum_buffer"]
+    return p - lr * g / avg
+
+
+def ref_adadelta(p, g, s, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+    if not s:
+        s["step"], s["square_avg"], s["acc_delta"] = 0, np.zeros_like(p), np.zeros_like(p)
+    s["step"] += 1
+    g = -g if maximize else g
+    if weight_decay:
+        g = g + weight_decay * p
+    s["square_avg"] = rho * s["square_avg"] + (1 - rho) * g * g
+    delta = np.sqrt(s["acc_delta"] + eps) / np.sqrt(s["square_avg"] + eps) * g  # the old acc_delta
+    s["acc_delta"] = rho * s["acc_delta"] + (1 - rho) * delta * delta
+    return p - lr * delta
+
+
+def _ref_adam(p, g, s, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled):
+    b1, b2 = betas
+    if not s:
+        s["step"], s["exp_avg"], s["exp_avg_sq"] = 0, np.zeros_like(p), np.zeros_like(p)
+        if amsgrad:
+            s["max_exp_avg_sq"] = np.zeros_like(p)
+    s["step"] += 1
+    t = s["step"]
+    g = -g if maximize else g
+    if weight_decay:
+        if decoupled:
+            p = p * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+    s["exp_avg"] = b1 * s["exp_avg"] + (1 - b1) * g
+    s["exp_avg_sq"] = b2 * s["exp_avg_sq"] + (1 - b2) * g * g
+    second = s["exp_avg_sq"]
+    if amsgrad:
+        s["max_exp_avg_sq"] = second = np.maximum(s["max_exp_avg_sq"], s["exp_avg_sq"])
+    m_hat = s["exp_avg"] / (1 - b1 ** t)
+    return p - lr * m_hat / (np.sqrt(second) / math.sqrt(1 - b2 ** t) + eps)
+
+
+def ref_adam(p, g, s, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+             maximize=False):
+    return _ref_adam(p, g, s, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled=False)
+
+
+def ref_adamw(p, g, s, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+              maximize=False):
+    return _ref_adam(p, g, s, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled=True)
+
+
+# (name, optimizer class, reference, defaults, options of the second group, PyTorch's state keys)
+CASES = [
+    ("sgd", optim.SGD, ref_sgd, dict(lr=0.05), dict(lr=0.02), set()),
+    ("sgd_momentum", optim.SGD, ref_sgd, dict(lr=0.03, momentum=0.9), dict(lr=0.01, momentum=0.5),
+     {"momentum_buffer"}),
+    ("sgd_dampening_wd", optim.SGD, ref_sgd,
+     dict(lr=0.03, momentum=0.8, dampening=0.3, weight_decay=0.1),
+     dict(weight_decay=0.0, dampening=0.0), {"momentum_buffer"}),
+    ("sgd_nesterov", optim.SGD, ref_sgd,
+     dict(lr=0.03, momentum=0.9, nesterov=True, weight_decay=0.05), dict(lr=0.01, momentum=0.6),
+     {"momentum_buffer"}),
+    ("sgd_maximize", optim.SGD, ref_sgd, dict(lr=0.02, momentum=0.5, maximize=True),
+     dict(maximize=False), {"momentum_buffer"}),
+    ("adagrad", optim.Adagrad, ref_adagrad, dict(lr=0.1), dict(lr=0.3), {"step", "sum"}),
+    ("adagrad_decay_init", optim.Adagrad, ref_adagrad,
+     dict(lr=0.2, lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=0.5),
+     dict(lr_decay=0.0, initial_accumulator_value=2.0), {"step", "sum"}),
+    ("adagrad_eps_maximize", optim.Adagrad, ref_adagrad, dict(lr=0.1, eps=1e-2, maximize=True),
+     dict(lr=0.05), {"step", "sum"}),
+    ("rmsprop", optim.RMSprop, ref_rmsprop, dict(lr=0.01), dict(lr=0.03, alpha=0.5),
+     {"step", "square_avg"}),
+    ("rmsprop_centered_momentum", optim.RMSprop, ref_rmsprop,
+     dict(lr=0.01, alpha=0.9, momentum=0.8, centered=True, weight_decay=0.05),
+     dict(lr=0.005, momentum=0.3), {"step", "square_avg", "momentum_buffer", "grad_avg"}),
+    ("rmsprop_centered", optim.RMSprop, ref_rmsprop, dict(lr=0.01, centered=True, eps=1e-3),
+     dict(alpha=0.8), {"step", "square_avg", "grad_avg"}),
+    ("rmsprop_momentum_maximize", optim.RMSprop, ref_rmsprop,
+     dict(lr=0.01, momentum=0.5, maximize=True), dict(lr=0.02),
+     {"step", "square_avg", "momentum_buffer"}),
+    ("adadelta", optim.Adadelta, ref_adadelta, dict(), dict(lr=2.0, rho=0.95),
+     {"step", "square_avg", "acc_delta"}),
+    ("adadelta_options", optim.Adadelta, ref_adadelta,
+     dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1), dict(rho=0.5, maximize=True),
+     {"step", "square_avg", "acc_delta"}),
+    ("adam", optim.Adam, ref_adam, dict(lr=0.01), dict(lr=0.05, betas=(0.5, 0.99)),
+     {"step", "exp_avg", "exp_avg_sq"}),
+    ("adam_wd_betas", optim.Adam, ref_adam,
+     dict(lr=0.01, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1), dict(weight_decay=0.0),
+     {"step", "exp_avg", "exp_avg_sq"}),
+    ("adam_amsgrad", optim.Adam, ref_adam, dict(lr=0.02, betas=(0.9, 0.9), amsgrad=True),
+     dict(lr=0.05, weight_decay=0.2), {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
+    ("adam_maximize", optim.Adam, ref_adam, dict(lr=0.01, maximize=True, weight_decay=0.05),
+     dict(lr=0.03), {"step", "exp_avg", "exp_avg_sq"}),
+    ("adamw", optim.AdamW, ref_adamw, dict(lr=0.01), dict(lr=0.05, weight_decay=0.5),
+     {"step", "exp_avg", "exp_avg_sq"}),
+    ("adamw_amsgrad", optim.AdamW, ref_adamw,
+     dict(lr=0.02, betas=(0.8, 0.9), weight_decay=0.3, amsgrad=True), dict(weight_decay=0.0),
+     {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
+]
+IDS = [c[0] for c in CASES]
+
+
+def make_params(dtype=np.float64):
+    return [Tensor(a.astype(dtype), requires_grad=True) for a in initial_params()]
+
+
+def make_opt(cls, params, defaults, group_options):
+    return cls([{"params": [params[0]]}, {"params": [params[1]], **group_options}], **defaults)
+
+
+def run_ours(opt, params, steps, start=0):
+    """Step `steps` times with p.grad set to the gradient at the current p; the trajectory."""
+    trajectory = []
+    for k in range(start, start + steps):
+        for p in params:
+            p.grad = Tensor(gradient(p.data, k))
+        opt.step()
+        trajectory.append([p.data.copy() for p in params])
+    return trajectory
+
+
+def run_reference(ref, defaults, group_options, steps):
+    ps = initial_params()
+    options = [dict(defaults), {**defaults, **group_options}]
+    states = [{}, {}]
+    trajectory = []
+    for k in range(steps):
+        ps = [ref(p, gradient(p, k), s, **o) for p, s, o in zip(ps, states, options)]
+        trajectory.append([p.copy() for p in ps])
+    return trajectory, states
+
+
+# ---------------------------------------------------------------------------- trajectories ----
+@pytest.mark.parametrize("name, cls, ref, defaults, group_options, keys", CASES, ids=IDS)
+def test_optimizer_trajectory_matches_reference(name, cls, ref, defaults, group_options, keys):
+    params = make_params()
+    opt = make_opt(cls, params, defaults, group_options)
+    ours = run_ours(opt, params, STEPS)
+    expected, ref_states = run_reference(ref, defaults, group_options, STEPS)
+    for k in range(STEPS):
+        for mine, theirs in zip(ours[k], expected[k]):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12,
+                                       err_msg=f"{name}: step {k + 1}")
+    # the optimizer moved the parameters (a reference that does nothing would also "match" zero)
+    assert not np.allclose(ours[-1][0], initial_params()[0])
+    # PyTorch's state names, and the same values as the reference's state
+    for p, ref_state in zip(params, ref_states):
+        assert set(opt.state[p]) == keys, name
+        for key in keys:
+            np.testing.assert_allclose(opt.state[p][key], ref_state[key], rtol=1e-12, atol=1e-14)
+        if "step" in keys:
+            assert opt.state[p]["step"] == STEPS
+
+
+def test_optimizer_second_group_options_matter():
+    """The two groups really use their own options: with group 1's options for both groups the
+    first parameter's trajectory changes."""
+    for name, cls, _ref, defaults, group_options, _keys in CASES:
+        a = make_params()
+        run_a = run_ours(make_opt(cls, a, defaults, group_options), a, 3)
+        b = make_params()
+        run_b = run_ours(make_opt(cls, b, {**defaults, **group_options}, {}), b, 3)
+        assert not np.allclose(run_a[-1][0], run_b[-1][0]), name
+        np.testing.assert_allclose(run_a[-1][1], run_b[-1][1], rtol=1e-13, err_msg=name)
+
+
+def test_adam_amsgrad_maximum_is_used():
+    """The gradient sequence makes max_exp_avg_sq differ from exp_avg_sq, so the amsgrad case
+    above really tests the maximum (and Adam's trajectory differs with and without it)."""
+    params = make_params()
+    opt = optim.Adam(params, lr=0.02, betas=(0.9, 0.9), amsgrad=True)
+    amsgrad_run = run_ours(opt, params, STEPS)
+    state = opt.state[params[0]]
+    assert np.any(state["max_exp_avg_sq"] > state["exp_avg_sq"] * (1 + 1e-6))
+    plain = make_params()
+    plain_run = run_ours(optim.Adam(plain, lr=0.02, betas=(0.9, 0.9)), plain, STEPS)
+    assert not np.allclose(amsgrad_run[-1][0], plain_run[-1][0])
+
+
+def test_adam_first_step_is_lr_sized():
+    """Bias correction 1 - beta^t: the first step moves every coordinate by about lr (sign of
+    the gradient), whatever the gradient's scale."""
+    for scale in (1e-2, 1.0, 1e4):
+        w = Tensor(np.zeros(3), requires_grad=True)
+        w.grad = Tensor(np.array([1.0, -2.0, 3.0]) * scale)
+        optim.Adam([w], lr=0.1).step()
+        np.testing.assert_allclose(w.data, [-0.1, 0.1, -0.1], rtol=1e-5)
+
+
+def test_adamw_decay_is_decoupled():
+    """AdamW with a zero gradient shrinks the weights by (1 - lr * wd) exactly; Adam's L2 decay
+    instead goes through the adaptive step (about lr in size at the first step)."""
+    w = Tensor(np.array([2.0, -4.0]), requires_grad=True)
+    w.grad = Tensor(np.zeros(2))
+    optim.AdamW([w], lr=0.1, weight_decay=0.5).step()
+    np.testing.assert_allclose(w.data, [2.0 * 0.95, -4.0 * 0.95], rtol=1e-14)
+    v = Tensor(np.array([2.0, -4.0]), requires_grad=True)
+    v.grad = Tensor(np.zeros(2))
+    optim.Adam([v], lr=0.1, weight_decay=0.5).step()
+    np.testing.assert_allclose(v.data, [1.9, -3.9], rtol=1e-6)
+
+
+def test_optimizer_with_autograd_gradients():
+    """Gradients from backward() (not set by hand): least squares with SGD+momentum matches a
+    numpy loop of the same algorithm, and reaches the solution."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((20, 3)), rng.standard_normal(20)
+    w = Tensor(np.zeros(3), requires_grad=True)
+    opt = optim.SGD([w], lr=0.05, momentum=0.9)
+    ref, buf = np.zeros(3), None
+    for _ in range(300):
+        opt.zero_grad()
+        loss = ((Tensor(x) @ w - Tensor(y)) ** 2).mean()
+        loss.backward()
+        opt.step()
+        g = 2 * x.T @ (x @ ref - y) / len(y)
+        buf = g.copy() if buf is None else 0.9 * buf + g
+        ref = ref - 0.05 * buf
+    np.testing.assert_allclose(w.data, ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w.data, np.linalg.lstsq(x, y, rcond=None)[0], atol=1e-4)
+
+
+# --------------------------------------------------------------------- behaviour of the base ----
+def test_optimizer_zero_grad_set_to_none():
+    w = Tensor(np.ones(3), requires_grad=True)
+    (w * w).sum().backward()
+    opt = optim.SGD([w], lr=0.1)
+    opt.zero_grad()
+    assert w.grad is None
+    (w * w).sum().backward()
+    opt.zero_grad(set_to_none=False)
+    assert w.grad is not None and w.grad.shape == (3,) and not w.grad.data.any()
+    (w * 3.0).sum().backward()  # accumulates onto the zeros
+    np.testing.assert_array_equal(w.grad.data, [3.0, 3.0, 3.0])
+
+
+def test_optimizer_zero_grad_false_keeps_none():
+    w = Tensor(np.ones(2), requires_grad=True)
+    optim.Adam([w]).zero_grad(set_to_none=False)
+    assert w.grad is None
+
+
+@pytest.mark.parametrize("name, cls, ref, defaults, group_options, keys", CASES, ids=IDS)
+def test_optimizer_skips_params_without_grad(name, cls, ref, defaults, group_options, keys):
+    params = make_params()
+    before = params[1].data.copy()
+    opt = make_opt(cls, params, defaults, group_options)
+    for k in range(3):
+        params[0].grad = Tensor(gradient(params[0].data, k))
+        opt.step()
+    np.testing.assert_array_equal(params[1].data, before)
+    assert params[1] not in opt.state or not opt.state[params[1]]
+    assert not np.array_equal(params[0].data, initial_params()[0])
+
+
+def test_optimizer_frozen_param_accepted_and_skipped():
+    """Like PyTorch, a parameter with requires_grad=False may be handed to the optimizer (a
+    frozen layer inside model.parameters()); it has no gradient, so it never moves."""
+    frozen = Tensor(np.ones(2))
+    w = Tensor(np.ones(2), requires_grad=True)
+    try:
+        opt = optim.SGD([w, frozen], lr=0.5)
+    except ValueError as e:  # the older PyTorch rule; acceptable, but then the message must say it
+        assert "require" in str(e)
+        return
+    w.grad = Tensor(np.ones(2))
+    opt.step()
+    np.testing.assert_array_equal(frozen.data, [1.0, 1.0])
+    np.testing.assert_array_equal(w.data, [0.5, 0.5])
+
+
+def test_optimizer_updates_in_place():
+    """The parameter's array object is updated in place (views of it see the new values)."""
+    for name, cls, _ref, defaults, group_options, _keys in CASES:
+        params = make_params()
+        arrays = [p.data for p in params]
+        run_ours(make_opt(cls, params, defaults, group_options), params, 2)
+        assert all(p.data is a for p, a in zip(params, arrays)), name
+
+
+def test_optimizer_step_closure_returns_loss_and_records():
+    """step(closure) calls the closure with grad recording on (even under no_grad) and returns
+    its loss; the update then uses the gradient the closure's backward produced."""
+    from tinygrad_lite import no_grad
+
+    w = Tensor(np.array([3.0]), requires_grad=True)
+    opt = optim.SGD([w], lr=0.25)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    with no_grad():
+        loss = opt.step(closure)
+    assert loss.item() == 9.0
+    np.testing.assert_allclose(w.data, [3.0 - 0.25 * 6.0])
+    assert opt.step() is None
+
+
+def test_optimizer_state_is_lazy_defaultdict():
+    w = Tensor(np.ones(2), requires_grad=True)
+    opt = optim.Adam([w])
+    assert len(opt.state) == 0
+    assert opt.state[w] == {}  # PyTorch: a defaultdict(dict)
+    w.grad = Tensor(np.ones(2))
+    opt.step()
+    assert opt.state[w]["step"] == 1
+
+
+def test_optimizer_param_group_defaults_and_add():
+    a, b, c = (Tensor(np.ones(2), requires_grad=True) for _ in range(3))
+    opt = optim.SGD([{"params": [a]}, {"params": b, "lr": 0.5, "momentum": 0.9}], lr=0.1)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
+    assert opt.param_groups[0]["momentum"] == 0.0 and opt.param_groups[1]["momentum"] == 0.9
+    assert opt.param_groups[1]["params"] == [b] or opt.param_groups[1]["params"][0] is b
+    opt.add_param_group({"params": [c], "weight_decay": 0.1})
+    assert opt.param_groups[2]["lr"] == 0.1 and opt.param_groups[2]["weight_decay"] == 0.1
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        opt.add_param_group({"params": [a]})
+
+
+def test_optimizer_bad_params_errors():
+    w = Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(TypeError, match="iterable"):
+        optim.SGD(w, lr=0.1)
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(TypeError, match="Tensors"):
+        optim.SGD([np.ones(2)], lr=0.1)
+    with pytest.raises(ValueError, match="non-leaf"):
+        optim.SGD([w * 2.0], lr=0.1)
+    with pytest.raises(ValueError, match="more than once|duplicate"):
+        optim.SGD([w, w], lr=0.1)
+
+
+def test_optimizer_repr_lists_groups():
+    w = Tensor(np.ones(2), requires_grad=True)
+    text = repr(optim.SGD([w], lr=0.1, momentum=0.9))
+    assert text.startswith("SGD (") and "Parameter Group 0" in text
+    assert "lr: 0.1" in text and "momentum: 0.9" in text
+
+
+# ------------------------------------------------------------------------------ state dict ----
+@pytest.mark.parametrize("name, cls, ref, defaults, group_options, keys", CASES, ids=IDS)
+def test_optimizer_state_dict_round_trip(name, cls, ref, defaults, group_options, keys):
+    """Save after 4 steps, load into a NEW optimizer over copies of the parameters, keep going:
+    the two trajectories are identical."""
+    params = make_params()
+    opt = make_opt(cls, params, defaults, group_options)
+    run_ours(opt, params, 4)
+    saved = opt.state_dict()
+    snapshot = copy.deepcopy(saved)
+    copies = [Tensor(p.data.copy(), requires_grad=True) for p in params]
+    # the new optimizer is made with other options: load_state_dict restores the saved ones
+    other = make_opt(cls, copies, {**defaults, "lr": 0.5}, {})
+    other.load_state_dict(saved)
+    assert [g["lr"] for g in other.param_groups] == [g["lr"] for g in opt.param_groups]
+    first = run_ours(opt, params, 4, start=4)
+    second = run_ours(other, copies, 4, start=4)
+    for a, b in zip(first, second):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    # state_dict() is a snapshot: stepping did not change what was saved, nor did loading share
+    for i, entry in saved["state"].items():
+        for k, v in entry.items():
+            np.testing.assert_array_equal(v, snapshot["state"][i][k])
+    assert set(saved["state"]) == ({0, 1} if keys else set(saved["state"]))
+    assert [g["params"] for g in saved["param_groups"]] == [[0], [1]]
+
+
+def test_optimizer_load_state_dict_mismatch_errors():
+    a, b = (Tensor(np.ones(2), requires_grad=True) for _ in range(2))
+    sd = optim.Adam([a, b]).state_dict()
+    with pytest.raises(ValueError, match="parameter group"):
+        optim.Adam([a]).load_state_dict(sd)
+    with pytest.raises(ValueError, match="parameter groups"):
+        optim.Adam([{"params": [a]}, {"params": [b]}]).load_state_dict(sd)
+
+
+def test_optimizer_load_state_dict_casts_to_param_dtype():
+    """State saved from a float64 run loads into float32 parameters as float32 arrays."""
+    w64 = Tensor(np.ones(3), requires_grad=True)
+    opt64 = optim.Adam([w64], lr=0.1)
+    w64.grad = Tensor(np.ones(3))
+    opt64.step()
+    w32 = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    opt32 = optim.Adam([w32], lr=0.1)
+    opt32.load_state_dict(opt64.state_dict())
+    assert opt32.state[w32]["exp_avg"].dtype == np.float32
+    w32.grad = Tensor(np.ones(3, dtype=np.float32))
+    opt32.step()
+    assert w32.dtype == np.float32 and opt32.state[w32]["step"] == 2
+
+
+# ---------------------------------------------------------------------------- validation ----
+BAD = [
+    (optim.SGD, dict(lr=-1), "Invalid learning rate: -1"),
+    (optim.SGD, dict(lr=0.1, momentum=-0.5), "Invalid momentum value: -0.5"),
+    (optim.SGD, dict(lr=0.1, weight_decay=-1e-3), "Invalid weight_decay value: -0.001"),
+    (optim.SGD, dict(lr=0.1, nesterov=True), "Nesterov momentum requires a momentum and zero "
+                                             "dampening"),
+    (optim.SGD, dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
+     "Nesterov momentum requires a momentum and zero dampening"),
+    (optim.Adagrad, dict(lr=-0.1), "Invalid learning rate: -0.1"),
+    (optim.Adagrad, dict(lr_decay=-1.0), "Invalid lr_decay value: -1.0"),
+    (optim.Adagrad, dict(initial_accumulator_value=-1.0),
+     "Invalid initial_accumulator_value value: -1.0"),
+    (optim.Adagrad, dict(eps=-1.0), "Invalid epsilon value: -1.0"),
+    (optim.Adagrad, dict(weight_decay=-1.0), "Invalid weight_decay value: -1.0"),
+    (optim.RMSprop, dict(lr=-0.01), "Invalid learning rate: -0.01"),
+    (optim.RMSprop, dict(alpha=-0.5), "Invalid alpha value: -0.5"),
+    (optim.RMSprop, dict(momentum=-0.5), "Invalid momentum value: -0.5"),
+    (optim.RMSprop, dict(eps=-1e-8), "Invalid epsilon value: -1e-08"),
+    (optim.RMSprop, dict(weight_decay=-2), "Invalid weight_decay value: -2"),
+    (optim.Adadelta, dict(lr=-1.0), "Invalid learning rate: -1.0"),
+    (optim.Adadelta, dict(rho=1.5), "Invalid rho value: 1.5"),
+    (optim.Adadelta, dict(rho=-0.1), "Invalid rho value: -0.1"),
+    (optim.Adadelta, dict(eps=-1.0), "Invalid epsilon value: -1.0"),
+    (optim.Adadelta, dict(weight_decay=-1.0), "Invalid weight_decay value: -1.0"),
+    (optim.Adam, dict(lr=-1e-3), "Invalid learning rate: -0.001"),
+    (optim.Adam, dict(betas=(1.0, 0.999)), "Invalid beta parameter at index 0: 1.0"),
+    (optim.Adam, dict(betas=(-0.1, 0.999)), "Invalid beta parameter at index 0: -0.1"),
+    (optim.Adam, dict(betas=(0.9, 1.5)), "Invalid beta parameter at index 1: 1.5"),
+    (optim.Adam, dict(eps=-1.0), "Invalid epsilon value: -1.0"),
+    (optim.Adam, dict(weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
+    (optim.AdamW, dict(lr=-1.0), "Invalid learning rate: -1.0"),
+    (optim.AdamW, dict(betas=(0.9, -0.5)), "Invalid beta parameter at index 1: -0.5"),
+    (optim.AdamW, dict(weight_decay=-0.5), "Invalid weight_decay value: -0.5"),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs, message", BAD,
+                         ids=[f"{c.__name__}-{'-'.join(k)}" for c, k, _ in BAD])
+def test_optimizer_validation_messages(cls, kwargs, message):
+    w = Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        cls([w], **kwargs)
+
+
+@pytest.mark.parametrize("cls, kwargs, message", BAD,
+                         ids=[f"{c.__name__}-{'-'.join(k)}" for c, k, _ in BAD])
+def test_optimizer_validation_messages_in_param_groups(cls, kwargs, message):
+    """A parameter group's own options are checked too (defaults valid, the group's not)."""
+    w, v = (Tensor(np.ones(2), requires_grad=True) for _ in range(2))
+    defaults = {"lr": 0.1} if cls is optim.SGD else {}
+    group = {"params": [v], **kwargs}
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        cls([{"params": [w]}, group], **defaults)
+
+
+@pytest.mark.parametrize("cls, kwargs, message", BAD,
+                         ids=[f"{c.__name__}-{'-'.join(k)}" for c, k, _ in BAD])
+def test_optimizer_validation_messages_match_torch(cls, kwargs, message):
+    torch = pytest.importorskip("torch")
+    w = torch.ones(2, requires_grad=True)
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        getattr(torch.optim, cls.__name__)([w], **kwargs)
+
+
+# --------------------------------------------------------------------------------- dtypes ----
+@pytest.mark.parametrize("name, cls, ref, defaults, group_options, keys", CASES, ids=IDS)
+def test_optimizer_float32_stays_float32(name, cls, ref, defaults, group_options, keys):
+    """float32 parameters stay float32 (and the same arrays), state arrays are float32, even
+    when the gradient arrives as float64 or the lr is a numpy float64; values follow the float64
+    run to float32 accuracy."""
+    params = make_params(np.float32)
+    arrays = [p.data for p in params]
+    opt = make_opt(cls, params, {**defaults, "lr": np.float64(defaults.get("lr", 1.0))},
+                   group_options)
+    for k in range(STEPS):
+        for i, p in enumerate(params):
+            g = gradient(p.data.astype(np.float64), k)
+            p.grad = Tensor(g if i == 0 else g.astype(np.float32))
+        opt.step()
+    expected, _ = run_reference(ref, defaults, group_options, STEPS)
+    for p, a, e in zip(params, arrays, expected[-1]):
+        assert p.data.dtype == np.float32 and p.data is a
+        np.testing.assert_allclose(p.data, e, rtol=2e-4, atol=2e-4)
+        for key, value in opt.state[p].items():
+            if isinstance(value, np.ndarray):
+                assert value.dtype == np.float32, (name, key)
+
+
+# ---------------------------------------------------------------------- torch (extra) ----
+@pytest.mark.parametrize("name, cls, ref, defaults, group_options, keys", CASES, ids=IDS)
+def test_optimizer_trajectory_matches_torch(name, cls, ref, defaults, group_options, keys):
+    torch = pytest.importorskip("torch")
+    # NOTE: PyTorch's Adagrad fills every group's "sum" with the constructor's
+    # initial_accumulator_value (a group's own value is ignored); ours honours the group's.
+    group_options = {k: v for k, v in group_options.items() if k != "initial_accumulator_value"}
+    params = make_params()
+    opt = make_opt(cls, params, defaults, group_options)
+    ours = run_ours(opt, params, STEPS)
+    tparams = [torch.tensor(a, requires_grad=True) for a in initial_params()]
+    topt = getattr(torch.optim, cls.__name__)(
+        [{"params": [tparams[0]]}, {"params": [tparams[1]], **group_options}], **defaults)
+    for k in range(STEPS):
+        for p in tparams:
+            p.grad = torch.tensor(gradient(p.detach().numpy(), k))
+        topt.step()
+        for mine, theirs in zip(ours[k], tparams):
+            np.testing.assert_allclose(mine, theirs.detach().numpy(), rtol=1e-6, atol=1e-9,
+                                       err_msg=f"{name}: step {k + 1}")
+    for p, tp in zip(params, tparams):
+        assert set(opt.state[p]) == set(topt.state[tp]), name
+        for key, value in topt.state[tp].items():
+            np.testing.assert_allclose(np.asarray(opt.state[p][key]), value.detach().numpy(),
+                                       rtol=1e-6, atol=1e-12, err_msg=f"{name}: {key}")
