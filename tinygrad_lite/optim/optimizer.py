@@ -25,6 +25,10 @@ def check_hyperparameter(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
+_SET_MESSAGE = ("optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of tensors in sets will change between runs. Please use a list instead.")
+
+
 class Optimizer:
     """Base class: `Optimizer(params, defaults)`; params is an iterable of Tensors or of dicts
     (parameter groups) whose options override the defaults for their parameters.
@@ -45,6 +49,8 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             "Tensors or dicts, but got a Tensor (wrap it in a list: [w])")
+        if isinstance(params, set):
+            raise TypeError(_SET_MESSAGE)
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
@@ -62,9 +68,7 @@ class Optimizer:
             raise ValueError("a parameter group needs a 'params' entry")
         params = group["params"]
         if isinstance(params, set):
-            raise TypeError("optimizer parameters need to be organized in ordered collections, "
-                            "but the ordering of tensors in sets will change between runs. "
-                            "Please use a list instead.")
+            raise TypeError(_SET_MESSAGE)
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
         for p in group["params"]:
             if not isinstance(p, Tensor):
