@@ -486,3 +486,27 @@ def test_module_dict_behaves_like_a_dict_of_registered_modules():
     assert list(heads.keys()) == ["b"]
     with pytest.raises(TypeError, match="Module"):
         heads["c"] = 3
+
+
+def test_private_attributes_holding_modules_and_parameters_are_found():
+    # as in PyTorch: `self._encoder = Linear(...)` is a child; it was once skipped silently
+    class Private(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self._encoder = nn.Linear(2, 3)
+            self._gain = nn.Parameter(Tensor.ones(1))
+            self._cache = Tensor.zeros(4)  # a plain tensor: neither parameter nor buffer
+
+        def forward(self, x):
+            return self._encoder(x) * self._gain
+
+    m = Private()
+    assert [n for n, _ in m.named_parameters()] == ["_gain", "_encoder.weight", "_encoder.bias"]
+    assert m.num_parameters() == 10 and list(m.state_dict())[0] == "_gain"
+    assert [n for n, _ in m.named_children()] == ["_encoder"]
+    assert not m.eval()._encoder.training
+    # the containers' own bookkeeping is not mistaken for children
+    seq = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    assert [n for n, _ in seq.named_modules()] == ["", "0", "1"]
+    assert [n for n, _ in nn.ModuleList([nn.ReLU()]).named_modules()] == ["", "0"]
+    assert [n for n, _ in nn.ModuleDict({"a": nn.ReLU()}).named_modules()] == ["", "a"]

@@ -83,10 +83,17 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     # -------------------------------------------------------------------------- discovery ----
+    _internal: tuple = ()  # a container's own bookkeeping attributes (never walked)
+
     def _members(self):
-        """(name, value) of attributes that hold parameters, modules, lists or dicts of them."""
+        """(name, value) of attributes that hold parameters, modules, lists or dicts of them.
+
+        NOTE: private names count too (`self._encoder = Linear(...)` is a child, as in PyTorch);
+        skipping them once lost such parameters silently. Only the bookkeeping is left out.
+        """
+        internal = self._internal
         for name, value in self.__dict__.items():
-            if name.startswith("_") or name == "training":
+            if name == "training" or name == "_buffers" or name in internal:
                 continue
             yield name, value
 
@@ -311,6 +318,8 @@ class Sequential(Module):
     (2, 10)
     """
 
+    _internal = ("_order",)
+
     def __init__(self, *modules: Module):
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], (dict, OrderedDict)):
@@ -361,6 +370,8 @@ class ModuleList(Module):
     (3, ['0.weight', '0.bias'])
     """
 
+    _internal = ("_list",)
+
     def __init__(self, modules=()):
         super().__init__()
         self._list = []
@@ -408,6 +419,8 @@ class ModuleDict(Module):
     >>> list(heads.keys()), heads["b"].out_features
     (['a', 'b'], 3)
     """
+
+    _internal = ("_dict",)
 
     def __init__(self, modules=None):
         super().__init__()
