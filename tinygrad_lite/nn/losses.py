@@ -93,7 +93,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
                          "binary_cross_entropy_with_logits for raw scores)")
     loss = -(target * _clamped_log(input) + (1.0 - target) * _clamped_log(1.0 - input))
     if weight is not None:
-        loss = loss * weight
+        loss = loss * _as_tensor(weight, input)
     return _reduce(loss, reduction)
 
 
@@ -110,9 +110,10 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, reducti
     if pos_weight is None:
         loss = input.softplus() - target * input
     else:
+        pos_weight = _as_tensor(pos_weight, input)
         loss = (1.0 - target) * input + (1.0 + (pos_weight - 1.0) * target) * (-input).softplus()
     if weight is not None:
-        loss = loss * weight
+        loss = loss * _as_tensor(weight, input)
     return _reduce(loss, reduction)
 
 
@@ -206,6 +207,9 @@ def cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean",
         raise ValueError(f"cross_entropy: weight must have one entry per class ({n_classes}), got "
                          f"shape {w.shape}")
     target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    index_shape = (input.shape[0], *input.shape[2:]) if class_dim else ()
+    if target_data.dtype.kind == "f" and target_data.shape == index_shape:
+        _check_classes("cross_entropy", target, input.shape, ignore_index)  # explains the dtype
     if target_data.dtype.kind == "f":  # class probabilities
         _same_shape("cross_entropy", input, _as_tensor(target))
         probs = target_data.astype(logp.dtype, copy=False)
