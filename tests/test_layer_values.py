@@ -179,6 +179,25 @@ def test_avg_pool2d_matches_numpy_and_gradchecks(kernel, stride, padding):
     assert gradcheck(lambda t: pool(t), [t64(x)])
 
 
+def test_pool_padding_over_half_the_kernel_is_refused_like_pytorch():
+    # it once produced windows lying wholly in the padding: -inf outputs from max pooling
+    for make in (lambda: nn.MaxPool2d(2, 1, 2), lambda: nn.AvgPool2d(3, padding=2),
+                 lambda: F.max_pool2d(Tensor.zeros(1, 1, 4, 4), 2, 1, 2),
+                 lambda: F.avg_pool2d(Tensor.zeros(1, 1, 4, 4), (2, 4), 1, (0, 3))):
+        with pytest.raises(ValueError, match="half of kernel_size"):
+            make()
+    with pytest.raises(ValueError, match="positive"):
+        nn.MaxPool2d(2, stride=0)
+    out = nn.MaxPool2d(3, 1, 1)(Tensor(RNG.standard_normal((1, 1, 3, 3))))  # the largest allowed
+    assert np.all(np.isfinite(out.data))
+
+
+def test_layers_accept_numpy_integers_and_lists_for_sizes():
+    conv = nn.Conv2d(1, 2, np.int64(3), stride=np.int32(2), padding=[1, 0])
+    assert conv.kernel_size == (3, 3) and conv.stride == (2, 2) and conv.padding == (1, 0)
+    assert conv(Tensor.zeros(1, 1, 5, 5)).shape == (1, 2, 3, 2)
+
+
 # ---------------------------------------------------------------------------------- Flatten ----
 def test_flatten_shapes_values_and_gradient():
     x = RNG.standard_normal((2, 3, 4, 5))
@@ -338,6 +357,22 @@ def test_embedding_init_gradcheck_and_errors():
         emb(Tensor([0.0, 1.0]))
 
 
+def test_embedding_padding_idx_row_starts_at_zero_and_gets_no_gradient():
+    emb = nn.Embedding(4, 3, padding_idx=1)
+    assert not emb.weight.data[1].any() and emb.weight.data[0].any()
+    emb.weight.data[1] = 5.0  # a user-set padding vector is returned as it is
+    idx = np.array([[1, 2], [1, 1]])
+    out = emb(Tensor(idx))
+    np.testing.assert_array_equal(out.data, emb.weight.data[idx])
+    out.sum().backward()
+    np.testing.assert_array_equal(emb.weight.grad.data[1], 0.0)
+    np.testing.assert_array_equal(emb.weight.grad.data[2], 1.0)
+    assert nn.Embedding(4, 3, padding_idx=-1).padding_idx == 3
+    assert repr(emb) == "Embedding(4, 3, padding_idx=1)"
+    with pytest.raises(ValueError, match="padding_idx"):
+        nn.Embedding(4, 3, padding_idx=4)
+
+
 # ------------------------------------------------------------------------------ activations ----
 def _softplus(x, beta=1.0):
     return np.logaddexp(0, beta * x) / beta
@@ -400,6 +435,24 @@ def test_elu_gradient_at_zero_is_alpha():
     x = Tensor(np.array([0.0]), requires_grad=True)
     F.elu(x, alpha=0.5).sum().backward()
     assert x.grad.item() == pytest.approx(0.5)
+
+
+def test_leaky_relu_prelu_rrelu_gradient_at_zero_is_the_slope_as_in_pytorch():
+    x = Tensor(np.zeros(3), requires_grad=True)
+    F.leaky_relu(x, 0.1).sum().backward()
+    np.testing.assert_allclose(x.grad.data, 0.1)
+    x.grad = None
+    nn.LeakyReLU(0.2)(x).sum().backward()
+    np.testing.assert_allclose(x.grad.data, 0.2)
+    x.grad = None
+    F.prelu(x, Tensor(np.array([0.3]))).sum().backward()
+    np.testing.assert_allclose(x.grad.data, 0.3)
+    x.grad = None
+    nn.RReLU(0.1, 0.3).eval()(x).sum().backward()
+    np.testing.assert_allclose(x.grad.data, 0.2)
+    x.grad = None
+    nn.RReLU(0.1, 0.3)(x).sum().backward()
+    assert np.all((x.grad.data >= 0.1) & (x.grad.data <= 0.3))
 
 
 def test_prelu_single_slope_gradient():
@@ -605,3 +658,20 @@ def test_pools_and_activations_match_torch():
                                torch.nn.RReLU(0.1, 0.4).eval()(tx).numpy(), rtol=1e-12)
     np.testing.assert_allclose(nn.RReLU().eval()(Tensor(x)).data,
                                torch.nn.RReLU().eval()(tx).numpy(), rtol=1e-12)
+
+
+def test_embedding_padding_idx_and_slopes_at_zero_match_torch():
+    torch = _torch()
+    te = torch.nn.Embedding(5, 2, padding_idx=0)
+    emb = nn.Embedding(5, 2, padding_idx=0)
+    emb.load_state_dict({k: v.detach().numpy() for k, v in te.state_dict().items()})
+    idx = np.array([0, 3, 0, 4])
+    te(torch.tensor(idx)).sum().backward()
+    emb(Tensor(idx)).sum().backward()
+    np.testing.assert_array_equal(emb.weight.grad.data, te.weight.grad.numpy())
+    x = np.array([-1.0, 0.0, 2.0])
+    tx = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.leaky_relu(tx, 0.1).sum().backward()
+    ours = Tensor(x, requires_grad=True)
+    F.leaky_relu(ours, 0.1).sum().backward()
+    np.testing.assert_allclose(ours.grad.data, tx.grad.numpy())

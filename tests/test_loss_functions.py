@@ -114,6 +114,17 @@ def test_binary_cross_entropy_weight_scales_each_element():
     assert out.item() == pytest.approx(np.mean(w * np_bce(p, y)))
 
 
+def test_bce_weights_given_as_float64_arrays_keep_a_float32_loss():
+    p, y = Tensor(np.array([0.3, 0.8], np.float32)), Tensor(np.array([1.0, 0.0], np.float32))
+    w = np.array([1.0, 2.0])  # float64
+    assert F.binary_cross_entropy(p, y, weight=w).dtype == np.float32
+    z = Tensor(np.array([0.3, -0.8], np.float32))
+    out = F.binary_cross_entropy_with_logits(z, y, weight=w, pos_weight=np.array([2.0, 3.0]))
+    assert out.dtype == np.float32
+    assert out.item() == pytest.approx(np.mean(w * np_bce_logits(z.data.astype(float), y.data,
+                                                                 np.array([2.0, 3.0]))), rel=1e-6)
+
+
 def test_binary_cross_entropy_gradcheck_with_soft_targets():
     p, y = t64(RNG.uniform(0.05, 0.95, (2, 3))), t64(RNG.uniform(0, 1, (2, 3)), False)
     assert gradcheck(lambda u: F.binary_cross_entropy(u, y), [p])

@@ -27,8 +27,12 @@ def relu(x: Tensor) -> Tensor:
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """x for x > 0, negative_slope * x otherwise."""
-    return x.leaky_relu(negative_slope)
+    """x for x > 0, negative_slope * x otherwise (gradient negative_slope at 0, as in PyTorch).
+
+    >>> leaky_relu(Tensor([-2.0, 3.0]), 0.5).tolist()
+    [-1.0, 3.0]
+    """
+    return Tensor.where(x.data > 0, x, x * negative_slope)
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
@@ -56,7 +60,7 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
             raise ValueError(f"prelu: {weight.size} slopes need inputs with {weight.size} channels "
                              f"in dimension 1, got shape {tuple(x.shape)}")
         weight = weight.reshape((1, weight.size) + (1,) * (x.ndim - 2))
-    return x.relu() - (-x).relu() * weight
+    return Tensor.where(x.data > 0, x, x * weight)  # at 0: gradient `weight`, as in PyTorch
 
 
 def rrelu(x: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
@@ -64,9 +68,9 @@ def rrelu(x: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: b
     """Randomized leaky ReLU: in training each element gets its own slope from U(lower, upper);
     in eval the slope is the mean (lower + upper) / 2."""
     if not training:
-        return x.leaky_relu((lower + upper) / 2)
+        return leaky_relu(x, (lower + upper) / 2)
     slopes = rng.resolve(generator).uniform(lower, upper, x.shape).astype(x.dtype)
-    return x.relu() - (-x).relu() * slopes
+    return Tensor.where(x.data > 0, x, x * slopes)
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
@@ -109,7 +113,7 @@ class LeakyReLU(Module):
         self.negative_slope = negative_slope
 
     def forward(self, x):
-        return x.leaky_relu(self.negative_slope)
+        return leaky_relu(x, self.negative_slope)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"

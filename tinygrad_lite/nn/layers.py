@@ -60,7 +60,20 @@ class Linear(Module):
 
 
 def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
+    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(n) for n in v)
+
+
+def _check_pool_args(name: str, kernel_size, stride, padding) -> None:
+    """PyTorch's checks on pooling settings: a positive kernel and stride, and padding at most
+    half the kernel (more would give windows that lie entirely in the padding: -inf for max)."""
+    k, p = _pair(kernel_size), _pair(padding)
+    s = k if stride is None else _pair(stride)
+    if min(k) < 1 or min(s) < 1 or min(p) < 0:
+        raise ValueError(f"{name}: kernel_size and stride must be positive and padding non-negative, "
+                         f"got kernel_size={kernel_size}, stride={stride}, padding={padding}")
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"{name}: padding should be at most half of kernel_size, got "
+                         f"padding={padding} for kernel_size={kernel_size}")
 
 
 class Conv2d(Module):
@@ -102,6 +115,7 @@ class MaxPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
+        _check_pool_args("MaxPool2d", kernel_size, stride, padding)
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x):
@@ -117,6 +131,7 @@ class AvgPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
+        _check_pool_args("AvgPool2d", kernel_size, stride, padding)
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x):
@@ -238,16 +253,25 @@ class BatchNorm2d(_BatchNorm):
 
 class Embedding(Module):
     """A lookup table: integer indices -> rows of `weight` (num_embeddings, embedding_dim), N(0, 1).
+    With `padding_idx` (PyTorch's), that row starts at zero and gets no gradient.
 
     >>> emb = Embedding(10, 3)
     >>> emb(Tensor([[1, 2], [3, 1]])).shape
     (2, 2, 3)
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int):
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"padding_idx {padding_idx} must be within num_embeddings "
+                                 f"({num_embeddings})")
+            padding_idx %= num_embeddings
+        self.padding_idx = padding_idx
         self.weight = init.normal_(Parameter(np.zeros((num_embeddings, embedding_dim), np.float32)))
+        if padding_idx is not None:
+            self.weight.data[padding_idx] = 0.0
 
     def forward(self, indices):
         idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
@@ -256,7 +280,11 @@ class Embedding(Module):
         if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
             bad = idx[(idx < 0) | (idx >= self.num_embeddings)].flat[0]
             raise IndexError(f"Embedding: index {bad} is out of range for {self.num_embeddings} rows")
-        return self.weight[idx]
+        out = self.weight[idx]
+        if self.padding_idx is not None:  # the padding row's value, but no gradient to it
+            out = Tensor.where((idx == self.padding_idx)[..., None], self.weight.detach()[idx], out)
+        return out
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        extra = f"{self.num_embeddings}, {self.embedding_dim}"
+        return extra if self.padding_idx is None else extra + f", padding_idx={self.padding_idx}"
