@@ -242,6 +242,31 @@ def test_optimizer_reference_check_catches_a_wrong_update():
         assert_same_trajectory(trajectory, run_reference(wrong_adam, [{"lr": 0.1}, {"lr": 0.1}]))
 
 
+@pytest.mark.parametrize("cls,options", [
+    (optim.SGD, dict(lr=0.01, momentum=0.9, weight_decay=0.1)),
+    (optim.Adagrad, dict(lr=0.1, weight_decay=0.1)),
+    (optim.RMSprop, dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.1)),
+    (optim.Adadelta, dict(weight_decay=0.1)),
+    (optim.Adam, dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
+    (optim.AdamW, dict(lr=0.01, weight_decay=0.1)),
+])
+def test_maximize_equals_minimizing_the_negated_loss(cls, options):
+    """maximize negates the gradient before anything else (weight decay still shrinks)."""
+    up = make_params()
+    down = make_params()
+    opt_up, opt_down = cls(up, maximize=True, **options), cls(down, **options)
+    for _ in range(STEPS):
+        opt_up.zero_grad()
+        opt_down.zero_grad()
+        tensor_loss(up).backward()
+        (-tensor_loss(down)).backward()
+        opt_up.step()
+        opt_down.step()
+    for a, b in zip(up, down):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-13, atol=1e-15)
+    assert not np.allclose(up[0].numpy(), W0, atol=1e-3)
+
+
 def test_amsgrad_changes_the_trajectory_when_the_second_moment_falls():
     plain, _, _ = run(lambda ps: optim.Adam(ps, lr=0.1, betas=(0.8, 0.5)))
     ams, opt, params = run(lambda ps: optim.Adam(ps, lr=0.1, betas=(0.8, 0.5), amsgrad=True))
@@ -593,6 +618,9 @@ TORCH_CASES = {
     "rmsprop_centered_momentum_wd": ("RMSprop", dict(lr=0.02, alpha=0.7, momentum=0.6,
                                                      centered=True, weight_decay=0.1, eps=1e-6)),
     "adadelta_wd": ("Adadelta", dict(lr=0.5, rho=0.5, eps=1e-3, weight_decay=0.1)),
+    "adadelta_maximize": ("Adadelta", dict(lr=0.5, eps=1e-3, maximize=True)),
+    "adagrad_maximize": ("Adagrad", dict(lr=0.1, weight_decay=0.1, maximize=True)),
+    "rmsprop_maximize": ("RMSprop", dict(lr=0.01, momentum=0.5, maximize=True)),
     "adam_wd_amsgrad_maximize": ("Adam", dict(lr=0.1, betas=(0.8, 0.5), weight_decay=0.3,
                                               amsgrad=True, maximize=True)),
     "adamw_amsgrad": ("AdamW", dict(lr=0.1, weight_decay=0.5, betas=(0.8, 0.5), amsgrad=True)),
