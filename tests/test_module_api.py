@@ -510,3 +510,22 @@ def test_private_attributes_holding_modules_and_parameters_are_found():
     assert [n for n, _ in seq.named_modules()] == ["", "0", "1"]
     assert [n for n, _ in nn.ModuleList([nn.ReLU()]).named_modules()] == ["", "0"]
     assert [n for n, _ in nn.ModuleDict({"a": nn.ReLU()}).named_modules()] == ["", "a"]
+
+
+def test_load_state_dict_not_strict_ignores_the_values_of_unexpected_keys():
+    # a checkpoint with metadata next to the weights (it once failed with "Not numeric")
+    lin = nn.Linear(2, 2)
+    sd = dict(nn.Linear(2, 2).state_dict(), note="trained 3 epochs", history={"loss": [1.0]})
+    missing, unexpected = lin.load_state_dict(sd, strict=False)
+    assert missing == [] and unexpected == ["note", "history"]
+    np.testing.assert_array_equal(lin.weight.data, sd["weight"])
+    with pytest.raises(RuntimeError, match=r"(?i)unexpected.*note"):
+        lin.load_state_dict(sd)
+
+
+def test_load_state_dict_ragged_value_is_a_named_error_that_changes_nothing():
+    lin = nn.Linear(2, 2)
+    snap = _snapshot(lin)
+    with pytest.raises(RuntimeError, match="weight"):
+        lin.load_state_dict({"weight": [[1.0, 2.0], [3.0]], "bias": np.zeros(2)})
+    _assert_unchanged(lin, snap)

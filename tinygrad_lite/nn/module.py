@@ -250,7 +250,14 @@ class Module:
         own = OrderedDict(self._state_items())
         given, bad_values = {}, []
         for k, v in state_dict.items():
-            arr = v.data if isinstance(v, Tensor) else np.asarray(v)
+            if k not in own:  # unexpected: only its name matters (strict=False ignores its value)
+                given[k] = None
+                continue
+            try:
+                arr = v.data if isinstance(v, Tensor) else np.asarray(v)
+            except (ValueError, TypeError) as err:  # e.g. a ragged list
+                bad_values.append(f"{k} ({err})")
+                arr = np.zeros(tuple(own[k].shape))
             if arr.dtype.kind not in "biuf":
                 bad_values.append(f"{k} (dtype {arr.dtype})")
             given[k] = arr
