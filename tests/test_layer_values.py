@@ -675,3 +675,19 @@ def test_embedding_padding_idx_and_slopes_at_zero_match_torch():
     ours = Tensor(x, requires_grad=True)
     F.leaky_relu(ours, 0.1).sum().backward()
     np.testing.assert_allclose(ours.grad.data, tx.grad.numpy())
+
+
+def test_inplace_flags_of_pytorch_code_are_accepted_and_leave_the_input_alone():
+    x = Tensor(np.array([-1.0, 2.0]))
+    for act, ref in ((nn.ReLU(inplace=True), [0.0, 2.0]), (nn.LeakyReLU(0.5, inplace=True), [-0.5, 2.0]),
+                     (nn.ELU(inplace=True), [math.expm1(-1.0), 2.0]),
+                     (nn.RReLU(0.2, 0.4, inplace=True).eval(), [-0.3, 2.0]),
+                     (nn.Dropout(0.5, inplace=True).eval(), [-1.0, 2.0])):
+        np.testing.assert_allclose(act(x).data, ref, rtol=1e-12)
+        assert x.tolist() == [-1.0, 2.0]
+        assert "inplace=True" in repr(act)
+    assert repr(nn.ReLU()) == "ReLU()" and repr(nn.Dropout()) == "Dropout(p=0.5)"
+    assert F.relu(x, inplace=True).tolist() == [0.0, 2.0]
+    assert F.dropout(x, 0.5, False, True).tolist() == [-1.0, 2.0]
+    assert F.leaky_relu(x, 0.5, True).tolist() == [-0.5, 2.0]
+    assert F.rrelu(x, 0.2, 0.4, False, True).tolist() == pytest.approx([-0.3, 2.0])

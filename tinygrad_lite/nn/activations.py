@@ -21,12 +21,12 @@ def tanh(x: Tensor) -> Tensor:
     return x.tanh()
 
 
-def relu(x: Tensor) -> Tensor:
-    """max(x, 0)."""
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0). (`inplace` is accepted for PyTorch code; the result is always a new tensor.)"""
     return x.relu()
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, negative_slope * x otherwise (gradient negative_slope at 0, as in PyTorch).
 
     >>> leaky_relu(Tensor([-2.0, 3.0]), 0.5).tolist()
@@ -35,7 +35,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     return Tensor.where(x.data > 0, x, x * negative_slope)
 
 
-def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, alpha * (exp(x) - 1) otherwise.
 
     >>> elu(Tensor([-1.0, 2.0])).tolist()
@@ -64,7 +64,7 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
 
 
 def rrelu(x: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
-          generator=None) -> Tensor:
+          inplace: bool = False, generator=None) -> Tensor:
     """Randomized leaky ReLU: in training each element gets its own slope from U(lower, upper);
     in eval the slope is the mean (lower + upper) / 2."""
     if not training:
@@ -99,24 +99,36 @@ class Tanh(Module):
 
 
 class ReLU(Module):
-    """Elementwise max(x, 0)."""
+    """Elementwise max(x, 0). `inplace` is accepted for PyTorch code (the result is always a new
+    tensor, the input is left as it is).
+
+    >>> ReLU()(Tensor([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, x):
         return x.relu()
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
     """x for x > 0, negative_slope * x otherwise."""
 
-    def __init__(self, negative_slope: float = 0.01):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x):
         return leaky_relu(x, self.negative_slope)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class PReLU(Module):
@@ -143,8 +155,9 @@ class RReLU(Module):
     """Randomized leaky ReLU: random slopes from U(lower, upper) per element in training, the mean
     slope in eval."""
 
-    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3):
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
         super().__init__()
+        self.inplace = inplace
         if not 0 <= lower <= upper:
             raise ValueError(f"RReLU needs 0 <= lower <= upper, got lower={lower}, upper={upper}")
         self.lower, self.upper = lower, upper
@@ -153,21 +166,21 @@ class RReLU(Module):
         return rrelu(x, self.lower, self.upper, self.training)
 
     def extra_repr(self):
-        return f"lower={self.lower}, upper={self.upper}"
+        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace else "")
 
 
 class ELU(Module):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
 
-    def __init__(self, alpha: float = 1.0):
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
-        self.alpha = alpha
+        self.alpha, self.inplace = alpha, inplace
 
     def forward(self, x):
         return elu(x, self.alpha)
 
     def extra_repr(self):
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
 class Softplus(Module):

@@ -55,8 +55,8 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     return input.avg_pool2d(kernel_size, stride, padding)
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
-    """Inverted dropout."""
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Inverted dropout (`inplace` is accepted for PyTorch code; the result is always new)."""
     return input.dropout(p, training)
 
 

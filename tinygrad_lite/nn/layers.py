@@ -160,17 +160,17 @@ class Dropout(Module):
     """Inverted dropout: in training, zero each element with probability p and scale the rest by
     1/(1-p); the identity in eval mode."""
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        self.p = p
+        self.p, self.inplace = p, inplace  # NOTE: inplace is accepted; the result is always new
 
     def forward(self, x):
         return x.dropout(self.p, self.training)
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}" + (", inplace=True" if self.inplace else "")
 
 
 class _BatchNorm(Module):
