@@ -217,6 +217,16 @@ OPS = [
     OpSpec("rmatmul", lambda a, b: np.ones((2, 3), dtype=b.dtype) @ b, arity=2, kind="fixed",
            shapes=((1,), (3, 2)), covers=("__rmatmul__",)),
     OpSpec("dot", lambda a, b: a.dot(b), np.dot, arity=2, kind="fixed", shapes=((3,), (3,))),
+    OpSpec("linear", lambda x, w, b: x.linear(w, b), lambda x, w, b: x @ w.T + b, arity=3,
+           kind="fixed", shapes=((4, 3), (2, 3), (2,)), covers=("MatMul",)),
+    OpSpec("linear_batched", lambda x, w: x.linear(w), lambda x, w: x @ w.T, arity=2,
+           kind="fixed", shapes=((2, 4, 3), (5, 3)), covers=("linear",)),
+    OpSpec("matmul_transposed", lambda x, y: _matmul_t(x, y, True, True),
+           lambda x, y: x.T @ y.T, arity=2, kind="fixed", shapes=((3, 2), (4, 3)),
+           covers=("MatMul",)),
+    OpSpec("matmul_transposed_a", lambda x, y: _matmul_t(x, y, True, False),
+           lambda x, y: x.swapaxes(-1, -2) @ y, arity=2, kind="fixed", shapes=((2, 3, 2), (3, 4)),
+           covers=("MatMul",)),
     # ---------------------------------------------------------------------- conv / pooling ----
     OpSpec("conv2d", lambda x, w, b: x.conv2d(w, b, stride=2, padding=1),
            lambda x, w, b: _conv_ref(x, w, b, 2, 1), arity=3, kind="fixed",
@@ -230,6 +240,13 @@ OPS = [
     OpSpec("avg_pool2d", lambda x: x.avg_pool2d(3, stride=2, padding=1),
            lambda x: _pool_ref(x, 3, 2, 1, np.mean, 0.0), kind="fixed", shapes=((2, 1, 5, 5),)),
 ]
+
+
+def _matmul_t(x, y, ta, tb):
+    """The MatMul primitive with BLAS-style transpose flags (what Tensor.linear uses)."""
+    from tinygrad_lite.ops import MatMul
+
+    return MatMul.apply(x, y, transpose_a=ta, transpose_b=tb)
 
 
 def _setitem(a, b):

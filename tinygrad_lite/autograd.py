@@ -302,13 +302,13 @@ def unbroadcast(grad, shape, op_name):
         return grad
     extra = len(gshape) - len(shape)
     if extra >= 0:
-        axes = tuple(range(extra)) + tuple(
-            i + extra for i, n in enumerate(shape) if n == 1 and gshape[i + extra] != 1
-        )
-        if axes:
-            grad = grad.sum(axis=axes, keepdims=True)
-        if extra:
-            grad = grad.reshape(shape)
+        ones = tuple(i + extra for i, n in enumerate(shape) if n == 1 and gshape[i + extra] != 1)
+        if ones:
+            grad = grad.sum(axis=tuple(range(extra)) + ones, keepdims=True)
+            if extra:
+                grad = grad.reshape(shape)
+        elif extra:  # only new leading axes (a bias added to a batch): one plain sum
+            grad = grad.sum(axis=tuple(range(extra)))
     if grad.shape != shape:
         raise RuntimeError(
             f"{op_name}.backward returned a gradient of shape {gshape} for an input of shape "
@@ -318,10 +318,14 @@ def unbroadcast(grad, shape, op_name):
 
 
 def _fresh(grad, handed):
-    """The gradient as an array nobody else holds (copies views, shared and read-only arrays)."""
+    """The gradient as an array no other .grad shares: copied only if its memory was handed out
+    already (the same array, or a view of it, given to another tensor) or is read-only (a
+    broadcast view, a cached seed). Views of a fresh temporary are handed out as they are."""
     data = grad.data
-    if id(data) in handed or not data.flags.owndata or not data.flags.writeable:
+    owner = data if data.base is None else data.base  # numpy points .base at the memory's owner
+    if id(owner) in handed or id(data) in handed or not data.flags.writeable:
         return grad._from_op(data.copy(), None)
+    handed.add(id(owner))
     handed.add(id(data))
     return grad
 

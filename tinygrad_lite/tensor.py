@@ -574,6 +574,8 @@ class Tensor(Node):
 
     def transpose(self, *axes) -> Tensor:
         """Axes permuted (numpy's transpose: no axes reverses them)."""
+        if not axes and self.data.ndim == 2:  # NOTE: the common case (x @ w.T), kept cheap
+            return Permute.apply(self, axes=(1, 0))
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         if not axes:
@@ -705,6 +707,17 @@ class Tensor(Node):
         """Matrix product (1-D, 2-D and batched, numpy's matmul)."""
         return MatMul.apply(self, _operand(other))
 
+    def linear(self, weight, bias=None) -> Tensor:
+        """self @ weight.T + bias, with weight shaped (out_features, in_features) like PyTorch's
+        nn.Linear; one matmul op (no transposed copy of the weight, forward or backward).
+
+        >>> Tensor.ones(2, 3).linear(Tensor.ones(4, 3), Tensor.zeros(4)).shape
+        (2, 4)
+        """
+        weight = weight if isinstance(weight, _CONST) else _operand(weight)
+        out = MatMul.apply(self, weight, transpose_b=True)
+        return out if bias is None else out + bias
+
     def dot(self, other) -> Tensor:
         """numpy's dot for 1-D and 2-D operands (the same as matmul there)."""
         other = _operand(other)
@@ -772,26 +785,47 @@ class Tensor(Node):
         out_c, in_c, kh, kw = weight.shape
         cols = x._windows((kh, kw), stride, padding, 0.0)  # (N, C, oh, ow, kh, kw)
         n, _, oh, ow = cols.shape[:4]
-        cols = cols.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, in_c * kh * kw)
-        out = cols @ weight.reshape(out_c, in_c * kh * kw).T  # (N*oh*ow, O)
+        # NOTE: im2col as (N, C*kh*kw, oh*ow), not (N*oh*ow, C*kh*kw): the copy reads whole rows
+        # of the input, one matmul per image gives the output in (N, O, ...) order with no final
+        # transpose copy, and the backward's col2im adds contiguous planes (2-4x cheaper each).
+        cols = cols.transpose(0, 1, 4, 5, 2, 3).reshape(n, in_c * kh * kw, oh * ow)
+        out = weight.reshape(out_c, in_c * kh * kw) @ cols  # (N, O, oh*ow)
         if bias is not None:
-            out = out + bias
-        out = out.reshape(n, oh, ow, out_c).transpose(0, 3, 1, 2)
+            out = out + bias.reshape(out_c, 1)
+        out = out.reshape(n, out_c, oh, ow)
         return out[0] if unbatched else out
 
     def max_pool2d(self, kernel_size, stride=None, padding=0) -> Tensor:
         """2-D max pooling with PyTorch's arguments (stride defaults to kernel_size; padding is -inf).
         Ties inside a window split the gradient evenly."""
         stride = kernel_size if stride is None else stride
-        cols = self._windows(kernel_size, stride, padding, -np.inf)
-        return cols.reshape(*cols.shape[:4], -1).max(axis=-1)
+        blocks = self._blocks(kernel_size, stride, padding)
+        if blocks is not None:
+            return blocks.max(axis=(3, 5))
+        return self._windows(kernel_size, stride, padding, -np.inf).max(axis=(-2, -1))
 
     def avg_pool2d(self, kernel_size, stride=None, padding=0) -> Tensor:
         """2-D average pooling with PyTorch's arguments; padded zeros count in the average
         (PyTorch's default count_include_pad=True)."""
         stride = kernel_size if stride is None else stride
-        cols = self._windows(kernel_size, stride, padding, 0.0)
-        return cols.reshape(*cols.shape[:4], -1).mean(axis=-1)
+        blocks = self._blocks(kernel_size, stride, padding)
+        if blocks is not None:
+            return blocks.mean(axis=(3, 5))
+        return self._windows(kernel_size, stride, padding, 0.0).mean(axis=(-2, -1))
+
+    def _blocks(self, kernel, stride, padding):
+        """Non-overlapping pooling windows (stride = kernel, no padding) as a reshape (N, C, oh, kh,
+        ow, kw): free for a contiguous input, and its backward is a reshape too (no col2im).
+        None when the windows overlap or are padded (then `_windows` is used)."""
+        (kh, kw), (sh, sw), (ph, pw) = _pair(kernel), _pair(stride), _pair(padding)
+        if self.ndim != 4 or (kh, kw) != (sh, sw) or ph or pw or kh < 1 or kw < 1:
+            return None
+        n, c, h, w = self.shape
+        oh, ow = h // kh, w // kw  # PyTorch's floor mode: leftover rows and columns are dropped
+        if oh == 0 or ow == 0:
+            return None  # let _windows explain
+        x = self if (oh * kh, ow * kw) == (h, w) else self[:, :, :oh * kh, :ow * kw]
+        return x.reshape(n, c, oh, kh, ow, kw)
 
     # ------------------------------------------------------------------------------ autograd ----
     def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False) -> None:

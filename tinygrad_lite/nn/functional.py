@@ -33,8 +33,7 @@ from .losses import (  # noqa: F401 (re-exports)
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias (weight shaped (out, in), like nn.Linear)."""
-    out = x @ weight.T
-    return out + bias if bias is not None else out
+    return x.linear(weight, bias)
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,

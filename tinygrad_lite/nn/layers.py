@@ -51,8 +51,7 @@ class Linear(Module):
                 f"input of shape {tuple(x.shape)}; its last dimension must be {self.in_features} "
                 f"(weight shape {self.weight.shape})"
             )
-        out = x @ self.weight.T
-        return out + self.bias if self.bias is not None else out
+        return x.linear(self.weight, self.bias)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
