@@ -529,3 +529,20 @@ def test_load_state_dict_ragged_value_is_a_named_error_that_changes_nothing():
     with pytest.raises(RuntimeError, match="weight"):
         lin.load_state_dict({"weight": [[1.0, 2.0], [3.0]], "bias": np.zeros(2)})
     _assert_unchanged(lin, snap)
+
+
+def test_apply_visits_every_module_children_first_and_returns_self():
+    net = Net()
+    visited = []
+    assert net.apply(visited.append) is net
+    names = {id(m): n for n, m in net.named_modules()}
+    assert [names[id(m)] for m in visited] == [
+        "stem", "blocks.0.fc", "blocks.0.norm", "blocks.0", "blocks.1.fc", "blocks.1.norm",
+        "blocks.1", "heads.cls", "heads.reg", "drop", ""]
+
+    def init_linear(m):
+        if isinstance(m, nn.Linear):
+            nn.init.ones_(m.weight)
+
+    net.apply(init_linear)
+    assert np.all(net.heads["reg"].weight.data == 1) and np.all(net.blocks[1].fc.weight.data == 1)

@@ -199,6 +199,22 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    def apply(self, fn) -> Module:
+        """Call fn on every sub-module (children first) and then on this module, PyTorch's idiom
+        for custom initialization; returns self.
+
+        >>> from tinygrad_lite.nn import Linear, init
+        >>> def zero_biases(m):
+        ...     if isinstance(m, Linear):
+        ...         init.zeros_(m.bias)
+        >>> Sequential(Linear(2, 3), Linear(3, 1)).apply(zero_biases)[1].bias.tolist()
+        [0.0]
+        """
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
     def double(self) -> Module:
         """Convert floating-point parameters and buffers to float64 in place (for gradcheck)."""
         return self._cast(np.float64)
