@@ -425,7 +425,7 @@ def test_module_layer_records_no_more_ops_than_raw_tensor_code():
         h = h @ model[i].weight.T + model[i].bias
         if i < 4:
             h = h.sigmoid()
-    assert len(toposort([model(x)])) == len(toposort([h]))
+    assert len(toposort([model(x)])) <= len(toposort([h]))
 
 
 def test_forward_not_implemented_names_the_class():
