@@ -546,3 +546,15 @@ def test_apply_visits_every_module_children_first_and_returns_self():
 
     net.apply(init_linear)
     assert np.all(net.heads["reg"].weight.data == 1) and np.all(net.blocks[1].fc.weight.data == 1)
+
+
+def test_assigning_a_plain_tensor_over_a_parameter_is_refused():
+    # it would silently drop the parameter from parameters(), state_dict() and the optimizer
+    lin = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match=r"'weight'.*Parameter"):
+        lin.weight = Tensor.zeros(2, 2)
+    assert isinstance(lin.weight, nn.Parameter) and lin.num_parameters() == 6
+    lin.weight = nn.Parameter(Tensor.zeros(2, 2))  # a Parameter (or None) is fine
+    assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
+    lin.bias = None
+    assert lin.num_parameters() == 4

@@ -62,6 +62,14 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
 
     def __setattr__(self, name, value):
+        if (isinstance(value, Tensor) and not isinstance(value, Parameter)
+                and isinstance(self.__dict__.get(name), Parameter)):
+            # NOTE: a plain Tensor over a parameter would silently drop it from parameters(),
+            # state_dict() and the optimizer (PyTorch refuses the same assignment)
+            raise TypeError(
+                f"cannot assign a Tensor to parameter {name!r} of {type(self).__name__}: wrap it "
+                f"(nn.Parameter(t)) or copy the values in (self.{name}.data = t.data)"
+            )
         buffers = self.__dict__.get("_buffers")
         if buffers is not None and name in buffers:
             if not (value is None or isinstance(value, Tensor)):
