@@ -244,6 +244,23 @@ def test_optimizer_second_group_options_matter():
         np.testing.assert_allclose(run_a[-1][1], run_b[-1][1], rtol=1e-13, err_msg=name)
 
 
+@pytest.mark.parametrize("name, cls, ref, defaults, group_options, keys", CASES, ids=IDS)
+def test_optimizer_scalar_parameter(name, cls, ref, defaults, group_options, keys):
+    """A 0-d parameter (a learnable temperature, say) works like any other: numpy turns 0-d
+    results into scalars, which must not leak into in-place updates or out= arguments."""
+    for dtype in (np.float64, np.float32):
+        p = Tensor(np.array(0.7, dtype=dtype), requires_grad=True)
+        opt = cls([p], **defaults)
+        x, state = np.array(0.7), {}
+        for k in range(STEPS):
+            p.grad = Tensor(np.asarray(gradient(p.data.astype(np.float64), k), dtype=dtype))
+            opt.step()
+            x = ref(x, gradient(x, k), state, **defaults)
+        assert p.shape == () and p.dtype == dtype and isinstance(p.data, np.ndarray)
+        np.testing.assert_allclose(p.data, x, rtol=1e-12 if dtype == np.float64 else 1e-4,
+                                   err_msg=name)
+
+
 def test_adam_amsgrad_maximum_is_used():
     """The gradient sequence makes max_exp_avg_sq differ from exp_avg_sq, so the amsgrad case
     above really tests the maximum (and Adam's trajectory differs with and without it)."""

@@ -65,7 +65,9 @@ class Adam(Optimizer):
         exp_avg *= b1
         exp_avg += (1 - b1) * grad
         exp_avg_sq *= b2
-        sq = grad * grad
+        # NOTE: an explicit out= array: for a 0-d parameter grad * grad is a numpy scalar, which
+        # cannot be reused as out= below
+        sq = np.multiply(grad, grad, out=np.empty_like(exp_avg_sq))
         sq *= 1 - b2
         exp_avg_sq += sq
         if group["amsgrad"]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
 from .optimizer import Optimizer, check_hyperparameter
 
 
@@ -49,7 +51,9 @@ class SGD(Optimizer):
         if momentum:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = grad.astype(p.dtype, copy=True)
+                # NOTE: np.array, not grad.copy(): for a 0-d p, grad may be a numpy scalar here,
+                # and `buf *= momentum` on a scalar would rebind it instead of updating the state
+                buf = state["momentum_buffer"] = np.array(grad, dtype=p.dtype)
             else:
                 buf *= momentum
                 buf += (1 - group["dampening"]) * grad
