@@ -303,3 +303,11 @@ def test_failed_load_leaves_the_model_unchanged(tmp_path):
         net.load_state_dict(tg.load(path))
     for k, v in net.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
+
+
+def test_numpy_integer_keys_are_stored_as_ints(tmp_path):
+    state = {np.int64(0): {"step": np.int32(4)}, np.int32(2): {"step": 1}}
+    tg.save(state, tmp_path / "np_keys.npz")
+    out = tg.load(tmp_path / "np_keys.npz")
+    assert out == {0: {"step": 4}, 2: {"step": 1}}
+    assert all(type(k) is int for k in out)

@@ -50,6 +50,8 @@ def _encode(obj, path, arrays):
         items = [_encode(v, _join(path, i), arrays) for i, v in enumerate(obj)]
         return {"list" if isinstance(obj, list) else "tuple": items}
     if isinstance(obj, dict):
+        if any(isinstance(k, np.integer) for k in obj):  # e.g. indices that came from numpy
+            obj = {int(k) if isinstance(k, np.integer) else k: v for k, v in obj.items()}
         for k in obj:
             if not isinstance(k, (str, int)) or isinstance(k, bool):
                 raise TypeError(f"save: dict keys must be str or int, got {k!r} "
