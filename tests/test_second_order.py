@@ -99,6 +99,22 @@ def test_newton_reaches_irls_solution(cls, style, lam):
         assert w.grad is not None and w.grad.shape == w.shape
 
 
+@pytest.mark.parametrize("scale", [1e-12, 1e-6, 1e6])
+@pytest.mark.parametrize("cls", SECOND_ORDER, ids=lambda c: c.__name__)
+def test_newton_invariant_to_loss_scale(cls, scale):
+    """Newton's step (H^-1 g) does not change when the loss is multiplied by a constant, so a
+    loss times 1e-12 (tiny gradients from the start) converges the same way: NewtonCG's
+    stopping rule must not mistake a small gradient for a solved system."""
+    X, y = pima_design()
+    ref_b, ref_w = irls(X, y)
+    w, b, loss_fn = logistic_problem(X, y)
+    opt = cls([w, b])
+    for _ in range(8):
+        opt.step(lambda: loss_fn() * scale)
+    np.testing.assert_allclose(w.data, ref_w, atol=1e-9)
+    np.testing.assert_allclose(b.data, [ref_b], atol=1e-9)
+
+
 @pytest.mark.parametrize("cls", SECOND_ORDER, ids=lambda c: c.__name__)
 def test_newton_quadratic_convergence(cls):
     """Newton's error roughly squares each step near the solution (the hallmark of the method:

@@ -162,7 +162,9 @@ class NewtonCG(_SecondOrder):
     """Hessian-free Newton: solves (H + damping I) d = g by conjugate gradient, each H v being a
     Hessian-vector product (a second backward pass, the gradient of g . v), so the Hessian is
     never formed and any model size works. CG stops after cg_iters iterations, at residual norm
-    <= tol, or on negative curvature (then it keeps the direction found so far, or -g at first).
+    <= tol * |g| (relative, so the method does not depend on the loss's scale, as Newton's
+    does not), or on negative curvature (then it keeps the direction found so far, or -g at
+    first).
 
     >>> from tinygrad_lite import Tensor
     >>> w = Tensor([0.0, 0.0], requires_grad=True)
@@ -200,7 +202,10 @@ class NewtonCG(_SecondOrder):
         d = r.copy()
         rs = r @ r
         iters = 0
-        while iters < self.cg_iters and np.sqrt(rs) > self.tol:
+        # NOTE: a relative tolerance: an absolute one would make a loss times 1e-12 (or a mean
+        # near the optimum) stop CG before its first iteration, and the step would be zero
+        stop = self.tol * np.sqrt(rs)
+        while iters < self.cg_iters and np.sqrt(rs) > stop:
             hd = hv(d)
             curvature = d @ hd
             iters += 1
