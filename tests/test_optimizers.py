@@ -396,6 +396,35 @@ def test_optimizer_step_closure_returns_loss_and_records():
     assert opt.step() is None
 
 
+@pytest.mark.parametrize("name, cls, ref, defaults, group_options, keys", CASES, ids=IDS)
+def test_optimizer_gradient_of_wrong_shape(name, cls, ref, defaults, group_options, keys):
+    """A gradient of another shape is an error naming both shapes (numpy would broadcast a (1,)
+    gradient over the parameter silently)."""
+    for p_shape, g_shape in [((3,), (1,)), ((3, 1), (3,)), ((2, 3), (3, 2))]:
+        w = Tensor(np.zeros(p_shape), requires_grad=True)
+        w.grad = Tensor(np.ones(g_shape))
+        with pytest.raises(ValueError, match=re.escape(f"{p_shape}") + ".*"
+                           + re.escape(f"{g_shape}")):
+            cls([w], **defaults).step()
+        assert not w.data.any()
+
+
+@pytest.mark.parametrize("name, cls, ref, defaults, group_options, keys", CASES, ids=IDS)
+def test_optimizer_never_writes_into_grad(name, cls, ref, defaults, group_options, keys):
+    """The update reads p.grad and never modifies it (a read-only gradient array works, and
+    keeps its values)."""
+    params = make_params()
+    opt = make_opt(cls, params, defaults, group_options)
+    for k in range(3):
+        grads = [gradient(p.data, k) for p in params]
+        for p, g in zip(params, grads):
+            g.setflags(write=False)
+            p.grad = Tensor(g)
+        opt.step()
+        for p, g in zip(params, grads):
+            np.testing.assert_array_equal(p.grad.data, g)
+
+
 def test_optimizer_state_is_lazy_defaultdict():
     w = Tensor(np.ones(2), requires_grad=True)
     opt = optim.Adam([w])

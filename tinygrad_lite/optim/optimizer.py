@@ -116,6 +116,11 @@ class Optimizer:
             for p in group["params"]:
                 grad = p.grad
                 if grad is not None:
+                    if grad.data.shape != p.data.shape:  # numpy would broadcast it silently
+                        raise ValueError(
+                            f"{type(self).__name__}.step: a parameter of shape {p.shape} has a "
+                            f"gradient of shape {grad.shape}; a gradient must have its "
+                            "parameter's shape (check what was assigned to .grad)")
                     update(p, grad.data, state[p], group)
         return loss
 
