@@ -95,6 +95,22 @@ def test_linear_gradcheck():
     assert check_module_grads(nn.Linear(3, 2, bias=False).double(), t64(RNG.standard_normal(3)))
 
 
+def test_linear_of_a_single_vector_values_and_gradients():
+    # Tensor.linear is one MatMul with a transposed weight; its vector branch once ignored the flag
+    from tinygrad_lite.ops import MatMul
+
+    x, w, b = t64(RNG.standard_normal(3)), t64(RNG.standard_normal((2, 3))), t64(RNG.standard_normal(2))
+    np.testing.assert_allclose(x.linear(w, b).data, w.data @ x.data + b.data, rtol=1e-12)
+    assert gradcheck(lambda a, ww, bb: a.linear(ww, bb), [x, w, b])
+    assert tg.gradgradcheck(lambda a, ww: a.linear(ww), [x, w])
+    m, v = t64(RNG.standard_normal((3, 4))), t64(RNG.standard_normal(3))
+    np.testing.assert_allclose(MatMul.apply(m, v, transpose_a=True).data, m.data.T @ v.data,
+                               rtol=1e-12)
+    assert gradcheck(lambda mm, vv: MatMul.apply(mm, vv, transpose_a=True), [m, v])
+    assert gradcheck(lambda vv, mm: MatMul.apply(vv, mm, transpose_b=True), [t64(RNG.standard_normal(4)), m])
+    assert tg.gradgradcheck(lambda mm, vv: MatMul.apply(mm, vv, transpose_a=True), [m, v])
+
+
 def test_linear_wrong_width_names_both_shapes():
     lin = nn.Linear(4, 2)
     with pytest.raises(ValueError, match=r"\(8, 3\)") as info:

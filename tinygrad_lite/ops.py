@@ -541,20 +541,15 @@ class MatMul(Function):
     def backward(ctx, grad):
         x, y = (_val(v) for v in ctx.inputs)
         nx, ny = ctx.needs_input_grad
-        if x.ndim == 1 and y.ndim == 1:  # dot product: grad is a scalar
-            return (grad * y if nx else None), (grad * x if ny else None)
-        if x.ndim == 1:  # (k,) @ (..., k, m) -> (..., m)
-            g = grad[..., None, :]
-            gx = (g @ y.swapaxes(-1, -2))[..., 0, :] if nx else None
-            gy = x[:, None] * g if ny else None
-            return gx, gy
-        if y.ndim == 1:  # (..., n, k) @ (k,) -> (..., n)
-            g = grad[..., :, None]
-            gx = g * y if nx else None
-            gy = (x.swapaxes(-1, -2) @ g)[..., 0] if ny else None
-            return gx, gy
-        # C = op(x) @ op(y): dx and dy, each written so it comes out in x's / y's own layout
         ta, tb = ctx.settings.get("transpose_a", False), ctx.settings.get("transpose_b", False)
+        if x.ndim == 1 or y.ndim == 1:
+            # NOTE: a vector operand: work with the transposed matrix as used (op(x), op(y)) and
+            # swap its gradient back into the operand's own layout (x.linear(w) with 1-D x)
+            a, b = (x.swapaxes(-1, -2) if ta else x), (y.swapaxes(-1, -2) if tb else y)
+            ga, gb = _matmul_vector_grads(grad, a, b, nx, ny)
+            return (ga.swapaxes(-1, -2) if ta and ga is not None else ga), (
+                gb.swapaxes(-1, -2) if tb and gb is not None else gb)
+        # C = op(x) @ op(y): dx and dy, each written so it comes out in x's / y's own layout
         gx = gy = None
         if nx:
             gx = (MatMul.apply(grad, y, transpose_b=not tb) if not ta
@@ -563,6 +558,21 @@ class MatMul(Function):
             gy = (MatMul.apply(x, grad, transpose_a=not ta) if not tb
                   else MatMul.apply(grad, x, transpose_a=True, transpose_b=ta))
         return gx, gy
+
+
+def _matmul_vector_grads(grad, x, y, nx, ny):
+    """Gradients of x @ y when x or y is 1-D (numpy's matmul promotion rules)."""
+    if x.ndim == 1 and y.ndim == 1:  # dot product: grad is a scalar
+        return (grad * y if nx else None), (grad * x if ny else None)
+    if x.ndim == 1:  # (k,) @ (..., k, m) -> (..., m)
+        g = grad[..., None, :]
+        gx = (g @ y.swapaxes(-1, -2))[..., 0, :] if nx else None
+        gy = x[:, None] * g if ny else None
+        return gx, gy
+    g = grad[..., :, None]  # (..., n, k) @ (k,) -> (..., n)
+    gx = g * y if nx else None
+    gy = (x.swapaxes(-1, -2) @ g)[..., 0] if ny else None
+    return gx, gy
 
 
 # -------------------------------------------------------------------------------- sliding windows ----
