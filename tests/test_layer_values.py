@@ -154,6 +154,18 @@ def test_conv2d_gradcheck(stride, padding):
     assert check_module_grads(conv, x, max_full=100)
 
 
+def test_conv2d_padding_valid_and_same_strings():
+    same = nn.Conv2d(2, 3, (3, 5), padding="same")
+    assert same.padding == (1, 2) and same(Tensor.zeros(1, 2, 6, 7)).shape == (1, 3, 6, 7)
+    assert nn.Conv2d(2, 3, 3, padding="valid").padding == (0, 0)
+    with pytest.raises(ValueError, match="same"):
+        nn.Conv2d(2, 3, 4, padding="same")
+    with pytest.raises(ValueError, match="same"):
+        nn.Conv2d(2, 3, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="'full'"):
+        nn.Conv2d(2, 3, 3, padding="full")
+
+
 def test_conv2d_without_bias_and_wrong_channels():
     conv = nn.Conv2d(3, 2, 2, bias=False)
     assert conv.bias is None and [n for n, _ in conv.named_parameters()] == ["weight"]

@@ -75,6 +75,22 @@ def _check_pool_args(name: str, kernel_size, stride, padding) -> None:
                          f"padding={padding} for kernel_size={kernel_size}")
 
 
+def _conv_padding(padding, kernel_size, stride):
+    """An int, a pair, or PyTorch's "valid" (none) and "same" (output size = input size: stride 1
+    and, since padding here is symmetric, odd kernel sizes)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0)
+        if padding == "same":
+            if stride != (1, 1) or kernel_size[0] % 2 == 0 or kernel_size[1] % 2 == 0:
+                raise ValueError(f"padding='same' needs stride 1 and odd kernel sizes here, got "
+                                 f"kernel_size={kernel_size}, stride={stride}; give the padding as "
+                                 "numbers instead")
+            return (kernel_size[0] // 2, kernel_size[1] // 2)
+        raise ValueError(f"padding must be a number, a pair, 'valid' or 'same', got {padding!r}")
+    return _pair(padding)
+
+
 class Conv2d(Module):
     """2-D convolution over (N, C, H, W) inputs; weight (out_channels, in_channels, kh, kw).
 
@@ -87,7 +103,8 @@ class Conv2d(Module):
                  bias: bool = True):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)
+        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
+        self.padding = _conv_padding(padding, self.kernel_size, self.stride)
         fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
         bound = 1.0 / math.sqrt(fan_in)
         self.weight = _uniform_parameter((out_channels, in_channels, *self.kernel_size), bound)
