@@ -425,6 +425,26 @@ def test_optimizer_never_writes_into_grad(name, cls, ref, defaults, group_option
             np.testing.assert_array_equal(p.grad.data, g)
 
 
+def test_optimizer_step_invalidates_older_graphs():
+    """Like PyTorch's version counter: backward through a graph recorded before step() would use
+    the updated parameter values, so it is refused with the in-place message; a graph recorded
+    after the step works as usual."""
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x = Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    for opt in (optim.SGD([w], lr=1.0), optim.Adam([w]), optim.Newton([w])):
+        loss = (w * x).sum()
+        loss.backward(retain_graph=True)
+        if isinstance(opt, optim.Newton):
+            opt.step(lambda: (w * w).sum())
+        else:
+            opt.step()
+        with pytest.raises(RuntimeError, match="modified in place"):
+            loss.backward()
+        w.grad = x.grad = None
+        (w * x).sum().backward()
+        np.testing.assert_array_equal(x.grad.data, w.data)
+
+
 def test_optimizer_state_is_lazy_defaultdict():
     w = Tensor(np.ones(2), requires_grad=True)
     opt = optim.Adam([w])

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from ..autograd import enable_grad
+from ..autograd import enable_grad, mark_modified
 from ..tensor import Tensor
 
 
@@ -122,6 +122,9 @@ class Optimizer:
                             f"gradient of shape {grad.shape}; a gradient must have its "
                             "parameter's shape (check what was assigned to .grad)")
                     update(p, grad.data, state[p], group)
+                    # NOTE: bump p's version, as PyTorch's in-place update does: a graph recorded
+                    # before this step then refuses to backward (it would use the new values)
+                    mark_modified(p)
         return loss
 
     def update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
