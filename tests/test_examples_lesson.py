@@ -123,3 +123,42 @@ def test_optimizers_first_order_methods_make_progress(race_result):
 def test_optimizers_writes_one_figure_per_function(race_result):
     for function in ("rosenbrock", "beale"):
         assert_png(race_result[function]["figure"])
+
+
+# -------------------------------------------------------------------------------- activations ----
+@pytest.fixture(scope="module")
+def activations_result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("activations")
+    return load_example("activations").main(["--quick", "--out", str(out)])
+
+
+def test_activations_sigmoid_gradients_vanish(activations_result):
+    results = activations_result["results"]
+    sigmoid = results["sigmoid"]["grad_norms"]
+    # the first layer gets orders of magnitude less gradient than the output layer...
+    assert results["sigmoid"]["grad_ratio"] < 1e-3
+    # ...shrinking layer after layer on the way back (each factor at most sigmoid' <= 1/4 times
+    # the weights); over the last 8 layers the norm falls monotonically
+    assert np.all(np.diff(sigmoid[2:]) > 0)
+    for name in ("tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU"):
+        assert 0.1 < results[name]["grad_ratio"] < 10, name
+        assert results[name]["grad_ratio"] > 1000 * results["sigmoid"]["grad_ratio"], name
+
+
+def test_activations_relu_is_sparse_sigmoid_is_not(activations_result):
+    results = activations_result["results"]
+    assert results["ReLU"]["zero_fraction"] > 0.2
+    for name in ("sigmoid", "tanh", "LeakyReLU", "PReLU", "RReLU"):
+        assert results[name]["zero_fraction"] == 0, name
+
+
+def test_activations_relu_family_learns_sigmoid_does_not(activations_result):
+    results = activations_result["results"]
+    assert results["sigmoid"]["test_accuracy"] < 0.2  # about chance: 10 classes
+    for name in ("ReLU", "LeakyReLU", "PReLU", "RReLU", "tanh"):
+        assert results[name]["test_accuracy"] > results["sigmoid"]["test_accuracy"] + 0.1, name
+        assert results[name]["losses"][-5:].mean() < results[name]["losses"][:5].mean(), name
+
+
+def test_activations_writes_the_figure(activations_result):
+    assert_png(activations_result["figure"])
