@@ -85,14 +85,22 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 
 # -------------------------------------------------------------------------------------- modules ----
 class Sigmoid(Module):
-    """Elementwise sigmoid."""
+    """Elementwise sigmoid.
+
+    >>> Sigmoid()(Tensor([0.0])).tolist()
+    [0.5]
+    """
 
     def forward(self, x):
         return x.sigmoid()
 
 
 class Tanh(Module):
-    """Elementwise tanh."""
+    """Elementwise tanh.
+
+    >>> Tanh()(Tensor([0.0])).tolist()
+    [0.0]
+    """
 
     def forward(self, x):
         return x.tanh()
@@ -118,7 +126,11 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
-    """x for x > 0, negative_slope * x otherwise."""
+    """x for x > 0, negative_slope * x otherwise.
+
+    >>> LeakyReLU(0.5)(Tensor([-2.0, 3.0])).tolist()
+    [-1.0, 3.0]
+    """
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
@@ -153,7 +165,11 @@ class PReLU(Module):
 
 class RReLU(Module):
     """Randomized leaky ReLU: random slopes from U(lower, upper) per element in training, the mean
-    slope in eval."""
+    slope in eval.
+
+    >>> RReLU(0.25, 0.75).eval()(Tensor([-2.0, 1.0])).tolist()
+    [-1.0, 1.0]
+    """
 
     def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
         super().__init__()
@@ -170,7 +186,11 @@ class RReLU(Module):
 
 
 class ELU(Module):
-    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+    """x for x > 0, alpha * (exp(x) - 1) otherwise.
+
+    >>> ELU(alpha=2.0)(Tensor([-1000.0, 3.0])).tolist()
+    [-2.0, 3.0]
+    """
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
@@ -184,7 +204,11 @@ class ELU(Module):
 
 
 class Softplus(Module):
-    """log(1 + exp(beta x)) / beta."""
+    """log(1 + exp(beta x)) / beta.
+
+    >>> round(Softplus()(Tensor([0.0])).item(), 4)
+    0.6931
+    """
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
@@ -198,7 +222,11 @@ class Softplus(Module):
 
 
 class Softmax(Module):
-    """Softmax along `dim`."""
+    """Softmax along `dim`.
+
+    >>> Softmax(dim=1)(Tensor([[0.0, 0.0]])).tolist()
+    [[0.5, 0.5]]
+    """
 
     def __init__(self, dim: int = -1):
         super().__init__()
@@ -212,7 +240,11 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
-    """Log-softmax along `dim`."""
+    """Log-softmax along `dim`.
+
+    >>> LogSoftmax(dim=1)(Tensor([[0.0, 0.0]])).exp().tolist()
+    [[0.5, 0.5]]
+    """
 
     def __init__(self, dim: int = -1):
         super().__init__()

@@ -18,7 +18,11 @@ def _uniform_parameter(shape, bound):
 
 
 class Identity(Module):
-    """Returns its input unchanged."""
+    """Returns its input unchanged.
+
+    >>> Identity()(Tensor([1.0])).tolist()
+    [1.0]
+    """
 
     def forward(self, x):
         return x
@@ -127,7 +131,11 @@ class Conv2d(Module):
 
 
 class MaxPool2d(Module):
-    """2-D max pooling (stride defaults to kernel_size)."""
+    """2-D max pooling (stride defaults to kernel_size).
+
+    >>> MaxPool2d(2)(Tensor.arange(16.0).reshape(1, 1, 4, 4)).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
@@ -143,7 +151,11 @@ class MaxPool2d(Module):
 
 
 class AvgPool2d(Module):
-    """2-D average pooling (padded zeros count, as PyTorch's default)."""
+    """2-D average pooling (padded zeros count, as PyTorch's default).
+
+    >>> AvgPool2d(2)(Tensor.arange(16.0).reshape(1, 1, 4, 4)).tolist()
+    [[[[2.5, 4.5], [10.5, 12.5]]]]
+    """
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
@@ -159,7 +171,11 @@ class AvgPool2d(Module):
 
 
 class Flatten(Module):
-    """Merges dimensions start_dim..end_dim (by default all but the batch dimension)."""
+    """Merges dimensions start_dim..end_dim (by default all but the batch dimension).
+
+    >>> Flatten()(Tensor.zeros(2, 3, 4, 5)).shape
+    (2, 60)
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
@@ -174,7 +190,14 @@ class Flatten(Module):
 
 class Dropout(Module):
     """Inverted dropout: in training, zero each element with probability p and scale the rest by
-    1/(1-p); the identity in eval mode."""
+    1/(1-p); the identity in eval mode.
+
+    >>> drop = Dropout(0.5)
+    >>> sorted(set(drop(Tensor.ones(100)).tolist()))  # kept values are scaled by 1/(1-p)
+    [0.0, 2.0]
+    >>> drop.eval()(Tensor([1.0, 2.0])).tolist()
+    [1.0, 2.0]
+    """
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
@@ -254,14 +277,26 @@ class _BatchNorm(Module):
 
 class BatchNorm1d(_BatchNorm):
     """Batch normalization over (N, C) or (N, C, L) inputs, with PyTorch's running statistics
-    (`running_mean`, `running_var` with the unbiased update, `num_batches_tracked`)."""
+    (`running_mean`, `running_var` with the unbiased update, `num_batches_tracked`).
+
+    >>> bn = BatchNorm1d(2)
+    >>> bn(Tensor([[1.0, 10.0], [3.0, 30.0]])).data.round(4).tolist()
+    [[-1.0, -1.0], [1.0, 1.0]]
+    >>> [round(v, 4) for v in bn.running_var.tolist()], int(bn.num_batches_tracked.data)
+    ([1.1, 20.9], 1)
+    """
 
     _axes_by_ndim = {2: (0,), 3: (0, 2)}
     _expected = "(N, C) or (N, C, L)"
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch normalization over (N, C, H, W) inputs, with PyTorch's running statistics."""
+    """Batch normalization over (N, C, H, W) inputs, with PyTorch's running statistics.
+
+    >>> bn = BatchNorm2d(3).eval()  # eval: the running statistics (0 and 1 at first)
+    >>> round(float(bn(Tensor.ones(2, 3, 4, 4)).data.max()), 4)
+    1.0
+    """
 
     _axes_by_ndim = {4: (0, 2, 3)}
     _expected = "(N, C, H, W)"

@@ -299,14 +299,22 @@ class _Loss(Module):
 
 
 class MSELoss(_Loss):
-    """Module form of mse_loss."""
+    """Module form of mse_loss.
+
+    >>> MSELoss()(Tensor([1.0, 2.0]), Tensor([1.0, 4.0])).item()
+    2.0
+    """
 
     def forward(self, input, target):
         return mse_loss(input, target, self.reduction)
 
 
 class BCELoss(_Loss):
-    """Module form of binary_cross_entropy."""
+    """Module form of binary_cross_entropy.
+
+    >>> round(BCELoss()(Tensor([0.8]), Tensor([1.0])).item(), 4)
+    0.2231
+    """
 
     def __init__(self, weight=None, reduction: str = "mean"):
         super().__init__(reduction)
@@ -317,7 +325,11 @@ class BCELoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Module form of binary_cross_entropy_with_logits."""
+    """Module form of binary_cross_entropy_with_logits.
+
+    >>> round(BCEWithLogitsLoss()(Tensor([0.0]), Tensor([1.0])).item(), 4)
+    0.6931
+    """
 
     def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
         super().__init__(reduction)
@@ -329,7 +341,11 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class CrossEntropyLoss(_Loss):
-    """Module form of cross_entropy."""
+    """Module form of cross_entropy.
+
+    >>> round(CrossEntropyLoss()(Tensor([[2.0, 0.0, -1.0]]), Tensor([0])).item(), 4)
+    0.1698
+    """
 
     def __init__(self, weight=None, reduction: str = "mean", label_smoothing: float = 0.0,
                  ignore_index: int = -100):
@@ -342,7 +358,11 @@ class CrossEntropyLoss(_Loss):
 
 
 class NLLLoss(_Loss):
-    """Module form of nll_loss."""
+    """Module form of nll_loss.
+
+    >>> NLLLoss()(Tensor([[-1.0, -2.0]]), Tensor([1])).item()
+    2.0
+    """
 
     def __init__(self, weight=None, reduction: str = "mean", ignore_index: int = -100):
         super().__init__(reduction)
