@@ -311,3 +311,12 @@ def test_numpy_integer_keys_are_stored_as_ints(tmp_path):
     out = tg.load(tmp_path / "np_keys.npz")
     assert out == {0: {"step": 4}, 2: {"step": 1}}
     assert all(type(k) is int for k in out)
+
+
+def test_saving_a_module_or_optimizer_itself_points_to_state_dict(tmp_path):
+    model = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match=r"Linear.*state_dict\(\)"):
+        tg.save(model, tmp_path / "m.npz")
+    with pytest.raises(TypeError, match=r"SGD at model.*state_dict\(\)"):
+        tg.save({"model": tg.optim.SGD(model.parameters(), lr=0.1)}, tmp_path / "o.npz")
+    assert _leftovers(tmp_path, set()) == []

@@ -57,8 +57,10 @@ def _encode(obj, path, arrays):
                 raise TypeError(f"save: dict keys must be str or int, got {k!r} "
                                 f"({type(k).__name__}) in {path or 'the top level'}")
         return {"dict": [[k, _encode(v, _join(path, k), arrays)] for k, v in obj.items()]}
+    hint = " Save its .state_dict() instead." if callable(getattr(obj, "state_dict", None)) else ""
     raise TypeError(f"save: cannot store a {type(obj).__name__} at {path or 'the top level'} "
-                    "(arrays, tensors, numbers, strings, None, lists, tuples and dicts are supported)")
+                    "(arrays, tensors, numbers, strings, None, lists, tuples and dicts are "
+                    f"supported).{hint}")
 
 
 def _join(path, key):
