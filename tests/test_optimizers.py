@@ -629,6 +629,21 @@ def test_optimizer_float32_stays_float32(name, cls, ref, defaults, group_options
                 assert value.dtype == np.float32, (name, key)
 
 
+def test_optimizer_numpy_scalar_options_become_python_numbers():
+    """np.float64(lr) * a float32 array is float64 under numpy 2's rules (a hidden float64
+    temporary every step), so numpy scalars among the options are stored as Python numbers."""
+    w = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    v = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    opt = optim.Adam([w], lr=np.float64(0.1), betas=(np.float64(0.9), 0.99),
+                     weight_decay=np.float32(0.5))
+    opt.add_param_group({"params": [v], "eps": np.float64(1e-6)})
+    for group in opt.param_groups:
+        assert type(group["lr"]) is float and type(group["weight_decay"]) is float
+        assert all(type(b) is float for b in group["betas"])
+    assert type(opt.param_groups[1]["eps"]) is float
+    assert opt.param_groups[0]["betas"] == (0.9, 0.99) and opt.param_groups[1]["eps"] == 1e-6
+
+
 # ---------------------------------------------------------------------- torch (extra) ----
 @pytest.mark.parametrize("name, cls, ref, defaults, group_options, keys", CASES, ids=IDS)
 def test_optimizer_trajectory_matches_torch(name, cls, ref, defaults, group_options, keys):

@@ -87,6 +87,11 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
         for key, value in self.defaults.items():
             group.setdefault(key, value)
+        for key, value in group.items():  # NOTE: np.float64(1e-3) * a float32 array is float64
+            if isinstance(value, np.generic):  # (numpy 2), so numpy scalars become Python ones
+                group[key] = value.item()
+            elif isinstance(value, tuple) and any(isinstance(v, np.generic) for v in value):
+                group[key] = tuple(v.item() if isinstance(v, np.generic) else v for v in value)
         self._validate(group)
         self.param_groups.append(group)
 
