@@ -425,6 +425,13 @@ def test_kl_sparsity_is_zero_at_target_and_finite_at_zero_and_one():
         assert np.all(np.isfinite(a.grad.data))
 
 
+def test_kl_sparsity_bad_arguments_are_explained():
+    with pytest.raises(ValueError, match="rho"):
+        F.kl_sparsity(Tensor([[0.5]]), rho=0.0)
+    with pytest.raises(ValueError, match=r"\[0, 1\].*-0\.5"):  # e.g. tanh outputs
+        F.kl_sparsity(Tensor([[-0.5, 0.2]]))
+
+
 def test_kl_sparsity_gradcheck():
     a = t64(RNG.uniform(0.1, 0.9, (4, 3)))
     assert gradcheck(lambda u: F.kl_sparsity(u, 0.2), [a])

@@ -281,6 +281,12 @@ def kl_sparsity(activations: Tensor, rho: float = 0.05, eps: float = 1e-6) -> Te
     >>> round(kl_sparsity(Tensor([[0.05, 0.5], [0.05, 0.5]])).item(), 4)
     0.4946
     """
+    if not 0.0 < rho < 1.0:
+        raise ValueError(f"kl_sparsity: rho must be in (0, 1), got {rho}")
+    a = activations.data
+    if a.size and not (a.min() >= 0.0 and a.max() <= 1.0):
+        raise ValueError(f"kl_sparsity: activations must be in [0, 1] (e.g. sigmoid outputs), got "
+                         f"values in [{a.min()}, {a.max()}]")
     rho_hat = activations.mean(axis=0).clip(eps, 1.0 - eps)
     kl = rho * (rho / rho_hat).log() + (1.0 - rho) * ((1.0 - rho) / (1.0 - rho_hat)).log()
     return kl.sum()
