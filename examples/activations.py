@@ -191,9 +191,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, default=Path("outputs/activations"))
     ap.add_argument("--quick", action="store_true", help="a small budget, for tests")
     args = ap.parse_args(argv)
-    if args.quick:  # 1,500 digits, one epoch (24 steps)
-        args.train_size, args.test_size, args.epochs = 1_500, 1_000, 1
-        args.grad_steps = min(args.grad_steps, 10)
+    if args.quick:  # 1,500 digits, one epoch (24 steps) (options given still count)
+        quick = dict(train_size=1_500, test_size=1_000, epochs=1, grad_steps=10)
+        for key, value in quick.items():
+            if getattr(args, key) == ap.get_default(key):
+                setattr(args, key, value)
     return args
 
 

@@ -162,3 +162,40 @@ def test_activations_relu_family_learns_sigmoid_does_not(activations_result):
 
 def test_activations_writes_the_figure(activations_result):
     assert_png(activations_result["figure"])
+
+
+# ------------------------------------------------------------------------- sparse autoencoder ----
+@pytest.fixture(scope="module")
+def autoencoder_result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("autoencoder")
+    return load_example("sparse_autoencoder").main(["--quick", "--out", str(out)])
+
+
+def test_sparse_autoencoder_mean_activation_falls_toward_rho(autoencoder_result):
+    history = autoencoder_result["history"]
+    assert abs(history[0]["mean_activation"] - 0.5) < 0.05  # sigmoids of small weighted sums
+    assert history[-1]["mean_activation"] < 0.15
+    assert history[-1]["mean_activation"] > 0.05 * 0.5  # towards rho, not collapsed to 0
+
+
+def test_sparse_autoencoder_reconstruction_improves(autoencoder_result):
+    history = autoencoder_result["history"]
+    test_recon = [h["recon"] for h in history]
+    assert test_recon[-1] < 0.4 * test_recon[0]
+    assert all(b < a for a, b in zip(test_recon, test_recon[1:]))  # every epoch helps
+    train_cost = [h["train_cost"] for h in history[1:]]
+    assert train_cost[-1] < train_cost[0]
+
+
+def test_sparse_autoencoder_sparsity_penalty_is_what_makes_it_sparse(tmp_path):
+    # the same run without the KL term (beta = 0): hidden units stay busy
+    example = load_example("sparse_autoencoder")
+    dense = example.main(["--quick", "--beta", "0", "--epochs", "2", "--out", str(tmp_path)])
+    assert dense["history"][-1]["mean_activation"] > 0.2
+
+
+def test_sparse_autoencoder_writes_features_and_reconstructions(autoencoder_result):
+    features, reconstructions = autoencoder_result["figures"]
+    assert features.name == "features.png" and reconstructions.name == "reconstructions.png"
+    for path in (features, reconstructions):
+        assert_png(path)
