@@ -29,6 +29,21 @@ def assert_png(path: Path) -> None:
     assert path.stat().st_size > 10_000, (path, path.stat().st_size)
 
 
+LESSON_EXAMPLES = ["logistic_regression_pima", "optimizers", "activations", "sparse_autoencoder"]
+
+
+@pytest.mark.parametrize("name", LESSON_EXAMPLES)
+def test_examples_import_without_side_effects(name, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the default --out is relative: nothing may appear here
+    module = load_example(name)
+    assert callable(module.main) and module.__doc__
+    assert list(tmp_path.iterdir()) == []
+    assert capsys.readouterr().out == ""
+    with pytest.raises(SystemExit):  # --help prints the lesson's docstring and exits
+        module.main(["--help"])
+    assert "--quick" in capsys.readouterr().out and list(tmp_path.iterdir()) == []
+
+
 # ----------------------------------------------------------------------- logistic regression ----
 @pytest.fixture(scope="module")
 def pima_result(tmp_path_factory):
