@@ -152,8 +152,8 @@ def plot(results: dict, args, out: Path) -> Path:
     ax2.set(xlabel="step", ylabel="training cost (moving average)", ylim=(0, None),
             title=f"training: SGD + momentum, lr {args.lr:g}")
     ax2.axhline(np.log(10), color="grey", ls=":", lw=1)
-    ax2.text(len(next(iter(results.values()))["losses"]) * 0.5, np.log(10) * 1.02,
-             "log 10: guessing", color="grey", fontsize=8, va="bottom")
+    ax2.text(len(next(iter(results.values()))["losses"]) * 0.5, np.log(10) * 0.97,
+             "log 10 = guessing among 10 digits", color="grey", fontsize=8, va="top")
     ax3.set(xlabel="hidden layer", ylabel="fraction of outputs exactly 0", ylim=(-0.03, 1),
             xticks=np.arange(1, args.depth + 1),
             title="sparsity after training (1,000 test digits)")

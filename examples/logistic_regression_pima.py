@@ -183,10 +183,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--tol", type=float, default=1e-5, help="gradient-norm tolerance")
     ap.add_argument("--seed", type=int, default=0, help="seed of SGD's minibatch order")
     ap.add_argument("--out", type=Path, default=Path("outputs/logistic_regression_pima"))
-    ap.add_argument("--quick", action="store_true", help="a small budget (300 passes), for tests")
+    ap.add_argument("--quick", action="store_true", help="a small budget (200 passes), for tests")
     args = ap.parse_args(argv)
     if args.quick:
-        args.max_iters = min(args.max_iters, 300)
+        args.max_iters = min(args.max_iters, 200)
     return args
 
 
