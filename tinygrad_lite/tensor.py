@@ -440,12 +440,12 @@ class Tensor(Node):
         return self * self
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
-        """x where x > 0, negative_slope * x elsewhere.
+        """x where x > 0, negative_slope * x elsewhere (gradient negative_slope at 0, as PyTorch).
 
         >>> Tensor([-2.0, 3.0]).leaky_relu(0.1)
         tensor([-0.2,  3. ])
         """
-        return self.relu() - (-self).relu() * negative_slope
+        return Where.apply(self.data > 0, self, self * negative_slope)
 
     def softplus(self, beta: float = 1.0) -> Tensor:
         """log(1 + exp(beta * x)) / beta, computed stably (no overflow for large x).

@@ -32,7 +32,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -
     >>> leaky_relu(Tensor([-2.0, 3.0]), 0.5).tolist()
     [-1.0, 3.0]
     """
-    return Tensor.where(x.data > 0, x, x * negative_slope)
+    return x.leaky_relu(negative_slope)
 
 
 def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
