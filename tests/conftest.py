@@ -1,6 +1,13 @@
-"""Shared test setup: hypothesis profiles and a fixed seed for the package generator."""
+"""Shared test setup: one BLAS thread, hypothesis profiles, and a fixed seed for the package's
+generator."""
 
 import os
+
+# NOTE: the tests multiply small matrices, where BLAS threads only add overhead, and on a shared
+# machine a multi-threaded OpenBLAS under contention runs up to 50x slower. Must precede numpy
+# (pytest imports this file before any test module imports numpy).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 import numpy as np
 import pytest
