@@ -9,11 +9,11 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import numpy as np
-import pytest
-from hypothesis import HealthCheck, settings
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
-import tinygrad_lite as tg
+import tinygrad_lite as tg  # noqa: E402
 
 # NOTE: "ci" is the default: no deadline (shared, noisy machines) and a fixed example budget, so the
 # suite's run time is bounded and the same on every run. "dev" explores more; "quick" for iteration.
