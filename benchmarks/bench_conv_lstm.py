@@ -1,7 +1,7 @@
 """Conv/pool and LSTM speed: tinygrad_lite vs hand-written numpy (the floor) vs PyTorch CPU.
 
 Workloads (shapes of examples/mnist_cnn.py and examples/mnist_lstm.py, on real MNIST images):
-  conv   Conv2d(8 -> 16, 5x5) forward + backward (input and weight gradients), batch 64, 12x12 inputs
+  conv   Conv2d(8 -> 16, 5x5) forward + backward (input and weight gradients), (64, 8, 12, 12)
   pool   max_pool2d(2) forward + backward, (64, 8, 24, 24), after a ReLU (so windows have ties)
   cnn    training steps of the example CNN (conv 5x5 -> relu -> pool 2, twice, then linear; Adam)
   lstm   training steps of the example LSTM (28 rows of 28 pixels -> LSTM -> linear; Adam)
@@ -46,7 +46,7 @@ def load_images(n):
     return x, y[:n]
 
 
-# --------------------------------------------------------------------------- hand-written numpy ----
+# -------------------------------------------------------------------------- hand-written numpy ----
 def np_im2col(x, k):
     """(N, C, H, W) -> (N, C*k*k, oh*ow), the layout whose copy reads whole rows of x."""
     n, c, h, w = x.shape
@@ -182,8 +182,9 @@ def cnn_numpy(x, y, batch, steps, c1, c2, hidden):
 
 def lstm_arrays(hidden, seed=0):
     rng = np.random.default_rng(seed)
-    return [uniform(rng, (4 * hidden, 28), hidden ** 2), uniform(rng, (4 * hidden, hidden), hidden ** 2),
-            uniform(rng, (4 * hidden,), hidden ** 2), uniform(rng, (4 * hidden,), hidden ** 2),
+    k = hidden ** 2  # PyTorch's bound 1/sqrt(hidden)
+    return [uniform(rng, (4 * hidden, 28), k), uniform(rng, (4 * hidden, hidden), k),
+            uniform(rng, (4 * hidden,), k), uniform(rng, (4 * hidden,), k),
             uniform(rng, (10, hidden), hidden), uniform(rng, (10,), hidden)]
 
 

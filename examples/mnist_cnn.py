@@ -2,7 +2,7 @@
 epochs of training on a CPU.
 
     python examples/mnist_cnn.py                  # the full run: 2 epochs over 60,000 images
-    python examples/mnist_cnn.py --quick          # seconds: 4,000 images, 1 epoch, 1,000 test images
+    python examples/mnist_cnn.py --quick          # seconds: 4,000 images, 1 epoch, 1,000 tests
     python examples/mnist_cnn.py --epochs 3 --channels 16 32 --lr 2e-3 --out my_run/
 
 It reads top to bottom like a lesson: the data, the model (two convolution + pooling stages and a
@@ -19,6 +19,7 @@ digits.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -34,7 +35,7 @@ from tinygrad_lite.data import DataLoader, TensorDataset, mnist
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the training pixels (the values everyone uses)
 
 
-# --------------------------------------------------------------------------------------- the data ----
+# ------------------------------------------------------------------------------------ the data ----
 def load_data(train_limit: int | None = None, test_limit: int | None = None):
     """MNIST as (N, 1, 28, 28) float32 images (one channel: grey), standardized, and int labels."""
     x_train, y_train = mnist.load("train")
@@ -48,7 +49,7 @@ def load_data(train_limit: int | None = None, test_limit: int | None = None):
     return prepare(x_train), y_train, prepare(x_test), y_test
 
 
-# -------------------------------------------------------------------------------------- the model ----
+# ----------------------------------------------------------------------------------- the model ----
 class ConvNet(nn.Module):
     """conv 5x5 -> relu -> max-pool 2 -> conv 5x5 -> relu -> max-pool 2 -> linear -> 10 scores.
 
@@ -82,7 +83,7 @@ def evaluate(model: ConvNet, x: np.ndarray, y: np.ndarray, batch_size: int = 100
     return correct / len(x), total_loss / len(x)
 
 
-# ---------------------------------------------------------------------------------- progress bar ----
+# -------------------------------------------------------------------------------- progress bar ----
 def progress(iterable, total: int, desc: str, enabled: bool):
     """tqdm's bar when it is installed, else a line every 10% (and nothing when disabled)."""
     if not enabled:
@@ -99,10 +100,11 @@ def _plain_progress(iterable, total, desc):
     for i, item in enumerate(iterable, 1):
         yield item
         if i in marks:
-            print(f"  {desc}: {i}/{total} batches ({time.perf_counter() - start:.1f} s)", flush=True)
+            seconds = time.perf_counter() - start
+            print(f"  {desc}: {i}/{total} batches ({seconds:.1f} s)", flush=True)
 
 
-# -------------------------------------------------------------------------------------- training ----
+# ------------------------------------------------------------------------------------ training ----
 def train(config: argparse.Namespace) -> dict:
     tg.manual_seed(config.seed)  # the weights' initialization
     x_train, y_train, x_test, y_test = load_data(config.train_limit, config.test_limit)
@@ -135,8 +137,9 @@ def train(config: argparse.Namespace) -> dict:
             seen += len(labels)
         seconds = time.perf_counter() - start  # training only; the evaluation is not counted
         accuracy, test_loss = evaluate(model, x_test, y_test)
-        for key, value in (("epoch", epoch), ("train_loss", total / seen), ("epoch_seconds", seconds),
-                           ("test_accuracy", accuracy), ("test_loss", test_loss)):
+        for key, value in (("epoch", epoch), ("train_loss", total / seen),
+                           ("epoch_seconds", seconds), ("test_accuracy", accuracy),
+                           ("test_loss", test_loss)):
             history[key].append(value)
         print(f"epoch {epoch}: train loss {total / seen:.4f}  test loss {test_loss:.4f}  "
               f"test accuracy {accuracy:.2%}  ({seconds:.1f} s)", flush=True)
@@ -144,7 +147,7 @@ def train(config: argparse.Namespace) -> dict:
                 n_test=len(x_test), n_train=len(x_train))
 
 
-# ------------------------------------------------------------------------------------ the outputs ----
+# --------------------------------------------------------------------------------- the outputs ----
 def save_figures(model: ConvNet, history: dict, out: Path) -> list[Path]:
     """The first layer's filters (what each looks for) and the loss curve, as PNG files."""
     import matplotlib
@@ -188,7 +191,52 @@ def save_figures(model: ConvNet, history: dict, out: Path) -> list[Path]:
     return paths
 
 
-# ------------------------------------------------------------------------------------------- main ----
+# ----------------------------------------------------------------------------- BLAS threads ----
+@contextlib.contextmanager
+def blas_threads(n: int):
+    """Run the block with numpy's BLAS (OpenBLAS in numpy's wheels) limited to n threads, then
+    restore the previous count; a no-op for n <= 0 or where the library cannot be found.
+
+    NOTE: these networks multiply small matrices thousands of times per epoch; on a machine
+    shared with other work, extra BLAS threads mostly wait for each other (measured on 2 busy
+    cores: 427 us for a (128, 64) @ (64, 256) product with 2 threads, 99 us with 1; the LSTM's
+    quick run took 64 s instead of 4 s). OPENBLAS_NUM_THREADS=1 in the environment does the same.
+    """
+    lib = _openblas() if n > 0 else None
+    if lib is None:
+        yield
+        return
+    set_threads, get_threads = lib
+    before = get_threads()
+    set_threads(n)
+    try:
+        yield
+    finally:
+        set_threads(before)
+
+
+def _openblas():
+    """(set_num_threads, get_num_threads) of the OpenBLAS numpy loaded, or None."""
+    import ctypes
+    import glob
+
+    folder = Path(np.__file__).resolve().parent
+    for path in glob.glob(str(folder.parent / "numpy.libs" / "*openblas*")) + glob.glob(
+            str(folder / ".dylibs" / "*openblas*")):
+        try:
+            lib = ctypes.CDLL(path)  # the copy numpy already loaded: same handle
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""),
+                               ("openblas", "64_"), ("openblas", "")):
+            setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+            getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+            if setter is not None and getter is not None:
+                return setter, getter
+    return None
+
+
+# ---------------------------------------------------------------------------------------- main ----
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -202,6 +250,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true",
                     help="a small budget (for tests): 4,000 training images, 1 epoch, 1,000 test")
     ap.add_argument("--no-progress", dest="progress", action="store_false")
+    ap.add_argument("--blas-threads", type=int, default=1,
+                    help="threads for numpy's BLAS during training (0: the BLAS default; "
+                         "see blas_threads)")
     config = ap.parse_args(argv)
     config.train_limit = config.test_limit = None
     if config.quick:
@@ -213,7 +264,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     config = parse_args(argv)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    result = train(config)
+    with blas_threads(config.blas_threads):
+        result = train(config)
     seconds = result["history"]["epoch_seconds"]
     print(f"\ntest accuracy: {result['test_accuracy']:.2%} on {result['n_test']:,} test images "
           f"({round((1 - result['test_accuracy']) * result['n_test'])} mistakes)")
