@@ -207,7 +207,7 @@ def test_built_site_has_the_pictures_and_the_math(site):
     lesson = (site / "lesson" / "index.html").read_text(encoding="utf-8")
     assert 'class="arithmatex"' in lesson  # equations are handed to MathJax
     assert (site / "javascripts" / "mathjax.js").is_file()
-    assert not (site / "griffe_doctest.py").exists()  # build machinery is not published
+    assert not list(site.glob("**/*.py")), "build machinery (*.py) was published"
 
 
 def test_api_reference_documents_every_public_name(site):
