@@ -182,6 +182,9 @@ def w1_torch(x, y, batch, lr=3.0):
 
 # ------------------------------------------------------------------------------------------- W2 ----
 class _NumpyAdam:
+    """Adam as a careful numpy programmer writes it: in place, one scratch array per step (the
+    same arithmetic as optim.Adam, so W2 compares the frameworks, not two Adam codings)."""
+
     def __init__(self, params, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
         self.params, self.lr, self.b1, self.b2, self.eps, self.t = params, lr, b1, b2, eps, 0
         self.m = [np.zeros_like(p) for p in params]
@@ -194,11 +197,15 @@ class _NumpyAdam:
             m *= self.b1
             m += (1 - self.b1) * g
             v *= self.b2
-            v += (1 - self.b2) * (g * g)
-            denom = np.sqrt(v)
+            sq = np.multiply(g, g)
+            sq *= 1 - self.b2
+            v += sq
+            denom = np.sqrt(v, out=sq)
             denom /= np.sqrt(c2)
             denom += self.eps
-            p -= (self.lr / c1) * (m / denom)
+            np.divide(m, denom, out=denom)
+            denom *= self.lr / c1
+            p -= denom
 
 
 def w2_numpy(x, y, labels, batch=128):

@@ -148,7 +148,9 @@ OPS = [
     OpSpec("softmax_axis0", lambda a: a.softmax(axis=0), lambda a: _softmax(a, 0), kind="reduce",
            min_dims=1, nonempty=True, covers=("softmax",)),
     OpSpec("log_softmax", lambda a: a.log_softmax(), lambda a: np.log(_softmax(a)), kind="reduce",
-           min_dims=1, nonempty=True),
+           min_dims=1, nonempty=True, covers=("LogSoftmax",)),
+    OpSpec("log_softmax_axis0", lambda a: a.log_softmax(axis=0), lambda a: np.log(_softmax(a, 0)),
+           kind="reduce", min_dims=1, nonempty=True, covers=("log_softmax",)),
     # ---------------------------------------------------------------------------- movement ----
     OpSpec("reshape", lambda a: a.reshape(-1), covers=("Reshape",)),
     OpSpec("view", lambda a: a.view(2, 3), lambda a: a.reshape(2, 3), kind="fixed",

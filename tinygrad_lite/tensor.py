@@ -22,6 +22,7 @@ from .ops import (
     Expand,
     GetItem,
     Log,
+    LogSoftmax,
     MatMul,
     Max,
     Maximum,
@@ -552,9 +553,12 @@ class Tensor(Node):
         return e / e.sum(axis=axis, keepdims=True)
 
     def log_softmax(self, axis=-1) -> Tensor:
-        """log(softmax(x)) along `axis`, computed without taking the log of a small number."""
-        shifted = self - self.max(axis=axis, keepdims=True).detach()
-        return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+        """log(softmax(x)) along `axis`, computed without taking the log of a small number.
+
+        >>> Tensor([1000.0, 0.0]).log_softmax()
+        tensor([    0., -1000.])
+        """
+        return LogSoftmax.apply(self, axis=int(axis))
 
     # ---------------------------------------------------------------------------- movement ----
     def reshape(self, *shape) -> Tensor:

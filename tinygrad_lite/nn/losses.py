@@ -174,12 +174,11 @@ def _nll(name, input, target, weight, reduction, ignore_index):
             raise ValueError(f"{name}: weight must have one entry per class ({n_classes}), got "
                              f"shape {w.shape}")
         picked = picked * w
-    per_sample = -(logp * picked).sum(axis=1)
-    if reduction == "mean":
-        return per_sample.sum() / max(float(picked.sum()), 1e-12)
-    if reduction == "none":
-        return per_sample.reshape(expected)
-    return _reduce(per_sample, reduction)
+    if reduction == "mean":  # NOTE: the weights folded into the one-hot mask: three ops in all
+        return -(logp * (picked / max(float(picked.sum()), 1e-12))).sum()
+    if reduction == "sum":
+        return -(logp * picked).sum()
+    return -(logp * picked).sum(axis=1).reshape(expected)
 
 
 def cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean",
