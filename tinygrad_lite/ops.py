@@ -542,12 +542,13 @@ class Concatenate(Function):
 
 # ------------------------------------------------------------------------------------------ matmul ----
 class MatMul(Function):
-    """numpy's matmul (1-D, 2-D, batched), optionally with either operand's last two axes swapped
-    first (BLAS's transpose flags): `x @ w.T` in one op, with gradients that come back in each
-    operand's own layout (no transposed views to copy)."""
+    """numpy's matmul (1-D, 2-D, batched) as BLAS's gemm: op(x) @ op(y) (+ bias), where op swaps an
+    operand's last two axes when its transpose flag is set. So `x @ w.T + b` (nn.Linear) is one op,
+    its gradients come back in each operand's own layout (no transposed copies), and the bias is
+    added in place into the fresh product (no extra array)."""
 
     @staticmethod
-    def forward(ctx, x, y, *, transpose_a=False, transpose_b=False):
+    def forward(ctx, x, y, bias=None, *, transpose_a=False, transpose_b=False):
         if x.ndim == 0 or y.ndim == 0:
             raise ValueError(f"matmul: both operands need at least 1 dimension, got {x.shape} and {y.shape}")
         if (transpose_a and x.ndim < 2) or (transpose_b and y.ndim < 2):
@@ -560,20 +561,27 @@ class MatMul(Function):
                 f"({a.shape[-1]}) must equal the {'first' if b.ndim == 1 else 'second-to-last'} "
                 f"dimension of the second ({b.shape[0 if b.ndim == 1 else -2]})"
             )
-        return a @ b
+        out = a @ b
+        if bias is None:
+            return out
+        if out.ndim and np.result_type(out, bias) == out.dtype and np.shape(bias) == out.shape[-1:]:
+            out += bias  # NOTE: in place into the product, which nothing else holds
+            return out
+        return out + bias
 
     @staticmethod
     def backward(ctx, grad):
-        x, y = (_val(v) for v in ctx.inputs)
-        nx, ny = ctx.needs_input_grad
+        x, y = _val(ctx.inputs[0]), _val(ctx.inputs[1])
+        nx, ny = ctx.needs_input_grad[:2]
+        gbias = (grad,) if len(ctx.inputs) == 3 else ()  # the engine sums it to the bias's shape
         ta, tb = ctx.settings.get("transpose_a", False), ctx.settings.get("transpose_b", False)
         if x.ndim == 1 or y.ndim == 1:
             # NOTE: a vector operand: work with the transposed matrix as used (op(x), op(y)) and
             # swap its gradient back into the operand's own layout (x.linear(w) with 1-D x)
             a, b = (x.swapaxes(-1, -2) if ta else x), (y.swapaxes(-1, -2) if tb else y)
             ga, gb = _matmul_vector_grads(grad, a, b, nx, ny)
-            return (ga.swapaxes(-1, -2) if ta and ga is not None else ga), (
-                gb.swapaxes(-1, -2) if tb and gb is not None else gb)
+            return (ga.swapaxes(-1, -2) if ta and ga is not None else ga,
+                    gb.swapaxes(-1, -2) if tb and gb is not None else gb, *gbias)
         # C = op(x) @ op(y): dx and dy, each written so it comes out in x's / y's own layout
         gx = gy = None
         if nx:
@@ -582,7 +590,7 @@ class MatMul(Function):
         if ny:
             gy = (MatMul.apply(x, grad, transpose_a=not ta) if not tb
                   else MatMul.apply(grad, x, transpose_a=True, transpose_b=ta))
-        return gx, gy
+        return (gx, gy, *gbias)
 
 
 def _matmul_vector_grads(grad, x, y, nx, ny):

@@ -713,14 +713,16 @@ class Tensor(Node):
 
     def linear(self, weight, bias=None) -> Tensor:
         """self @ weight.T + bias, with weight shaped (out_features, in_features) like PyTorch's
-        nn.Linear; one matmul op (no transposed copy of the weight, forward or backward).
+        nn.Linear; one op (no transposed copy of the weight, the bias added in place).
 
         >>> Tensor.ones(2, 3).linear(Tensor.ones(4, 3), Tensor.zeros(4)).shape
         (2, 4)
         """
         weight = weight if isinstance(weight, _CONST) else _operand(weight)
-        out = MatMul.apply(self, weight, transpose_b=True)
-        return out if bias is None else out + bias
+        if bias is None:
+            return MatMul.apply(self, weight, transpose_b=True)
+        bias = bias if isinstance(bias, _CONST) else _operand(bias)
+        return MatMul.apply(self, weight, bias, transpose_b=True)
 
     def dot(self, other) -> Tensor:
         """numpy's dot for 1-D and 2-D operands (the same as matmul there)."""
