@@ -167,6 +167,10 @@ def _nll(name, input, target, weight, reduction, ignore_index):
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     labels, valid, n_classes, expected = _check_classes(name, target, input.shape, ignore_index)
     logp = _class_last(input)
+    if weight is None and reduction == "mean" and valid.all():  # the common case, kept lean
+        picked = np.eye(n_classes, dtype=logp.dtype)[labels]
+        picked *= 1.0 / max(len(labels), 1)
+        return -(logp * picked).sum()
     picked = np.eye(n_classes, dtype=logp.dtype)[np.where(valid, labels, 0)] * valid[:, None]
     if weight is not None:
         w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=logp.dtype)
