@@ -19,7 +19,6 @@ digits.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
@@ -191,52 +190,6 @@ def save_figures(model: ConvNet, history: dict, out: Path) -> list[Path]:
     return paths
 
 
-# ----------------------------------------------------------------------------- BLAS threads ----
-@contextlib.contextmanager
-def blas_threads(n: int):
-    """Run the block with numpy's BLAS (OpenBLAS in numpy's wheels) limited to n threads, then
-    restore the previous count; a no-op for n <= 0 or where the library cannot be found.
-
-    NOTE: these networks multiply small matrices thousands of times per epoch; on a machine
-    shared with other work, extra BLAS threads mostly wait for each other (measured on 2 busy
-    cores: 427 us for a (128, 64) @ (64, 256) product with 2 threads, 99 us with 1; the LSTM's
-    quick run took 64 s instead of 4 s). OPENBLAS_NUM_THREADS=1 in the environment does the same.
-    """
-    lib = _openblas() if n > 0 else None
-    if lib is None:
-        yield
-        return
-    set_threads, get_threads = lib
-    before = get_threads()
-    set_threads(n)
-    try:
-        yield
-    finally:
-        set_threads(before)
-
-
-def _openblas():
-    """(set_num_threads, get_num_threads) of the OpenBLAS numpy loaded, or None."""
-    import ctypes
-    import glob
-
-    folder = Path(np.__file__).resolve().parent
-    for path in glob.glob(str(folder.parent / "numpy.libs" / "*openblas*")) + glob.glob(
-            str(folder / ".dylibs" / "*openblas*")):
-        try:
-            lib = ctypes.CDLL(path)  # the copy numpy already loaded: same handle
-        except OSError:
-            continue
-        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""),
-                               ("openblas", "64_"), ("openblas", "")):
-            setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-            getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-            if setter is not None and getter is not None:
-                return setter, getter
-    return None
-
-
-# ---------------------------------------------------------------------------------------- main ----
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -252,7 +205,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--no-progress", dest="progress", action="store_false")
     ap.add_argument("--blas-threads", type=int, default=1,
                     help="threads for numpy's BLAS during training (0: the BLAS default; "
-                         "see blas_threads)")
+                         "see tinygrad_lite.num_threads)")
     config = ap.parse_args(argv)
     config.train_limit = config.test_limit = None
     if config.quick:
@@ -264,7 +217,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     config = parse_args(argv)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    with blas_threads(config.blas_threads):
+    with tg.num_threads(config.blas_threads):
         result = train(config)
     seconds = result["history"]["epoch_seconds"]
     print(f"\ntest accuracy: {result['test_accuracy']:.2%} on {result['n_test']:,} test images "

@@ -335,20 +335,3 @@ def test_lstm_matches_a_hand_written_reference():
     np.testing.assert_allclose(out.numpy(), np.stack(hs, axis=1), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(h_n.numpy()[0], h, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(c_n.numpy()[0], c, rtol=1e-5, atol=1e-6)
-
-
-def test_examples_blas_threads_limit_and_restore():
-    module = load_example("mnist_lstm")
-    lib = module._openblas()
-    if lib is None:
-        pytest.skip("numpy's BLAS is not a findable OpenBLAS here")
-    _, get_threads = lib
-    before = get_threads()
-    with module.blas_threads(1):
-        assert get_threads() == 1
-    assert get_threads() == before
-    with module.blas_threads(0):  # 0: leave the BLAS default alone
-        assert get_threads() == before
-    with pytest.raises(ZeroDivisionError), module.blas_threads(1):
-        raise ZeroDivisionError
-    assert get_threads() == before  # restored on errors too

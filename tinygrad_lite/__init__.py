@@ -38,12 +38,14 @@ from .tensor import (  # noqa: E402
     zeros,
     zeros_like,
 )
+from .threads import get_num_threads, num_threads, set_num_threads  # noqa: E402
 
 __all__ = [
     "AnomalyError", "Function", "GradcheckError", "Tensor", "__version__", "arange", "bool_",
     "concatenate", "data", "default_generator", "detect_anomaly", "enable_grad", "eye", "float16",
-    "float32", "float64", "full", "functional", "grad", "gradcheck", "gradgradcheck", "int32",
-    "int64", "is_grad_enabled", "linalg", "load", "manual_seed", "nn", "no_grad", "ones",
-    "ones_like", "optim", "rand", "randn", "save", "set_grad_enabled", "stack", "uniform", "viz",
-    "where", "zeros", "zeros_like",
+    "float32", "float64", "full", "functional", "get_num_threads", "grad", "gradcheck",
+    "gradgradcheck", "int32", "int64", "is_grad_enabled", "linalg", "load", "manual_seed", "nn",
+    "no_grad", "num_threads", "ones", "ones_like", "optim", "rand", "randn", "save",
+    "set_grad_enabled", "set_num_threads", "stack", "uniform", "viz", "where", "zeros",
+    "zeros_like",
 ]
