@@ -328,10 +328,15 @@ def run(rounds, only, memory, skip_nn=False):
         impls = {k: f for k, f in impls.items()
                  if (k != "torch" or torch is not None) and (k != "ours (nn)" or have_nn)}
         times = {k: [] for k in impls}
-        for _ in range(rounds):
-            for k, f in impls.items():
+        names = list(impls)
+        for r in range(rounds):
+            # NOTE: the order rotates each round, and each run starts after a short pause: a
+            # library's worker threads (PyTorch's OpenMP pool, OpenBLAS) spin for a while after
+            # a run and would otherwise slow whichever implementation always comes next.
+            for k in names[r % len(names):] + names[:r % len(names)]:
                 gc.collect()
-                times[k].append(f())
+                time.sleep(0.3)
+                times[k].append(impls[k]())
         med = {k: statistics.median(v) for k, v in times.items()}
         for k, t in med.items():
             unit = f"{t / w4_iters * 1e6:.1f} us/iter" if name == "W4" else f"{t:.3f}"

@@ -359,6 +359,8 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
     wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
     captured = [None] * (len(inputs) if inputs is not None else 0)
     epoch = STATE.epoch
+    anomaly = STATE.anomaly
+    push, pop = heappush, heappop
     prev_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
     try:
@@ -385,19 +387,19 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
                     if ctx.released:
                         raise RuntimeError(_SECOND_BACKWARD)
                     pending[key] = g
-                    heappush(heap, (-ctx.seq, key, node))
+                    push(heap, (-ctx.seq, key, node))
                 else:
                     pending[key] = prev + g
             if not heap:
                 break
-            _, key, node = heappop(heap)
+            _, key, node = pop(heap)
             g = pending.pop(key)
             ctx = node._ctx
             if node._retains_grad and wanted is None:
                 _accumulate(node, g, handed, create_graph)
             if ctx.epoch != epoch:  # something was modified in place since this op ran
                 _resolve_inplace(ctx)
-            if STATE.anomaly:
+            if anomaly:
                 STATE.backward_of = ctx
                 try:
                     in_grads = ctx.backward(ctx, g)
@@ -407,7 +409,7 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
                 in_grads = ctx.backward(ctx, g)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            if STATE.anomaly:
+            if anomaly:
                 for ig in in_grads:
                     if ig is not None:
                         _check_finite(ig.data, ctx.name, "backward", ctx)

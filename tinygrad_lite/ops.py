@@ -50,6 +50,8 @@ def _chain(grad, local):
 def _normalize_axes(axis, ndim):
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and 0 <= axis < ndim:  # the common case, checked cheaply
+        return (axis,)
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
@@ -358,7 +360,9 @@ class Sum(Function):
     def forward(ctx, x, *, axis=None, keepdims=False):
         ctx.axes = None if axis is None else _normalize_axes(axis, x.ndim)
         ctx.in_shape = x.shape
-        return x.sum(axis=ctx.axes, keepdims=keepdims)
+        if x.dtype.kind == "f":  # (add.reduce directly: ndarray.sum's wrapper costs more than tiny sums)
+            return xp.add.reduce(x, axis=ctx.axes, keepdims=keepdims)
+        return x.sum(axis=ctx.axes, keepdims=keepdims)  # bool/int: numpy's promotion rules
 
     @staticmethod
     def backward(ctx, grad):
