@@ -172,13 +172,19 @@ class Function:
     - `backward(ctx, grad)`: Tensors in, one gradient Tensor (or None) per input out, written with
       Tensor operations so that gradients of gradients work.
 
-    Call an op with `MyOp.apply(*inputs, **settings)`; inputs may be Tensors, arrays or scalars. The
+    Call an op with `MyOp.apply(*inputs, **settings)`; inputs may be Tensors, arrays or scalars
+    (with no Tensor among them, apply just returns forward's array: there is nothing to record). The
     instance is the `ctx`: it holds `inputs` (what apply got), `needs_input_grad`, the keyword
     settings in `settings`, and anything forward stores on it (`ctx.save_for_backward(...)` or plain
     attributes).
     """
 
     # NOTE: no __slots__ here so user Functions and primitives can stash anything on ctx.
+
+    # True when backward also works on plain ndarrays (grad and inputs as arrays, results as
+    # arrays): the built-in primitives do, so a backward pass that records nothing runs as plain
+    # numpy. A user Function keeps the default and always gets Tensors.
+    array_backward = False
 
     def save_for_backward(self, *values):
         """Keep values (arrays or Tensors) for backward; read them back as `ctx.saved_tensors`."""
@@ -211,6 +217,9 @@ class Function:
                 needs.append(False)
         ctx = cls.__new__(cls)
         ctx.settings = settings
+        if first is None:  # only arrays: just compute (how backward passes run without recording)
+            out = cls.forward(ctx, *arrays, **settings) if settings else cls.forward(ctx, *arrays)
+            return out if type(out) is np.ndarray else np.asarray(out)
         try:
             out = cls.forward(ctx, *arrays, **settings) if settings else cls.forward(ctx, *arrays)
         except ValueError as e:
@@ -317,17 +326,17 @@ def unbroadcast(grad, shape, op_name):
     return grad
 
 
-def _fresh(grad, handed):
-    """The gradient as an array no other .grad shares: copied only if its memory was handed out
-    already (the same array, or a view of it, given to another tensor) or is read-only (a
-    broadcast view, a cached seed). Views of a fresh temporary are handed out as they are."""
-    data = grad.data
-    owner = data if data.base is None else data.base  # numpy points .base at the memory's owner
+def _fresh(data, handed):
+    """`data` as an array no other .grad shares: copied only if its memory was handed out already
+    (the same array, or a view of it, given to another tensor) or is read-only (a broadcast view, a
+    cached seed, a numpy scalar). Views of a fresh temporary are handed out as they are."""
+    owner = getattr(data, "base", None)
+    owner = data if owner is None else owner  # numpy points .base at the memory's owner
     if id(owner) in handed or id(data) in handed or not data.flags.writeable:
-        return grad._from_op(data.copy(), None)
+        return np.array(data, copy=True)
     handed.add(id(owner))
     handed.add(id(data))
-    return grad
+    return data
 
 
 _SECOND_BACKWARD = (
@@ -349,8 +358,15 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
     creation, and an op's inputs are always older than it, so processing ops from a max-heap on that
     number visits each op after all of its consumers (PyTorch orders its engine the same way). Leaf
     gradients are summed as they arrive. One pass, iterative, any depth.
+
+    NOTE: without create_graph nothing is recorded, so gradients travel between ops as plain
+    ndarrays: the built-in primitives' backward (Tensor-op code, which works on arrays too) then
+    runs as plain numpy, with no Tensor objects for intermediate gradients. Functions that do not
+    declare `array_backward` (user-defined ones) still get and return Tensors.
     """
     retain_graph = retain_graph or STATE.keep_graphs
+    arrays = not create_graph
+    wrap = roots[0]._from_op  # makes Tensors (for .grad, grad()'s results, user Functions)
     pending = {}  # id(tensor) -> gradient summed so far, for ops waiting in the heap
     heap = []
     handed = set()  # ids of arrays given to a .grad (and the seeds): no two .grad share one
@@ -365,7 +381,7 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
     STATE.grad_enabled = create_graph
     try:
         # the roots' gradients arrive "from outside"; after that, every op hands its inputs theirs
-        arrivals = list(zip(roots, root_grads))
+        arrivals = [(root, g.data if arrays else g) for root, g in zip(roots, root_grads)]
         while True:
             for node, g in arrivals:
                 ctx = node._ctx
@@ -374,11 +390,7 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
                     if i is not None:
                         captured[i] = g if captured[i] is None else captured[i] + g
                 elif ctx is None:  # a leaf: sum straight into .grad
-                    leaf_grad = node.grad
-                    if leaf_grad is None or create_graph or leaf_grad.requires_grad:
-                        _accumulate(node, g, handed, create_graph)
-                    else:  # NOTE: the common case, inlined: a plain numpy add, nothing recorded
-                        leaf_grad.data = leaf_grad.data + g.data
+                    _accumulate(node, g, handed, arrays, wrap)
                 if ctx is None:
                     continue
                 key = id(node)
@@ -396,9 +408,12 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
             g = pending.pop(key)
             ctx = node._ctx
             if node._retains_grad and wanted is None:
-                _accumulate(node, g, handed, create_graph)
+                _accumulate(node, g, handed, arrays, wrap)
             if ctx.epoch != epoch:  # something was modified in place since this op ran
                 _resolve_inplace(ctx)
+            as_tensors = arrays and not ctx.array_backward
+            if as_tensors:  # a user Function: Tensors in, Tensors out
+                g = wrap(xp_asarray(g), None)
             if anomaly:
                 STATE.backward_of = ctx
                 try:
@@ -409,20 +424,23 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
                 in_grads = ctx.backward(ctx, g)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            if anomaly:
-                for ig in in_grads:
-                    if ig is not None:
-                        _check_finite(ig.data, ctx.name, "backward", ctx)
             arrivals = []
             for inp, needs, ig in zip(ctx.inputs, ctx.needs_input_grad, in_grads):
                 if not needs or ig is None:
                     continue
-                if not isinstance(ig, Node):
+                if isinstance(ig, Node):
+                    if arrays:
+                        ig = ig.data
+                elif arrays and isinstance(ig, (np.ndarray, np.generic)) and not as_tensors:
+                    pass
+                else:
                     raise TypeError(f"{ctx.name}.backward must return Tensors (or None), got {type(ig)}")
+                if anomaly:
+                    _check_finite(ig.data if isinstance(ig, Node) else ig, ctx.name, "backward", ctx)
                 data = inp.data
-                if ig.data.shape != data.shape:
+                if ig.shape != data.shape:
                     ig = unbroadcast(ig, data.shape, ctx.name)
-                if ig.data.dtype != data.dtype:  # e.g. a float32 input used with a float64 one
+                if ig.dtype != data.dtype:  # e.g. a float32 input used with a float64 one
                     ig = ig.astype(data.dtype)
                 arrivals.append((inp, ig))
             if not retain_graph:  # free what the op saved: the graph's memory goes right away
@@ -432,23 +450,34 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
         STATE.grad_enabled = prev_mode
     if inputs is not None:
         for i, t in enumerate(inputs):
-            if captured[i] is None and not allow_unused:
-                raise RuntimeError(
-                    f"One of the differentiated tensors (input {i}, shape {t.shape}) does not "
-                    "appear in the graph of the outputs. Pass allow_unused=True to get None for it."
-                )
+            if captured[i] is None:
+                if not allow_unused:
+                    raise RuntimeError(
+                        f"One of the differentiated tensors (input {i}, shape {t.shape}) does not "
+                        "appear in the graph of the outputs. Pass allow_unused=True to get None for it."
+                    )
+            elif arrays:
+                captured[i] = wrap(_fresh(xp_asarray(captured[i]), handed), None)
         return captured
     return None
 
 
-def _accumulate(node, g, handed, create_graph):
+def xp_asarray(a):
+    """A gradient as an ndarray (array-mode arithmetic on 0-d arrays gives numpy scalars)."""
+    return a if type(a) is np.ndarray else np.asarray(a)
+
+
+def _accumulate(node, g, handed, arrays, wrap):
     """Add g into node.grad (a fresh array the first time, so no two .grad share memory)."""
-    if node.grad is None:
-        node.grad = g if create_graph else _fresh(g, handed)
-    elif create_graph or node.grad.requires_grad:
-        node.grad = node.grad + g
+    grad = node.grad
+    if not arrays:  # create_graph: g is a Tensor in the new graph
+        node.grad = g if grad is None else grad + g
+    elif grad is None:
+        node.grad = wrap(_fresh(xp_asarray(g), handed), None)
+    elif grad.requires_grad:  # a differentiable .grad from an earlier create_graph pass
+        node.grad = grad + wrap(xp_asarray(g), None)
     else:
-        node.grad.data = node.grad.data + g.data  # NOTE: no op needed, nothing records
+        grad.data = grad.data + g  # NOTE: the common case: a plain numpy add
 
 
 # In-place changes. Tensor's in-place operations never write into an existing array: they compute

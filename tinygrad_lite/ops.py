@@ -43,7 +43,7 @@ def _chain(grad, local):
     out = grad * local
     arr = local.data if isinstance(local, Node) else local
     if isinstance(arr, np.ndarray) and not np.isfinite(arr).all():
-        out = Where.apply(grad.data == 0, 0.0, out)
+        out = Where.apply((grad.data if isinstance(grad, Node) else grad) == 0, 0.0, out)
     return out
 
 
@@ -371,7 +371,7 @@ class Sum(Function):
         # to be put back as size-1 dimensions before broadcasting the gradient out again
         if axes is not None and not ctx.settings.get("keepdims") and axes != tuple(range(len(axes))):
             grad = grad.reshape(_keepdims_shape(ctx.in_shape, axes))
-        return grad.broadcast_to(ctx.in_shape)
+        return Expand.apply(grad, shape=ctx.in_shape)
 
 
 class Max(Function):
@@ -661,3 +661,9 @@ PRIMITIVES = (
     Reshape, Permute, Expand, GetItem, ScatterAdd, SetItem, Pad, Concatenate,
     MatMul, SlidingWindow, FoldWindows,
 )
+
+# NOTE: every primitive's backward is written so it also runs on plain arrays (operators, numpy
+# method names, and `Op.apply`, which on arrays just computes): without create_graph the engine
+# passes arrays and backward costs little more than the numpy it performs.
+for _primitive in PRIMITIVES:
+    _primitive.array_backward = True
