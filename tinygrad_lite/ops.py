@@ -569,7 +569,7 @@ class MatMul(Function):
         out = a @ b
         if bias is None:
             return out
-        if out.ndim and np.result_type(out, bias) == out.dtype and np.shape(bias) == out.shape[-1:]:
+        if getattr(bias, "dtype", None) == out.dtype and bias.shape == out.shape[-1:]:
             out += bias  # NOTE: in place into the product, which nothing else holds
             return out
         return out + bias

@@ -49,7 +49,7 @@ class Linear(Module):
         self.bias = _uniform_parameter((out_features,), bound) if bias else None
 
     def forward(self, x):
-        if x.shape[-1:] != (self.in_features,):
+        if x.data.shape[-1:] != (self.in_features,):
             raise ValueError(
                 f"Linear(in_features={self.in_features}, out_features={self.out_features}) got an "
                 f"input of shape {tuple(x.shape)}; its last dimension must be {self.in_features} "
