@@ -27,7 +27,7 @@ import numpy as np
 import tinygrad_lite as tg
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor, nn, optim
-from tinygrad_lite.data import DataLoader, TensorDataset, mnist
+from tinygrad_lite.data import DataLoader, TensorDataset, mnist, progress
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the training pixels (the values everyone uses)
 
@@ -79,27 +79,6 @@ def evaluate(model: RowLSTM, x: np.ndarray, y: np.ndarray, batch_size: int = 100
             correct += int((scores.numpy().argmax(axis=1) == labels).sum())
     model.train()
     return correct / len(x), total_loss / len(x)
-
-
-# -------------------------------------------------------------------------------- progress bar ----
-def progress(iterable, total: int, desc: str, enabled: bool):
-    """tqdm's bar when it is installed, else a line every 10% (and nothing when disabled)."""
-    if not enabled:
-        return iterable
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _plain_progress(iterable, total, desc)
-    return tqdm(iterable, total=total, desc=desc, leave=False, ncols=90)
-
-
-def _plain_progress(iterable, total, desc):
-    start, marks = time.perf_counter(), {max(1, round(total * k / 10)) for k in range(1, 11)}
-    for i, item in enumerate(iterable, 1):
-        yield item
-        if i in marks:
-            seconds = time.perf_counter() - start
-            print(f"  {desc}: {i}/{total} batches ({seconds:.1f} s)", flush=True)
 
 
 # ------------------------------------------------------------------------------------ training ----

@@ -21,7 +21,7 @@ import numpy as np
 import tinygrad_lite as tg
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor, nn, optim
-from tinygrad_lite.data import DataLoader, TensorDataset, mnist
+from tinygrad_lite.data import DataLoader, TensorDataset, mnist, progress
 
 # Two recipes. "default" is tuned to reach 96% with this tiny network; "lesson" is the classic one
 # from the videos and Nielsen's book: sigmoid neurons, squared-error cost, plain minibatch SGD.
@@ -124,14 +124,6 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def _progress(iterable, total, desc, enabled):
-    try:
-        from tqdm import tqdm
-    except ImportError:  # the progress bar is optional
-        return iterable
-    return tqdm(iterable, total=total, desc=desc, leave=False, disable=not enabled, ncols=90)
-
-
 # -------------------------------------------------------------------------------------- training ----
 def train(config: argparse.Namespace) -> dict:
     tg.manual_seed(config.seed)
@@ -156,7 +148,7 @@ def train(config: argparse.Namespace) -> dict:
     for epoch in range(1, config.epochs + 1):
         model.train()
         total, seen, correct = 0.0, 0, 0
-        bar = _progress(loader, len(loader), f"epoch {epoch}/{config.epochs}", config.progress)
+        bar = progress(loader, len(loader), f"epoch {epoch}/{config.epochs}", config.progress)
         for images, labels in bar:
             images = Tensor(shift_batch(images.numpy(), rng, config.shift))
             output = model(images)

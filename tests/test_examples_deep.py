@@ -97,14 +97,6 @@ def test_mnist_cnn_import_has_no_side_effects(tmp_path, monkeypatch, capsys):
     assert config.out == Path("x") and config.train_limit is None
 
 
-def test_mnist_cnn_plain_progress_reports_every_tenth(capsys):
-    module = load_example("mnist_cnn")
-    items = list(module._plain_progress(range(20), 20, "epoch 1/1"))
-    assert items == list(range(20))
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 10 and "20/20 batches" in lines[-1]
-
-
 # ------------------------------------------------------------------------------------ the LSTM ----
 @pytest.fixture(scope="module")
 def lstm(tmp_path_factory):
