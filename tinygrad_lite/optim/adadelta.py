@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, check_hyperparameter, check_nonnegative
 
 
 class Adadelta(Optimizer):
@@ -31,21 +31,14 @@ class Adadelta(Optimizer):
     def _validate(self, group):
         super()._validate(group)
         check_hyperparameter(0.0 <= group["rho"] <= 1.0, f"Invalid rho value: {group['rho']}")
-        check_hyperparameter(0.0 <= group["eps"], f"Invalid epsilon value: {group['eps']}")
-        check_hyperparameter(0.0 <= group["weight_decay"],
-                             f"Invalid weight_decay value: {group['weight_decay']}")
+        check_nonnegative(group, "eps", "weight_decay")
 
     def update(self, p, grad, state, group):
         rho, eps = group["rho"], group["eps"]
         if not state:
-            state["step"] = 0
-            state["square_avg"] = np.zeros_like(p.data)
-            state["acc_delta"] = np.zeros_like(p.data)
+            self._init_state(state, p, "square_avg", "acc_delta")
         state["step"] += 1
-        if group["maximize"]:
-            grad = -grad
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * p.data
+        grad = self._direction(p, grad, group)
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         square_avg *= rho
         square_avg += (1 - rho) * (grad * grad)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, check_nonnegative
 
 
 class Adagrad(Optimizer):
@@ -30,23 +30,14 @@ class Adagrad(Optimizer):
 
     def _validate(self, group):
         super()._validate(group)
-        check_hyperparameter(0.0 <= group["lr_decay"], f"Invalid lr_decay value: {group['lr_decay']}")
-        check_hyperparameter(0.0 <= group["weight_decay"],
-                             f"Invalid weight_decay value: {group['weight_decay']}")
-        check_hyperparameter(0.0 <= group["initial_accumulator_value"],
-                             "Invalid initial_accumulator_value value: "
-                             f"{group['initial_accumulator_value']}")
-        check_hyperparameter(0.0 <= group["eps"], f"Invalid epsilon value: {group['eps']}")
+        check_nonnegative(group, "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
     def update(self, p, grad, state, group):
         if not state:
             state["step"] = 0
             state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
         state["step"] += 1
-        if group["maximize"]:
-            grad = -grad
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * p.data
+        grad = self._direction(p, grad, group)
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         acc = state["sum"]
         acc += grad * grad

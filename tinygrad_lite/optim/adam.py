@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, check_hyperparameter, check_nonnegative
 
 
 class Adam(Optimizer):
@@ -37,29 +37,18 @@ class Adam(Optimizer):
     def _validate(self, group):
         super()._validate(group)
         b1, b2 = group["betas"]
-        check_hyperparameter(0.0 <= group["eps"], f"Invalid epsilon value: {group['eps']}")
+        check_nonnegative(group, "eps")
         check_hyperparameter(0.0 <= b1 < 1.0, f"Invalid beta parameter at index 0: {b1}")
         check_hyperparameter(0.0 <= b2 < 1.0, f"Invalid beta parameter at index 1: {b2}")
-        check_hyperparameter(0.0 <= group["weight_decay"],
-                             f"Invalid weight_decay value: {group['weight_decay']}")
-
-    def _decay(self, p, grad, group):
-        """L2 weight decay, folded into the gradient (AdamW overrides this)."""
-        return grad + group["weight_decay"] * p.data
+        check_nonnegative(group, "weight_decay")
 
     def update(self, p, grad, state, group):
         b1, b2 = group["betas"]
         if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p.data)
-            state["exp_avg_sq"] = np.zeros_like(p.data)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = np.zeros_like(p.data)
+            self._init_state(state, p, "exp_avg", "exp_avg_sq",
+                             *(["max_exp_avg_sq"] if group["amsgrad"] else []))
         state["step"] = t = state["step"] + 1
-        if group["maximize"]:
-            grad = -grad
-        if group["weight_decay"]:
-            grad = self._decay(p, grad, group)
+        grad = self._direction(p, grad, group)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         # NOTE: in place, with few temporaries: this is the hot loop of most trainings
         exp_avg *= b1

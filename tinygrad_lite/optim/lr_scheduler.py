@@ -17,9 +17,7 @@ class LRScheduler:
     `get_last_lr()` gives the current learning rates, one per parameter group."""
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
+        self._attach(optimizer)
         if last_epoch == -1:
             for group in optimizer.param_groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -33,6 +31,11 @@ class LRScheduler:
         self._step_count = 0
         self.step()
 
+    def _attach(self, optimizer: Optimizer) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+
     def get_lr(self) -> list:
         """The learning rates for epoch `last_epoch` (from the groups' current ones)."""
         raise NotImplementedError
@@ -41,9 +44,13 @@ class LRScheduler:
         """Advance one epoch and set each group's lr."""
         self._step_count += 1
         self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        self._set_lrs(self.get_lr())
+
+    def _set_lrs(self, lrs: list) -> None:
+        """Give each parameter group its new lr and remember them for get_last_lr()."""
+        for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = self._group_lrs()
 
     def get_last_lr(self) -> list:
         """The learning rates set by the last step()."""
@@ -148,10 +155,12 @@ class CosineAnnealingLR(LRScheduler):
         return [self.eta_min + (base - self.eta_min) * cos for base in self.base_lrs]
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(LRScheduler):
     """Multiply the lr by `factor` when a metric has stopped improving for more than `patience`
     epochs (PyTorch's rules for threshold, cooldown, min_lr and eps). Call `step(metric)` once per
-    epoch with e.g. the validation loss.
+    epoch with e.g. the validation loss. Unlike the other schedules it reads no formula and takes
+    no step at construction (as in PyTorch), so it sets up its own state instead of calling the
+    base's __init__.
 
     >>> from tinygrad_lite import Tensor
     >>> from tinygrad_lite.optim import SGD
@@ -171,9 +180,7 @@ class ReduceLROnPlateau:
             raise ValueError(f"mode {mode} is unknown!")
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"threshold mode {threshold_mode} is unknown!")
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
+        self._attach(optimizer)
         n = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != n:
@@ -188,7 +195,7 @@ class ReduceLROnPlateau:
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
         self.last_epoch = 0
-        self._last_lr = [g["lr"] for g in optimizer.param_groups]
+        self._last_lr = self._group_lrs()
 
     @property
     def in_cooldown(self) -> bool:
@@ -202,7 +209,7 @@ class ReduceLROnPlateau:
             return a < (best * (1 - self.threshold) if rel else best - self.threshold)
         return a > (best * (1 + self.threshold) if rel else best + self.threshold)
 
-    def step(self, metrics) -> None:
+    def step(self, metrics) -> None:  # type: ignore[override]
         """Record this epoch's metric; lower the lr if it has not improved for long enough."""
         current = float(metrics)
         self.last_epoch += 1
@@ -214,23 +221,11 @@ class ReduceLROnPlateau:
         if self.in_cooldown:
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0  # bad epochs during cooldown do not count
+        lrs = self._group_lrs()
         if self.num_bad_epochs > self.patience:
-            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
-                new_lr = max(group["lr"] * self.factor, min_lr)
-                if group["lr"] - new_lr > self.eps:
-                    group["lr"] = new_lr
+            lrs = [new if old - new > self.eps else old  # changes below eps are not made
+                   for old, new in ((lr, max(lr * self.factor, min_lr))
+                                    for lr, min_lr in zip(lrs, self.min_lrs))]
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
-
-    def get_last_lr(self) -> list:
-        """The current learning rates."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict:
-        """Everything but the optimizer."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Restore what state_dict() returned."""
-        self.__dict__.update(state_dict)
+        self._set_lrs(lrs)

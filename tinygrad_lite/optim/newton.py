@@ -19,7 +19,7 @@ import numpy as np
 from ..autograd import enable_grad, keep_graphs, mark_modified
 from ..functional import grad as autograd_grad
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, check_hyperparameter, check_nonnegative
 
 DEFAULT_MAX_PARAMS = 2000  # a 2000 x 2000 float64 Hessian is 32 MB, and costs 2000 backward passes
 
@@ -35,7 +35,7 @@ class _SecondOrder(Optimizer):
 
     def _validate(self, group):
         super()._validate(group)
-        check_hyperparameter(0.0 <= group["damping"], f"Invalid damping value: {group['damping']}")
+        check_nonnegative(group, "damping")
 
     def _params(self) -> list:
         return [p for group in self.param_groups for p in group["params"]]

@@ -25,6 +25,14 @@ def check_hyperparameter(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
+def check_nonnegative(group: dict, *keys: str) -> None:
+    """PyTorch's `ValueError("Invalid <name> value: x")` for each option in `keys` below zero (or
+    NaN); `eps` is named "epsilon", as PyTorch does."""
+    for key in keys:
+        name = "epsilon" if key == "eps" else key
+        check_hyperparameter(0.0 <= group[key], f"Invalid {name} value: {group[key]}")
+
+
 _SET_MESSAGE = ("optimizer parameters need to be organized in ordered collections, but the "
                 "ordering of tensors in sets will change between runs. Please use a list instead.")
 
@@ -135,6 +143,27 @@ class Optimizer:
     def update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
         """Update p.data in place from its gradient array; `state` persists between steps."""
         raise NotImplementedError(f"{type(self).__name__} must implement update(p, grad, state, group)")
+
+    # ------------------------------------------------------- helpers for update() in subclasses ----
+    def _direction(self, p: Tensor, grad: np.ndarray, group: dict) -> np.ndarray:
+        """The gradient an update follows: negated when the group maximizes, then weight decay
+        applied by `_decay` (a new array: the parameter's .grad is never changed)."""
+        if group["maximize"]:
+            grad = -grad
+        if group["weight_decay"]:
+            grad = self._decay(p, grad, group)
+        return grad
+
+    def _decay(self, p: Tensor, grad: np.ndarray, group: dict) -> np.ndarray:
+        """L2 weight decay, folded into the gradient (AdamW overrides it: decoupled decay)."""
+        return grad + group["weight_decay"] * p.data
+
+    @staticmethod
+    def _init_state(state: dict, p: Tensor, *buffers: str) -> None:
+        """A parameter's state on its first step: `step` 0 and zero arrays of its shape and dtype."""
+        state["step"] = 0
+        for name in buffers:
+            state[name] = np.zeros_like(p.data)
 
     # ------------------------------------------------------------------------- state dict ----
     def state_dict(self) -> dict:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, check_nonnegative
 
 
 class RMSprop(Optimizer):
@@ -30,26 +30,15 @@ class RMSprop(Optimizer):
 
     def _validate(self, group):
         super()._validate(group)
-        check_hyperparameter(0.0 <= group["eps"], f"Invalid epsilon value: {group['eps']}")
-        check_hyperparameter(0.0 <= group["momentum"], f"Invalid momentum value: {group['momentum']}")
-        check_hyperparameter(0.0 <= group["weight_decay"],
-                             f"Invalid weight_decay value: {group['weight_decay']}")
-        check_hyperparameter(0.0 <= group["alpha"], f"Invalid alpha value: {group['alpha']}")
+        check_nonnegative(group, "eps", "momentum", "weight_decay", "alpha")
 
     def update(self, p, grad, state, group):
         alpha, momentum = group["alpha"], group["momentum"]
         if not state:
-            state["step"] = 0
-            state["square_avg"] = np.zeros_like(p.data)
-            if momentum > 0:
-                state["momentum_buffer"] = np.zeros_like(p.data)
-            if group["centered"]:
-                state["grad_avg"] = np.zeros_like(p.data)
+            self._init_state(state, p, "square_avg", *(["momentum_buffer"] if momentum > 0 else []),
+                             *(["grad_avg"] if group["centered"] else []))
         state["step"] += 1
-        if group["maximize"]:
-            grad = -grad
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * p.data
+        grad = self._direction(p, grad, group)
         square_avg = state["square_avg"]
         square_avg *= alpha
         square_avg += (1 - alpha) * (grad * grad)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .optimizer import Optimizer, check_hyperparameter
+from .optimizer import Optimizer, check_hyperparameter, check_nonnegative
 
 
 class SGD(Optimizer):
@@ -32,22 +32,17 @@ class SGD(Optimizer):
 
     def _validate(self, group):
         super()._validate(group)
-        check_hyperparameter(0.0 <= group["momentum"], f"Invalid momentum value: {group['momentum']}")
-        check_hyperparameter(0.0 <= group["weight_decay"],
-                             f"Invalid weight_decay value: {group['weight_decay']}")
+        check_nonnegative(group, "momentum", "weight_decay")
         check_hyperparameter(not group["nesterov"] or (group["momentum"] > 0
                                                        and group["dampening"] == 0),
                              "Nesterov momentum requires a momentum and zero dampening")
 
     def update(self, p, grad, state, group):
-        momentum, wd = group["momentum"], group["weight_decay"]
-        if not (momentum or wd or group["maximize"]):
+        momentum = group["momentum"]
+        if not (momentum or group["weight_decay"] or group["maximize"]):
             p.data -= group["lr"] * grad  # NOTE: the common case: plain descent, in place
             return
-        if group["maximize"]:
-            grad = -grad
-        if wd:
-            grad = grad + wd * p.data
+        grad = self._direction(p, grad, group)
         if momentum:
             buf = state.get("momentum_buffer")
             if buf is None:
