@@ -7,14 +7,15 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, _pair
 from . import init
 from .module import Module, Parameter
 
 
 def _uniform_parameter(shape, bound):
-    p = Parameter(np.zeros(shape, dtype=np.float32))
-    return init.uniform_(p, -bound, bound)
+    """A float32 Parameter drawn from U(-bound, bound): PyTorch's default for Linear, Conv2d and
+    the recurrent layers."""
+    return init.uniform_(Parameter(np.zeros(shape, dtype=np.float32)), -bound, bound)
 
 
 class Identity(Module):
@@ -60,10 +61,6 @@ class Linear(Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
-
-
-def _pair(v):
-    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(n) for n in v)
 
 
 def _check_pool_args(name: str, kernel_size, stride, padding) -> None:
@@ -130,44 +127,40 @@ class Conv2d(Module):
         return text if self.bias is not None else text + ", bias=False"
 
 
-class MaxPool2d(Module):
+class _Pool2d(Module):
+    """The settings of a 2-D pooling layer (stride defaults to kernel_size), checked as PyTorch
+    does; a subclass writes only forward."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        _check_pool_args(type(self).__name__, kernel_size, stride, padding)
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def extra_repr(self):
+        stride = self.stride or self.kernel_size
+        return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
     """2-D max pooling (stride defaults to kernel_size).
 
     >>> MaxPool2d(2)(Tensor.arange(16.0).reshape(1, 1, 4, 4)).tolist()
     [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__()
-        _check_pool_args("MaxPool2d", kernel_size, stride, padding)
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-
     def forward(self, x):
         return x.max_pool2d(self.kernel_size, self.stride, self.padding)
 
-    def extra_repr(self):
-        stride = self.stride or self.kernel_size
-        return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}"
 
-
-class AvgPool2d(Module):
+class AvgPool2d(_Pool2d):
     """2-D average pooling (padded zeros count, as PyTorch's default).
 
     >>> AvgPool2d(2)(Tensor.arange(16.0).reshape(1, 1, 4, 4)).tolist()
     [[[[2.5, 4.5], [10.5, 12.5]]]]
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__()
-        _check_pool_args("AvgPool2d", kernel_size, stride, padding)
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-
     def forward(self, x):
         return x.avg_pool2d(self.kernel_size, self.stride, self.padding)
-
-    def extra_repr(self):
-        stride = self.stride or self.kernel_size
-        return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}"
 
 
 class Flatten(Module):

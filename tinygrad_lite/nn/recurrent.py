@@ -15,26 +15,13 @@ import math
 import numpy as np
 
 from ..tensor import Tensor
-from . import init
-from .module import Module, Parameter
-
-
-def _param(shape, bound):
-    return init.uniform_(Parameter(np.zeros(shape, np.float32)), -bound, bound)
+from .layers import _uniform_parameter as _param
+from .module import Module
 
 
 def _ifog(t: Tensor, hidden: int) -> Tensor:
     """Rows (or entries) in PyTorch's gate order i, f, g, o regrouped as i, f, o, g."""
     return Tensor.concatenate([t[:2 * hidden], t[3 * hidden:], t[2 * hidden:3 * hidden]], axis=0)
-
-
-def _lstm_step(gates, c, hidden):
-    """One LSTM step from the pre-activations (N, 4H) in the order i, f, o, g -> (h', c')."""
-    ifo = gates[:, :3 * hidden].sigmoid()
-    g = gates[:, 3 * hidden:].tanh()
-    c = ifo[:, hidden:2 * hidden] * c + ifo[:, :hidden] * g
-    h = ifo[:, 2 * hidden:] * c.tanh()
-    return h, c
 
 
 def _check_state(name, t, shape):
@@ -70,10 +57,15 @@ class RNNCell(Module):
         if h is None:
             h = Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
         h = _check_state("RNNCell: h", h, (x.shape[0], self.hidden_size))
-        z = x @ self.weight_ih.T + h @ self.weight_hh.T
-        if self.bias_ih is not None:
-            z = z + (self.bias_ih + self.bias_hh)
-        return z.tanh() if self.nonlinearity == "tanh" else z.relu()
+        b = None if self.bias_ih is None else self.bias_ih + self.bias_hh
+        return self.step(x.linear(self.weight_ih, b), h, self.weight_hh.T, self.nonlinearity)
+
+    @staticmethod
+    def step(x_proj: Tensor, h: Tensor, w_hh_t: Tensor, nonlinearity: str = "tanh") -> Tensor:
+        """One step from the projected input x W_ih^T + b (N, H): h' = tanh(x_proj + h W_hh^T)
+        (or relu). RNN calls it too, with every step's input projected at once."""
+        z = x_proj + h @ w_hh_t
+        return z.tanh() if nonlinearity == "tanh" else z.relu()
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}"
@@ -105,10 +97,21 @@ class LSTMCell(Module):
             state = (zeros, zeros)
         h = _check_state("LSTMCell: h", state[0], (n, hidden))
         c = _check_state("LSTMCell: c", state[1], (n, hidden))
-        gates = x @ _ifog(self.weight_ih, hidden).T + h @ _ifog(self.weight_hh, hidden).T
-        if self.bias_ih is not None:
-            gates = gates + _ifog(self.bias_ih + self.bias_hh, hidden)
-        return _lstm_step(gates, c, hidden)
+        b = None if self.bias_ih is None else _ifog(self.bias_ih + self.bias_hh, hidden)
+        return self.step(x, h, c, _ifog(self.weight_ih, hidden), _ifog(self.weight_hh, hidden), b)
+
+    @staticmethod
+    def step(x: Tensor, h: Tensor, c: Tensor, w_ih: Tensor, w_hh: Tensor,
+             b: Tensor | None) -> tuple[Tensor, Tensor]:
+        """One step -> (h', c'), with the weights' gate rows regrouped as i, f, o, g (`_ifog`), so
+        one sigmoid covers i, f, o and one tanh covers g. LSTM calls it for every step."""
+        hidden = h.shape[-1]
+        gates = x.linear(w_ih, b) + h.linear(w_hh)
+        ifo = gates[:, :3 * hidden].sigmoid()
+        g = gates[:, 3 * hidden:].tanh()
+        c = ifo[:, hidden:2 * hidden] * c + ifo[:, :hidden] * g
+        h = ifo[:, 2 * hidden:] * c.tanh()
+        return h, c
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}"
@@ -228,8 +231,7 @@ class RNN(_Recurrent):
             h = h0[layer]
             hs = []
             for t in range(steps):
-                z = proj[t] + h @ w_hh_t
-                h = z.tanh() if self.nonlinearity == "tanh" else z.relu()
+                h = RNNCell.step(proj[t], h, w_hh_t, self.nonlinearity)
                 hs.append(h)
             finals.append(h)
             x = Tensor.stack(hs, axis=0)
@@ -273,7 +275,7 @@ class LSTM(_Recurrent):
             h, c = h0[layer], c0[layer]
             hs = []
             for x_t in inputs:
-                h, c = _lstm_step(x_t.linear(w_ih, b) + h.linear(w_hh), c, hidden)
+                h, c = LSTMCell.step(x_t, h, c, w_ih, w_hh, b)
                 hs.append(h)
             h_finals.append(h)
             c_finals.append(c)
