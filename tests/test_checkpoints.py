@@ -178,11 +178,11 @@ def _good_file(tmp_path):
 def test_save_failing_mid_write_keeps_previous_file_and_leaves_no_temp(tmp_path, monkeypatch):
     path, before = _good_file(tmp_path)
 
-    def broken_savez(file, **arrays):
-        file.write(b"PK\x03\x04 half a zip")
+    def broken_write(file, arr, **kwargs):
+        file.write(b"\x93NUMPY half an array")
         raise OSError("disk full")
 
-    monkeypatch.setattr(np, "savez", broken_savez)
+    monkeypatch.setattr(np.lib.format, "write_array", broken_write)
     with pytest.raises(OSError, match="disk full"):
         tg.save({"w": np.zeros(3)}, path)
     assert path.read_bytes() == before
@@ -208,10 +208,10 @@ def test_save_failing_at_rename_keeps_previous_file_and_leaves_no_temp(tmp_path,
 def test_save_interrupted_by_keyboard_interrupt_cleans_up(tmp_path, monkeypatch):
     path, before = _good_file(tmp_path)
 
-    def interrupted(file, **arrays):
+    def interrupted(file, arr, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(np, "savez", interrupted)
+    monkeypatch.setattr(np.lib.format, "write_array", interrupted)
     with pytest.raises(KeyboardInterrupt):
         tg.save({"w": np.zeros(3)}, path)
     monkeypatch.undo()
