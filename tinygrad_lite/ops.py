@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from .autograd import STATE, Function, Node
+from .threads import matmul as _blas_matmul  # one BLAS thread for small products
 
 # NOTE: CuPy mirrors numpy's API; a GPU backend would rebind this name.
 xp = np
@@ -566,7 +567,7 @@ class MatMul(Function):
                 f"({a.shape[-1]}) must equal the {'first' if b.ndim == 1 else 'second-to-last'} "
                 f"dimension of the second ({b.shape[0 if b.ndim == 1 else -2]})"
             )
-        out = a @ b
+        out = _blas_matmul(a, b)
         if bias is None:
             return out
         if getattr(bias, "dtype", None) == out.dtype and bias.shape == out.shape[-1:]:

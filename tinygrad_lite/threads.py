@@ -1,75 +1,115 @@
-"""How many threads numpy's BLAS (matrix products) may use, like `torch.set_num_threads`.
+"""How many threads numpy's BLAS (matrix products) uses, and the policy the library follows.
 
-Small matrix products, thousands of times per epoch, gain nothing from extra BLAS threads, and on a
-machine shared with other work a multi-threaded OpenBLAS can run many times slower (measured on 2
-busy cores: a (128, 64) @ (64, 256) product took 427 us with 2 threads and 99 us with 1). Setting
-OPENBLAS_NUM_THREADS=1 before numpy is imported does the same for a whole process; these functions
-change it at run time. They talk to the OpenBLAS that numpy's wheels bundle; elsewhere (another
-BLAS, e.g. MKL or Accelerate) they do nothing and get_num_threads() returns None.
+The policy: a matrix product of fewer than `SMALL_PRODUCT` (2**27, about 512 x 512 x 512)
+multiply-adds runs on one BLAS thread; a larger one gets the BLAS's own count (one thread per
+core, or what OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say). `set_num_threads(n)` or the block
+`with num_threads(n):` overrides it: every product then uses n threads.
+
+Why: the products of a lesson-sized network are small and run thousands of times per epoch. Extra
+BLAS threads gain little on them, and on a machine where anything else is running they cost a
+lot: the threads wait for each other and keep spinning after each product, taking the CPU from the
+Python thread that has the next step to do. Measured on 2 cores with `benchmarks/bench_threads.py`
+(a product plus the element-wise work between two products): with other work on the machine, the
+default two threads were 1.5x to 150x slower than one thread for products below 2**27
+multiply-adds; on an idle machine they were at most 2x faster. Above that size the two threads win
+by up to 2x when the machine is idle; that is the user's call, so the BLAS's own count applies.
+The whole of `docs/performance.md` ("BLAS threads") has the tables.
+
+The BLAS is found with threadpoolctl (an optional dependency, in the `examples` and `dev` extras);
+switching the thread count costs about 0.6 us (a direct call into the library threadpoolctl found).
+Without threadpoolctl, or with a BLAS it cannot control, everything here does nothing,
+`get_num_threads()` returns None and products run with the BLAS's own count.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import glob
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
+SMALL_PRODUCT = 2**27  # multiply-adds: below this a product runs on one BLAS thread
+
+_fixed: int | None = None  # set_num_threads(n): every product uses n threads, the policy is off
+
 
 @lru_cache(maxsize=1)
-def _openblas():
-    """(set_num_threads, get_num_threads) of the OpenBLAS numpy loaded, or None."""
-    folder = Path(np.__file__).resolve().parent
-    candidates = glob.glob(str(folder.parent / "numpy.libs" / "*openblas*")) + glob.glob(
-        str(folder / ".dylibs" / "*openblas*"))
-    for path in candidates:
-        try:
-            lib = ctypes.CDLL(path)  # the copy numpy already loaded: the same handle
-        except OSError:
-            continue
-        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""),
-                               ("openblas", "64_"), ("openblas", "")):
-            setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-            getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-            if setter is not None and getter is not None:
-                return setter, getter
-    return None
+def _blas():
+    """threadpoolctl's controller of the BLAS numpy uses (OpenBLAS, MKL, BLIS), or None."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # optional: without it the BLAS keeps its own thread count
+        return None
+    controllers = ThreadpoolController().select(user_api="blas").lib_controllers
+    return controllers[0] if controllers else None
 
 
 def get_num_threads() -> int | None:
-    """The number of threads numpy's OpenBLAS uses, or None if it cannot be found."""
-    lib = _openblas()
-    return None if lib is None else int(lib[1]())
+    """The number of threads numpy's BLAS uses now, or None if it cannot be controlled here."""
+    blas = _blas()
+    return None if blas is None else int(blas.get_num_threads())
 
 
-def set_num_threads(n: int) -> bool:
-    """Let numpy's OpenBLAS use n threads (n >= 1). Returns False where that is not possible."""
-    if n < 1:
-        raise ValueError(f"set_num_threads needs n >= 1, got {n}")
-    lib = _openblas()
-    if lib is None:
+def set_num_threads(n: int | None) -> bool:
+    """Let every matrix product use n threads (n >= 1), like `torch.set_num_threads`; None goes
+    back to the library's policy (one thread for small products). Returns False where numpy's BLAS
+    cannot be controlled (threadpoolctl missing, or an unknown BLAS).
+    """
+    global _fixed
+    if n is not None and (isinstance(n, bool) or int(n) != n or n < 1):
+        raise ValueError(f"set_num_threads needs a whole number n >= 1 (or None), got {n!r}")
+    blas = _blas()
+    if blas is None:
         return False
-    lib[0](int(n))
+    if n is None:
+        _fixed = None
+        return True
+    _fixed = int(n)
+    blas.set_num_threads(_fixed)
     return True
 
 
 @contextlib.contextmanager
 def num_threads(n: int):
-    """Run the block with numpy's BLAS limited to n threads, then restore the previous count;
-    n <= 0 leaves the BLAS default alone.
+    """Run the block with every matrix product on n BLAS threads (the policy off), then restore
+    the count and the policy; n <= 0 leaves both alone.
 
     >>> with num_threads(1):
     ...     pass
     """
-    before = get_num_threads() if n > 0 else None
-    if before is None:
+    global _fixed
+    blas = _blas() if n > 0 else None
+    if blas is None:
         yield
         return
+    before, fixed_before = blas.get_num_threads(), _fixed
     set_num_threads(n)
     try:
         yield
     finally:
-        set_num_threads(before)
+        _fixed = fixed_before
+        blas.set_num_threads(before)
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`a @ b` under the policy: on one BLAS thread when the product (per matrix of a batch) has
+    fewer than SMALL_PRODUCT multiply-adds, with the BLAS's count otherwise.
+
+    >>> matmul(np.ones((2, 3)), np.ones((3, 4))).sum()
+    np.float64(24.0)
+    """
+    if _fixed is not None:
+        return a @ b
+    m = a.shape[-2] if a.ndim > 1 else 1
+    n = b.shape[-1] if b.ndim > 1 else 1
+    if m * a.shape[-1] * n >= SMALL_PRODUCT:
+        return a @ b
+    blas = _blas()
+    before = 1 if blas is None else blas.get_num_threads()
+    if before == 1:
+        return a @ b
+    blas.set_num_threads(1)
+    try:
+        return a @ b
+    finally:
+        blas.set_num_threads(before)
