@@ -1,5 +1,7 @@
-"""Learning-rate schedules against their closed forms (and torch.optim.lr_scheduler when importable);
-ReduceLROnPlateau's patience, threshold, cooldown, min_lr and eps rules."""
+"""Learning-rate schedulers: values against the closed forms, the recursive (chainable) update,
+resuming, the lr the optimizer really uses, ReduceLROnPlateau's rules (patience, cooldown, min_lr,
+eps, threshold modes, mode="max") on hand-worked sequences, state_dict round trips;
+torch.optim.lr_scheduler as an extra reference (skipped without torch)."""
 
 from __future__ import annotations
 
@@ -9,61 +11,111 @@ import numpy as np
 import pytest
 
 from tinygrad_lite import Tensor, optim
-from tinygrad_lite.optim.lr_scheduler import (
-    CosineAnnealingLR,
-    ExponentialLR,
-    LRScheduler,
-    ReduceLROnPlateau,
-    StepLR,
-)
+from tinygrad_lite.optim import lr_scheduler
+
+LRS = (0.1, 0.03)  # two parameter groups with different base lrs
+EPOCHS = 25
 
 
-def make_optimizer(lrs=(0.1, 0.03)):
-    """An SGD with one parameter group per learning rate."""
-    return optim.SGD([{"params": [Tensor(np.zeros(2), requires_grad=True)], "lr": lr} for lr in lrs],
-                     lr=lrs[0])
+def two_group_sgd(lrs=LRS):
+    params = [Tensor(np.ones(2), requires_grad=True) for _ in lrs]
+    return optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, lrs)], lr=lrs[0])
 
 
-def lrs_over(scheduler, epochs):
-    """The learning rates in force during each epoch (read, then step, as in a training loop)."""
-    seen = []
+def lr_history(sched, epochs=EPOCHS):
+    """The lrs in force at epochs 0..epochs-1 (read before each step), checking that
+    get_last_lr() agrees with the optimizer's groups."""
+    history = []
     for _ in range(epochs):
-        seen.append(scheduler.get_last_lr())
-        assert scheduler.get_last_lr() == [g["lr"] for g in scheduler.optimizer.param_groups]
-        scheduler.optimizer.step()
-        scheduler.step()
-    return np.array(seen)
+        current = [g["lr"] for g in sched.optimizer.param_groups]
+        assert sched.get_last_lr() == current
+        history.append(current)
+        sched.step()
+    return np.array(history)
 
 
-def test_step_lr_matches_the_closed_form():
-    sched = StepLR(make_optimizer(), step_size=3, gamma=0.5)
-    expected = [[base * 0.5 ** (e // 3) for base in (0.1, 0.03)] for e in range(12)]
-    np.testing.assert_allclose(lrs_over(sched, 12), expected, rtol=1e-12)
+# (name, class, options, closed form lr(base, epoch))
+CLOSED_FORMS = [
+    ("step", lr_scheduler.StepLR, dict(step_size=3, gamma=0.5),
+     lambda base, e: base * 0.5 ** (e // 3)),
+    ("step_default_gamma", lr_scheduler.StepLR, dict(step_size=4),
+     lambda base, e: base * 0.1 ** (e // 4)),
+    ("exponential", lr_scheduler.ExponentialLR, dict(gamma=0.9),
+     lambda base, e: base * 0.9 ** e),
+    ("cosine", lr_scheduler.CosineAnnealingLR, dict(T_max=10),
+     lambda base, e: base * (1 + math.cos(math.pi * e / 10)) / 2),
+    ("cosine_eta_min", lr_scheduler.CosineAnnealingLR, dict(T_max=7, eta_min=0.01),
+     lambda base, e: 0.01 + (base - 0.01) * (1 + math.cos(math.pi * e / 7)) / 2),
+]
+IDS = [c[0] for c in CLOSED_FORMS]
 
 
-def test_exponential_lr_matches_the_closed_form():
-    sched = ExponentialLR(make_optimizer(), gamma=0.9)
-    expected = [[base * 0.9 ** e for base in (0.1, 0.03)] for e in range(15)]
-    np.testing.assert_allclose(lrs_over(sched, 15), expected, rtol=1e-12)
+@pytest.mark.parametrize("name, cls, options, formula", CLOSED_FORMS, ids=IDS)
+def test_scheduler_matches_closed_form(name, cls, options, formula):
+    sched = cls(two_group_sgd(), **options)
+    got = lr_history(sched)
+    expected = np.array([[formula(base, e) for base in LRS] for e in range(EPOCHS)])
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-15)
+    assert sched.last_epoch == EPOCHS
+    assert sched.base_lrs == list(LRS)
 
 
-@pytest.mark.parametrize("eta_min", [0.0, 0.01])
-def test_cosine_annealing_lr_matches_the_closed_form_past_t_max(eta_min):
-    t_max = 5
-    sched = CosineAnnealingLR(make_optimizer(), T_max=t_max, eta_min=eta_min)
-    expected = [[eta_min + (base - eta_min) * (1 + math.cos(math.pi * e / t_max)) / 2
-                 for base in (0.1, 0.03)] for e in range(3 * t_max + 2)]
-    np.testing.assert_allclose(lrs_over(sched, 3 * t_max + 2), expected, rtol=1e-10, atol=1e-15)
-    sched_at_bottom = CosineAnnealingLR(make_optimizer(), T_max=t_max, eta_min=eta_min)
-    for _ in range(t_max):
-        sched_at_bottom.step()
-    assert sched_at_bottom.get_last_lr()[0] == pytest.approx(eta_min, abs=1e-15)
+def test_cosine_annealing_reaches_eta_min_and_rises_again():
+    """At epoch T_max the lr is eta_min; afterwards it goes back up (no restart, as in PyTorch)
+    and is back to base_lr at 2 T_max."""
+    sched = lr_scheduler.CosineAnnealingLR(two_group_sgd(), T_max=5, eta_min=0.001)
+    got = lr_history(sched, 11)
+    np.testing.assert_allclose(got[5], [0.001, 0.001], rtol=1e-10)
+    np.testing.assert_allclose(got[10], LRS, rtol=1e-10)
+    assert np.all(np.diff(got[:6, 0]) < 0) and np.all(np.diff(got[5:, 0]) > 0)
+
+
+def test_scheduler_drives_the_optimizer():
+    """SGD really steps with the scheduled lr: with a unit gradient, the parameter moves by lr."""
+    w = Tensor(np.zeros(1), requires_grad=True)
+    opt = optim.SGD([w], lr=1.0)
+    sched = lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    moves = []
+    for _ in range(6):
+        before = w.data.copy()
+        w.grad = Tensor(np.ones(1))
+        opt.step()
+        sched.step()
+        moves.append(float(before[0] - w.data[0]))
+    assert moves == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+
+
+def test_scheduler_sets_initial_lr_and_resume_needs_it():
+    opt = two_group_sgd()
+    lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    assert [g["initial_lr"] for g in opt.param_groups] == list(LRS)
+    with pytest.raises(KeyError, match="initial_lr"):
+        lr_scheduler.StepLR(two_group_sgd(), step_size=2, last_epoch=3)
+    with pytest.raises(TypeError, match="Optimizer"):
+        lr_scheduler.StepLR(object(), step_size=2)
+
+
+@pytest.mark.parametrize("name, cls, options, formula", CLOSED_FORMS, ids=IDS)
+def test_scheduler_state_dict_round_trip(name, cls, options, formula):
+    """Save optimizer and scheduler after 6 epochs, load both into NEW objects: the next epochs'
+    lrs are identical to the uninterrupted run's."""
+    opt = two_group_sgd()
+    sched = cls(opt, **options)
+    lr_history(sched, 6)
+    opt_state, sched_state = opt.state_dict(), sched.state_dict()
+    assert "optimizer" not in sched_state
+    rest = lr_history(sched, 12)
+    opt2 = two_group_sgd(lrs=(1.0, 1.0))
+    opt2.load_state_dict(opt_state)
+    sched2 = cls(opt2, **options)
+    sched2.load_state_dict(sched_state)
+    np.testing.assert_array_equal(lr_history(sched2, 12), rest)
 
 
 def test_schedulers_update_recursively_like_pytorch():
     """A manual change of the lr carries on (PyTorch's chainable form), not reset to the formula."""
-    opt = make_optimizer((1.0,))
-    sched = StepLR(opt, step_size=2, gamma=0.5)
+    opt = two_group_sgd((1.0,))
+    sched = lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
     sched.step()
     opt.param_groups[0]["lr"] = 10.0
     sched.step()  # epoch 2: halve what is there now
@@ -71,82 +123,79 @@ def test_schedulers_update_recursively_like_pytorch():
     assert sched._get_closed_form_lr() == [0.5]
 
 
-def test_scheduler_lr_is_what_the_optimizer_uses():
-    p = Tensor(np.array([1.0]), requires_grad=True)
-    opt = optim.SGD([p], lr=1.0)
-    sched = ExponentialLR(opt, gamma=0.5)
-    for _ in range(2):
-        sched.step()
-    p.grad = Tensor(np.array([1.0]))
-    opt.step()
-    assert p.item() == pytest.approx(1.0 - 0.25)
-
-
-def test_scheduler_state_dict_round_trip():
-    sched = CosineAnnealingLR(make_optimizer(), T_max=10)
-    for _ in range(4):
-        sched.step()
-    state = sched.state_dict()
-    assert "optimizer" not in state and state["last_epoch"] == 4
-    opt2 = make_optimizer()
-    sched2 = CosineAnnealingLR(opt2, T_max=10)
-    sched2.load_state_dict(state)
-    for g, lr in zip(opt2.param_groups, sched.get_last_lr()):
-        g["lr"] = lr
-    for _ in range(3):
-        sched.step()
-        sched2.step()
-    np.testing.assert_allclose(sched2.get_last_lr(), sched.get_last_lr(), rtol=1e-14)
-
-
-def test_scheduler_resuming_needs_initial_lr():
-    with pytest.raises(KeyError, match="initial_lr"):
-        StepLR(make_optimizer(), step_size=2, last_epoch=3)
-    opt = make_optimizer()
-    StepLR(opt, step_size=2)
-    assert [g["initial_lr"] for g in opt.param_groups] == [0.1, 0.03]
-    resumed = CosineAnnealingLR(opt, T_max=10, last_epoch=3)  # closed form at epoch 4
+def test_resumed_cosine_annealing_starts_from_the_closed_form():
+    opt = two_group_sgd()
+    lr_scheduler.StepLR(opt, step_size=2)  # sets initial_lr
+    resumed = lr_scheduler.CosineAnnealingLR(opt, T_max=10, last_epoch=3)  # now at epoch 4
     assert resumed.get_last_lr()[0] == pytest.approx(0.1 * (1 + math.cos(math.pi * 4 / 10)) / 2)
 
 
-def test_scheduler_needs_an_optimizer_and_get_lr():
-    with pytest.raises(TypeError, match="not an Optimizer"):
-        StepLR(object(), step_size=1)
+def test_scheduler_base_needs_get_lr():
     with pytest.raises(NotImplementedError):
-        LRScheduler(make_optimizer())
+        lr_scheduler.LRScheduler(two_group_sgd())
+    # ReduceLROnPlateau is a scheduler too (as in PyTorch), built on the same base
+    assert issubclass(lr_scheduler.ReduceLROnPlateau, lr_scheduler.LRScheduler)
+    with pytest.raises(TypeError, match="not an Optimizer"):
+        lr_scheduler.ReduceLROnPlateau(object())
 
 
-# ------------------------------------------------------------------------ ReduceLROnPlateau ----
-def test_plateau_reduces_after_patience_bad_epochs():
-    sched = ReduceLROnPlateau(make_optimizer(), patience=2, factor=0.5)
-    lrs = []
-    for metric in [1.0, 0.9, 0.9, 0.9, 0.9, 0.8, 0.8, 0.8, 0.8]:
-        sched.step(metric)
-        lrs.append(sched.get_last_lr()[0])
-    # bad epochs: 0.9 x3 -> the third (> patience) reduces; then 0.8 improves; 0.8 x3 -> reduce
-    assert lrs == pytest.approx([0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.025])
-    assert sched.get_last_lr()[1] == pytest.approx(0.03 / 4)  # every group
+# ------------------------------------------------------------------------- ReduceLROnPlateau ----
+def plateau_lrs(metrics, lr=1.0, **options):
+    opt = optim.SGD([Tensor(np.ones(1), requires_grad=True)], lr=lr)
+    sched = lr_scheduler.ReduceLROnPlateau(opt, **options)
+    out = []
+    for m in metrics:
+        sched.step(m)
+        assert sched.get_last_lr() == [opt.param_groups[0]["lr"]]
+        out.append(opt.param_groups[0]["lr"])
+    return out
 
 
-def test_plateau_cooldown_ignores_bad_epochs():
-    sched = ReduceLROnPlateau(make_optimizer((1.0,)), patience=0, cooldown=2, factor=0.5)
-    lrs = []
-    for _ in range(8):
-        sched.step(5.0)
-        lrs.append(sched.get_last_lr()[0])
-    # epoch 1 improves on inf; 2 is bad -> reduce, then 2 epochs of cooldown; 5 reduces, ...
-    assert lrs == [1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125]
+def test_plateau_reacts_after_patience():
+    """patience=2: the third epoch in a row without improvement lowers the lr (not earlier)."""
+    metrics = [5, 4, 4, 4, 4, 3, 3, 3, 3, 3]
+    assert plateau_lrs(metrics, factor=0.5, patience=2) == [1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5,
+                                                             0.25, 0.25]
 
 
-def test_plateau_respects_min_lr_and_eps():
-    sched = ReduceLROnPlateau(make_optimizer(), patience=0, factor=0.1, min_lr=[0.02, 0.0])
-    for _ in range(12):
-        sched.step(1.0)
-    assert sched.get_last_lr()[0] == 0.02  # floored
-    # 3e-8 -> 3e-9 changes the lr by 2.7e-8 > eps; 3e-9 -> 3e-10 by less than eps=1e-8: no change
-    assert sched.get_last_lr()[1] == pytest.approx(3e-9, rel=1e-6)
-    with pytest.raises(ValueError, match="expected 2 min_lrs, got 1"):
-        ReduceLROnPlateau(make_optimizer(), min_lr=[0.1])
+def test_plateau_improvement_resets_the_count():
+    metrics = [5, 5, 4, 4, 3, 3, 2]  # never two bad epochs in a row
+    assert plateau_lrs(metrics, factor=0.5, patience=1) == [1.0] * 7
+
+
+def test_plateau_respects_cooldown():
+    """cooldown=2: after a reduction, 2 epochs are ignored before bad epochs count again."""
+    assert plateau_lrs([1.0] * 8, factor=0.5, patience=0, cooldown=2) == [
+        1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125]
+    assert plateau_lrs([1.0] * 5, factor=0.5, patience=0) == [1, 0.5, 0.25, 0.125, 0.0625]
+
+
+def test_plateau_min_lr_and_eps():
+    assert plateau_lrs([1.0] * 6, factor=0.1, patience=0, min_lr=0.05) == [
+        1, 0.1, 0.05, 0.05, 0.05, 0.05]
+    # a reduction smaller than eps is skipped
+    assert plateau_lrs([1.0] * 4, lr=1e-9, factor=0.5, patience=0) == [1e-9] * 4
+    assert plateau_lrs([1.0] * 3, lr=1e-9, factor=0.5, patience=0, eps=1e-12) == [
+        1e-9, 5e-10, 2.5e-10]
+
+
+def test_plateau_min_lr_per_group():
+    opt = two_group_sgd(lrs=(1.0, 1.0))
+    sched = lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=0, min_lr=[0.5, 0.01])
+    for m in [1.0, 1.0, 1.0, 1.0]:
+        sched.step(m)
+    assert sched.get_last_lr() == pytest.approx([0.5, 0.01], rel=1e-12)
+    with pytest.raises(ValueError, match="expected 2 min_lrs, got 3"):
+        lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0.1, 0.1, 0.1])
+
+
+def test_plateau_threshold_modes():
+    # rel: an improvement must beat best * (1 - threshold)
+    assert plateau_lrs([10, 9.5, 8.9, 8.1], factor=0.5, patience=0, threshold=0.1) == [
+        1, 0.5, 0.5, 0.25]
+    # abs: an improvement must beat best - threshold
+    assert plateau_lrs([10, 9.6, 9.4, 8.95], factor=0.5, patience=0, threshold=0.5,
+                       threshold_mode="abs") == [1, 0.5, 0.5, 0.25]
 
 
 @pytest.mark.parametrize("mode,threshold_mode,metrics,reduced", [
@@ -159,62 +208,120 @@ def test_plateau_respects_min_lr_and_eps():
     ("max", "abs", [1.0, 1.2], False),
     ("max", "abs", [1.0, 0.5], True),
 ])
-def test_plateau_threshold_modes(mode, threshold_mode, metrics, reduced):
-    sched = ReduceLROnPlateau(make_optimizer((1.0,)), mode=mode, threshold_mode=threshold_mode,
-                              patience=0, factor=0.5)
-    for m in metrics:
-        sched.step(m)
-    assert (sched.get_last_lr()[0] == 0.5) is reduced
+def test_plateau_default_threshold_in_each_mode(mode, threshold_mode, metrics, reduced):
+    lrs = plateau_lrs(metrics, mode=mode, threshold_mode=threshold_mode, patience=0, factor=0.5)
+    assert (lrs[-1] == 0.5) is reduced
 
 
-def test_plateau_validates_options():
+def test_plateau_min_lr_floors_and_eps_stops_tiny_changes_per_group():
+    opt = two_group_sgd()
+    sched = lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.1, min_lr=[0.02, 0.0])
+    for _ in range(12):
+        sched.step(1.0)
+    assert sched.get_last_lr()[0] == 0.02  # floored
+    # 3e-8 -> 3e-9 changes the lr by 2.7e-8 > eps; 3e-9 -> 3e-10 by less than eps=1e-8: no change
+    assert sched.get_last_lr()[1] == pytest.approx(3e-9, rel=1e-6)
+
+
+def test_plateau_mode_max():
+    assert plateau_lrs([1, 1.05, 1.2, 1.25, 1.3, 1.5], mode="max", factor=0.5, patience=1,
+                       threshold=0.1) == [1, 1, 1, 1, 0.5, 0.5]
+    assert plateau_lrs([1, 1.05, 1.2], mode="max", factor=0.5, patience=0, threshold=0.1,
+                       threshold_mode="abs") == [1, 0.5, 0.5]
+    # rising accuracy never lowers the lr in max mode (it would in min mode)
+    assert plateau_lrs([0.5, 0.6, 0.7, 0.8], mode="max", patience=0) == [1.0] * 4
+    assert plateau_lrs([0.5, 0.6, 0.7, 0.8], patience=0)[-1] < 1.0
+
+
+def test_plateau_accepts_tensor_metric():
+    assert plateau_lrs([Tensor(3.0), Tensor(3.0)], patience=0, factor=0.5) == [1.0, 0.5]
+
+
+def test_plateau_errors():
+    opt = two_group_sgd()
     with pytest.raises(ValueError, match="Factor should be < 1.0"):
-        ReduceLROnPlateau(make_optimizer(), factor=1.0)
-    with pytest.raises(ValueError, match="mode middle is unknown"):
-        ReduceLROnPlateau(make_optimizer(), mode="middle")
-    with pytest.raises(ValueError, match="threshold mode ratio is unknown"):
-        ReduceLROnPlateau(make_optimizer(), threshold_mode="ratio")
+        lr_scheduler.ReduceLROnPlateau(opt, factor=1.0)
+    with pytest.raises(ValueError, match="mode"):
+        lr_scheduler.ReduceLROnPlateau(opt, mode="maximum")
+    with pytest.raises(ValueError, match="threshold mode"):
+        lr_scheduler.ReduceLROnPlateau(opt, threshold_mode="relative")
 
 
-def test_plateau_accepts_a_tensor_metric_and_round_trips_its_state():
-    sched = ReduceLROnPlateau(make_optimizer(), patience=1)
-    sched.step(Tensor(2.0))
-    sched.step(Tensor(3.0))
-    state = sched.state_dict()
-    assert state["best"] == 2.0 and state["num_bad_epochs"] == 1 and "optimizer" not in state
-    other = ReduceLROnPlateau(make_optimizer(), patience=1)
-    other.load_state_dict(state)
-    other.step(3.0)
-    assert other.get_last_lr()[0] == pytest.approx(0.01)
+def test_plateau_state_dict_round_trip():
+    rng = np.random.default_rng(3)
+    metrics = list(np.cumsum(rng.normal(-0.1, 1.0, size=40)))
+    options = dict(factor=0.5, patience=2, cooldown=1, min_lr=1e-3)
+    opt = two_group_sgd()
+    sched = lr_scheduler.ReduceLROnPlateau(opt, **options)
+    for m in metrics[:20]:
+        sched.step(m)
+    opt_state, sched_state = opt.state_dict(), sched.state_dict()
+    rest = []
+    for m in metrics[20:]:
+        sched.step(m)
+        rest.append(sched.get_last_lr())
+    opt2 = two_group_sgd(lrs=(1.0, 1.0))
+    opt2.load_state_dict(opt_state)
+    sched2 = lr_scheduler.ReduceLROnPlateau(opt2)  # other options: the saved ones come back
+    sched2.load_state_dict(sched_state)
+    rest2 = []
+    for m in metrics[20:]:
+        sched2.step(m)
+        rest2.append(sched2.get_last_lr())
+    assert rest2 == rest
+    assert len({tuple(r) for r in rest}) > 1  # the lr did change in the resumed part
 
 
-# ------------------------------------------------------------------------ torch as a reference ----
-@pytest.mark.parametrize("name,kwargs", [
-    ("StepLR", dict(step_size=3, gamma=0.5)),
-    ("ExponentialLR", dict(gamma=0.9)),
-    ("CosineAnnealingLR", dict(T_max=4, eta_min=0.001)),
-])
-def test_schedulers_match_torch(name, kwargs):
+# ---------------------------------------------------------------------- torch (extra) ----
+@pytest.mark.parametrize("name, cls, options, formula", CLOSED_FORMS, ids=IDS)
+def test_scheduler_matches_torch(name, cls, options, formula):
     torch = pytest.importorskip("torch")
-    ours = getattr(optim.lr_scheduler, name)(make_optimizer(), **kwargs)
-    topt = torch.optim.SGD([{"params": [torch.zeros(2, requires_grad=True)], "lr": lr}
-                            for lr in (0.1, 0.03)])
-    theirs = getattr(torch.optim.lr_scheduler, name)(topt, **kwargs)
-    for _ in range(14):
-        np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-14, atol=1e-17)
-        ours.step()
+    ours = lr_history(cls(two_group_sgd(), **options), 40)
+    params = [torch.ones(2, requires_grad=True) for _ in LRS]
+    topt = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, LRS)])
+    tsched = getattr(torch.optim.lr_scheduler, cls.__name__)(topt, **options)
+    theirs = []
+    for _ in range(40):
+        theirs.append(tsched.get_last_lr())
         topt.step()
-        theirs.step()
+        tsched.step()
+    np.testing.assert_allclose(ours, np.array(theirs), rtol=1e-10, atol=1e-15)
 
 
-def test_plateau_matches_torch():
+PLATEAU_OPTIONS = [
+    dict(),
+    dict(factor=0.5, patience=2),
+    dict(factor=0.5, patience=1, cooldown=2, min_lr=0.02),
+    dict(factor=0.3, patience=0, threshold=0.05, threshold_mode="abs"),
+    dict(mode="max", factor=0.5, patience=1, threshold=0.01),
+    dict(mode="max", factor=0.7, patience=3, threshold=0.2, threshold_mode="abs", cooldown=1),
+]
+
+
+@pytest.mark.parametrize("options", PLATEAU_OPTIONS, ids=lambda o: "-".join(map(str, o.values())))
+def test_plateau_matches_torch(options):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    metrics = np.cumsum(rng.normal(0.0, 0.3, size=60)) + 10.0
+    ours = plateau_lrs(metrics, lr=0.1, **options)
+    topt = torch.optim.SGD([torch.ones(1, requires_grad=True)], lr=0.1)
+    tsched = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **options)
+    theirs = []
+    for m in metrics:
+        tsched.step(float(m))
+        theirs.append(topt.param_groups[0]["lr"])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    assert len(set(ours)) > 1  # the sequence exercised at least one reduction
+
+
+def test_plateau_with_two_groups_and_min_lr_matches_torch():
     torch = pytest.importorskip("torch")
     gen = np.random.default_rng(0)
     metrics = np.cumsum(gen.normal(size=60)) * 0.1 + 5.0  # a random walk with plateaus
     kwargs = dict(mode="min", factor=0.5, patience=3, threshold=1e-2, cooldown=2, min_lr=1e-3)
-    ours = ReduceLROnPlateau(make_optimizer(), **kwargs)
+    ours = lr_scheduler.ReduceLROnPlateau(two_group_sgd(), **kwargs)
     topt = torch.optim.SGD([{"params": [torch.zeros(2, requires_grad=True)], "lr": lr}
-                            for lr in (0.1, 0.03)])
+                            for lr in LRS])
     theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kwargs)
     changes = 0
     for m in metrics:
