@@ -154,12 +154,17 @@ def test_optimizers_page_quotes_every_optimizer_file():
 
 
 # ------------------------------------------------------------------- the griffe extension ----
-def _griffe_doctest():
-    spec = importlib.util.spec_from_file_location("griffe_doctest", DOCS / "griffe_doctest.py")
+def _load_docs_module(name: str):
+    """A build-machinery file of docs/ (griffe_doctest.py, hooks.py) as a module."""
+    spec = importlib.util.spec_from_file_location(f"docs_{name}", DOCS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    pytest.importorskip("griffe")
     spec.loader.exec_module(module)
     return module
+
+
+def _griffe_doctest():
+    pytest.importorskip("griffe")
+    return _load_docs_module("griffe_doctest")
 
 
 def test_griffe_extension_fences_doctests():
@@ -205,9 +210,67 @@ def test_mkdocs_build_strict_succeeds(site):
 def test_built_site_has_the_pictures_and_the_math(site):
     assert (site / "img" / "chain.svg").is_file()
     lesson = (site / "lesson" / "index.html").read_text(encoding="utf-8")
-    assert 'class="arithmatex"' in lesson  # equations are handed to MathJax
-    assert (site / "javascripts" / "mathjax.js").is_file()
+    assert 'class="arithmatex"' in lesson  # equations are handed to KaTeX
+    for name in ("katex.min.js", "katex.min.css", "auto-render.min.js", "LICENSE"):
+        assert (site / "javascripts" / "katex" / name).is_file(), f"KaTeX's {name} not published"
+    assert (site / "javascripts" / "katex.js").is_file()
     assert not list(site.glob("**/*.py")), "build machinery (*.py) was published"
+
+
+def test_built_pages_load_nothing_from_the_network(site):
+    """The site works offline: no page fetches a script, stylesheet, font or image from another
+    host (docs/hooks.py refuses to build one that would; this reads what was built)."""
+    hooks = _load_docs_module("hooks")
+    remote = {str(page.relative_to(site)): hooks.remote_resources(page.read_text(encoding="utf-8"))
+              for page in site.glob("**/*.html")}
+    assert not {page: urls for page, urls in remote.items() if urls}
+
+
+# --------------------------------------------------------------------- the shipped KaTeX ----
+KATEX = DOCS / "javascripts" / "katex"
+
+
+def test_vendored_katex_is_the_recorded_release():
+    """docs/javascripts/katex holds KaTeX's files unchanged: each one's sha256 is in VERSION."""
+    import hashlib
+
+    version = (KATEX / "VERSION").read_text(encoding="utf-8")
+    recorded = dict(line.split()[::-1] for line in version.splitlines()
+                    if re.fullmatch(r"[0-9a-f]{64}  \S+", line))
+    shipped = {str(p.relative_to(KATEX)) for p in KATEX.glob("**/*") if p.is_file()} - {"VERSION"}
+    assert set(recorded) == shipped, "VERSION must list every shipped KaTeX file, and only those"
+    for name, digest in recorded.items():
+        assert hashlib.sha256((KATEX / name).read_bytes()).hexdigest() == digest, (
+            f"javascripts/katex/{name} differs from the release recorded in VERSION")
+    css = (KATEX / "katex.min.css").read_text(encoding="utf-8")
+    fonts = set(re.findall(r"url\((fonts/[\w-]+\.woff2)\)", css))
+    assert fonts and all((KATEX / f).is_file() for f in fonts), "katex.min.css names missing fonts"
+
+
+def test_mkdocs_config_loads_katex_and_no_cdn():
+    text = CONFIG.read_text(encoding="utf-8")
+    for name in ("javascripts/katex/katex.min.js", "javascripts/katex/auto-render.min.js",
+                 "javascripts/katex.js", "javascripts/katex/katex.min.css"):
+        assert name in text
+    assert not re.search(r"^\s*-\s*https?://", text, re.M), "mkdocs.yml loads a file from a CDN"
+
+
+def test_offline_check_finds_remote_resources_and_strips_notebook_loaders():
+    hooks = _load_docs_module("hooks")
+    page = ('<link rel="stylesheet" href="https://fonts.googleapis.com/css?family=Roboto">'
+            '<script src="../js/local.js"></script><script src="//cdn.example/x.js"></script>'
+            '<a href="https://example.org/">a link is not a load</a>'
+            '<img src="data:image/png;base64,AAAA"><img alt="" src=https://example.org/i.png>'
+            '<script>import("https://cdn.example/m.mjs")</script>')
+    assert hooks.remote_resources(page) == ["https://fonts.googleapis.com/css?family=Roboto",
+                                            "//cdn.example/x.js", "https://example.org/i.png",
+                                            "https://cdn.example/m.mjs"]
+    notebook = ('<p>a</p><!-- Load mathjax -->\n<script src=""> </script>\n<script type="text/x-'
+                'mathjax-config">init()</script>\n<!-- End of mathjax configuration -->'
+                '<script type="module">\n const d = document.querySelectorAll(".jp-Mermaid > pre");'
+                '\n await import("https://cdnjs.example/mermaid.mjs");\n</script><p>b</p>')
+    assert hooks.strip_notebook_loaders(notebook) == "<p>a</p><p>b</p>"
+    assert hooks.remote_resources(hooks.strip_notebook_loaders(notebook)) == []
 
 
 def test_api_reference_documents_every_public_name(site):
