@@ -1,0 +1,142 @@
+"""`.safetensors` files for `tg.save` / `tg.load`, through the `safetensors` library's numpy API.
+
+A safetensors file is a flat mapping of names to arrays (a JSON header, then the raw bytes): no code
+runs on load, and PyTorch, JAX and Hugging Face read and write it. So it holds state dicts: a
+`{name: array or Tensor}` dict, which `model.load_state_dict(tg.load(path))` takes back. Nested
+checkpoints (a model and an optimizer, a step counter) stay in `.npz`; saving one here is refused.
+
+Our files carry two metadata entries: `tinygrad_lite.tensors` (the names that were Tensors, so they
+come back as Tensors) and `tinygrad_lite.sha256` (a digest of every name, dtype, shape and byte), so
+a damaged file is refused even where its header still parses. The format itself has no checksum, so
+a file written elsewhere is checked only for its structure.
+
+The promises are those of `.npz`: the write is atomic (a temporary file in the same folder, flushed
+and fsynced, then `os.replace`d; created with the umask's permissions, removed if anything fails),
+and a load gives the whole file or raises a ValueError naming it, never part of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from .tensor import Tensor
+
+_TENSORS = "tinygrad_lite.tensors"
+_DIGEST = "tinygrad_lite.sha256"
+# numpy dtypes the format has a name for (safetensors: BOOL, U8..U64, I8..I64, F16, F32, F64)
+_DTYPES = {np.dtype(t) for t in (np.bool_, np.uint8, np.uint16, np.uint32, np.uint64, np.int8,
+                                 np.int16, np.int32, np.int64, np.float16, np.float32, np.float64)}
+
+
+def _library():
+    try:
+        import safetensors.numpy
+    except ImportError:
+        raise ImportError('.safetensors files need the safetensors package: pip install '
+                          '"tinygrad-lite[safetensors]" (or pip install safetensors)') from None
+    return safetensors.numpy
+
+
+def _digest(arrays: dict) -> str:
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = arrays[name]
+        h.update(json.dumps([name, a.dtype.str, list(a.shape)]).encode("utf-8"))
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def save(obj, path) -> None:
+    """Write a flat `{name: array or Tensor}` dict (a state dict) to `path` as .safetensors,
+    atomically."""
+    if not isinstance(obj, dict):
+        raise TypeError(f"save: a .safetensors file holds a flat dict of arrays (a state_dict), got a "
+                        f"{type(obj).__name__}; use an .npz path for other objects")
+    arrays, tensors = {}, []
+    for name, value in obj.items():
+        if not isinstance(name, str):
+            raise TypeError(f"save: .safetensors names must be strings, got {name!r}")
+        if isinstance(value, Tensor):
+            tensors.append(name)
+        elif not isinstance(value, np.ndarray):
+            raise TypeError(f"save: {name!r} is a {type(value).__name__}; a .safetensors file holds "
+                            "only arrays and Tensors (a flat state_dict). Use an .npz path for "
+                            "nested checkpoints, numbers or strings")
+        a = value.data if isinstance(value, Tensor) else value
+        if a.dtype not in _DTYPES:
+            raise TypeError(f"save: {name!r} has dtype {a.dtype}, which .safetensors cannot store "
+                            "(bool, integers and float16/32/64 only); use an .npz path")
+        arrays[name] = np.ascontiguousarray(a)
+    metadata = {_TENSORS: json.dumps(tensors), _DIGEST: _digest(arrays)}
+    atomic_write(Path(path), _library().save(arrays, metadata=metadata))
+
+
+def load(path) -> dict:
+    """Read a .safetensors file whole: `{name: array}` (Tensors where ours saved Tensors)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"load: {path} does not exist (or is not a file)")
+    data = path.read_bytes()  # NOTE: one read, so the header and the arrays come from one file
+    library = _library()
+    try:
+        arrays = library.load(data)
+        metadata = _metadata(data)
+    except Exception as err:  # safetensors raises its own SafetensorError, json/struct theirs
+        raise ValueError(f"load: {path} is not a readable .safetensors file (truncated, corrupted "
+                         f"or another format): {err}") from None
+    if _DIGEST in metadata and metadata[_DIGEST] != _digest(arrays):
+        raise ValueError(f"load: {path} is damaged: its arrays do not match the checksum written "
+                         "with them")
+    try:
+        tensors = set(json.loads(metadata.get(_TENSORS, "[]")))
+    except ValueError:
+        raise ValueError(f"load: {path} has a damaged {_TENSORS} entry") from None
+    return {name: Tensor(a) if name in tensors else a for name, a in arrays.items()}
+
+
+def _metadata(data: bytes) -> dict:
+    """The header's `__metadata__` (str -> str): 8 bytes of length, then the JSON header."""
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + size].decode("utf-8"))
+    metadata = header.get("__metadata__") or {}
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise ValueError("__metadata__ must map strings to strings")
+    return metadata
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    # NOTE: os.open with 0o666 applies the umask, as a plain open() would; an existing file keeps
+    # its permissions
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+    try:  # make the rename itself durable (POSIX); harmless to skip where folders cannot be opened
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
