@@ -13,7 +13,7 @@ import pytest
 
 import tinygrad_lite as tg
 from tinygrad_lite import Tensor, gradcheck, gradgradcheck, nn
-from tinygrad_lite.autograd import toposort
+from tests.graph_walk import toposort
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 RNG = np.random.default_rng(7)

@@ -9,7 +9,7 @@ import pytest
 
 import tinygrad_lite as tg
 from tinygrad_lite import Tensor, nn
-from tinygrad_lite.autograd import toposort
+from tests.graph_walk import toposort
 
 
 def mlp():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tinygrad_lite import Tensor, gradcheck, nn
-from tinygrad_lite.autograd import toposort
+from tests.graph_walk import toposort
 
 RNG = np.random.default_rng(3)
 

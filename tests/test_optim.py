@@ -317,15 +317,15 @@ def test_optimizer_step_closure_returns_loss_and_records():
 
 @pytest.mark.parametrize("name, cls, ref, defaults, group_options, keys", CASES, ids=IDS)
 def test_optimizer_gradient_of_wrong_shape(name, cls, ref, defaults, group_options, keys):
-    """A gradient of another shape is an error naming both shapes (numpy would broadcast a (1,)
-    gradient over the parameter silently)."""
+    """A gradient of another shape is an error naming both shapes, where it is assigned (numpy
+    would broadcast a (1,) gradient over the parameter silently in step())."""
     for p_shape, g_shape in [((3,), (1,)), ((3, 1), (3,)), ((2, 3), (3, 2))]:
         w = Tensor(np.zeros(p_shape), requires_grad=True)
-        w.grad = Tensor(np.ones(g_shape))
         with pytest.raises(ValueError, match=re.escape(f"{p_shape}") + ".*"
                            + re.escape(f"{g_shape}")):
-            cls([w], **defaults).step()
-        assert not w.data.any()
+            w.grad = Tensor(np.ones(g_shape))
+        cls([w], **defaults).step()  # no gradient was set: nothing changes
+        assert not w.data.any() and w.grad is None
 
 
 @pytest.mark.parametrize("name, cls, ref, defaults, group_options, keys", CASES, ids=IDS)

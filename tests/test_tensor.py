@@ -79,7 +79,8 @@ def test_tensor_properties_and_conversions():
     t = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     assert (t.shape, t.ndim, t.size, len(t)) == ((2, 3), 2, 6, 2)
     assert t.T.shape == (3, 2) and t.T.tolist() == [[1, 4], [2, 5], [3, 6]]
-    assert isinstance(t.numpy(), np.ndarray) and np.asarray(t) is t.numpy()
+    assert isinstance(t.numpy(), np.ndarray) and np.shares_memory(np.asarray(t), t.data)
+    assert not t.numpy().flags.writeable and not np.asarray(t).flags.writeable  # see numpy()
     assert np.asarray(t, dtype=np.float64).dtype == np.float64
     assert Tensor(2.5).item() == 2.5 and float(Tensor([2.5])) == 2.5
     assert t.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]

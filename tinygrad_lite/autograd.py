@@ -1,15 +1,21 @@
-"""The autograd engine: Function/Context, grad mode, the iterative backward pass, unbroadcast.
+"""The autograd engine: Function (the base of every op), grad mode, versions, the backward pass.
 
 This file imports nothing from the package. It knows tensors only through `Node`, the graph-node base
 class that `Tensor` extends; new tensors are made with `node._from_op(array, ctx)`, which `tensor.py`
 provides, so the engine never has to reach "up" for the Tensor class.
+
+Read it in this order: the per-thread switches (grad mode, anomaly mode, module scope), `Function`
+(how an op records itself and what its backward sees), versions (the one rule for changing a
+tensor's values), and `run_backward` (ordering plus accumulation; the rest are named helpers).
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import os
+import threading
 import traceback
 import weakref
 from heapq import heappop, heappush
@@ -17,114 +23,130 @@ from heapq import heappop, heappush
 import numpy as np
 
 
-# ------------------------------------------------------------------------------------------ state ----
-class _State:
-    """Process-wide autograd switches (one object, so hot paths read one global)."""
-
-    __slots__ = ("grad_enabled", "anomaly", "scope", "epoch", "backward_of", "keep_graphs")
+# ------------------------------------------------------------------------------ per-thread state ----
+class _ThreadState(threading.local):
+    """The autograd switches of the running thread (PyTorch keeps them per thread too): one thread's
+    `no_grad()` or `backward()` never changes what another thread records."""
 
     def __init__(self):
         self.grad_enabled = True  # record graphs?
-        self.epoch = 0  # bumped by every in-place change of a tensor (see Node._version)
         self.anomaly = False  # check every forward/backward for NaN/inf?
         self.backward_of = None  # under detect_anomaly: the op whose backward is running
         self.keep_graphs = False  # under keep_graphs(): every backward acts as retain_graph=True
         self.scope = None  # tuple of the Modules running now, outermost first (for graph drawing)
 
 
-STATE = _State()
+STATE = _ThreadState()
 
 
-class _GradMode:
-    """Context manager and decorator that sets grad recording on or off for its duration."""
+class _Switch:
+    """A context manager and decorator that sets one attribute of STATE for its duration (on
+    generator functions too: the setting holds whenever the generator's own code runs)."""
 
-    def __init__(self, enabled: bool):
-        self._enabled = enabled
+    _attribute = ""
+
+    def __init__(self, value):
+        self._value = value
         self._prev = []
 
     def __enter__(self):
-        self._prev.append(STATE.grad_enabled)
-        STATE.grad_enabled = self._enabled
+        self._prev.append(getattr(STATE, self._attribute))
+        setattr(STATE, self._attribute, self._value)
         return self
 
     def __exit__(self, *exc):
-        STATE.grad_enabled = self._prev.pop()
+        setattr(STATE, self._attribute, self._prev.pop())
         return False
 
+    def _fresh(self):
+        """A new manager with the same setting (a decorated function may run in several threads
+        or recursively at once, so each call gets its own stack of previous values)."""
+        clone = type(self).__new__(type(self))
+        _Switch.__init__(clone, self._value)
+        return clone
+
     def __call__(self, fn):
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def generator(*args, **kwargs):
+                # NOTE: a generator's body runs at each next(), after the call has returned, so
+                # the setting is applied around every resumption, not around the call
+                gen = fn(*args, **kwargs)
+                try:
+                    with self._fresh():
+                        request = next(gen)
+                    while True:
+                        try:
+                            response = yield request
+                        except GeneratorExit:
+                            with self._fresh():
+                                gen.close()
+                            raise
+                        except BaseException as error:
+                            with self._fresh():
+                                request = gen.throw(error)
+                        else:
+                            with self._fresh():
+                                request = gen.send(response)
+                except StopIteration as stop:
+                    return stop.value
+            return generator
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with _GradMode(self._enabled):
+            with self._fresh():
                 return fn(*args, **kwargs)
 
         return wrapper
 
 
-class no_grad(_GradMode):  # noqa: N801 (PyTorch's name)
-    """Turn graph recording off: `with no_grad(): ...` or `@no_grad()`."""
+class set_grad_enabled(_Switch):  # noqa: N801 (PyTorch's name)
+    """Set graph recording on or off in this thread: `with set_grad_enabled(False): ...`."""
+
+    _attribute = "grad_enabled"
+
+    def __init__(self, mode: bool):
+        super().__init__(bool(mode))
+
+
+class no_grad(set_grad_enabled):  # noqa: N801 (PyTorch's name)
+    """Turn graph recording off in this thread: `with no_grad(): ...` or `@no_grad()`."""
 
     def __init__(self):
         super().__init__(False)
 
 
-class enable_grad(_GradMode):  # noqa: N801 (PyTorch's name)
+class enable_grad(set_grad_enabled):  # noqa: N801 (PyTorch's name)
     """Turn graph recording back on inside a `no_grad` block."""
 
     def __init__(self):
         super().__init__(True)
 
 
-class set_grad_enabled(_GradMode):  # noqa: N801 (PyTorch's name)
-    """Set graph recording on or off: `with set_grad_enabled(False): ...`."""
-
-
 def is_grad_enabled() -> bool:
-    """True while operations are being recorded for backward."""
+    """True while this thread's operations are being recorded for backward."""
     return STATE.grad_enabled
 
 
-class detect_anomaly:  # noqa: N801 (PyTorch's name)
+class detect_anomaly(_Switch):  # noqa: N801 (PyTorch's name)
     """Raise at the first op whose forward or backward produces NaN or inf, naming the op and where
     it was created. Opt-in because it checks every array (slow). Context manager and decorator."""
 
+    _attribute = "anomaly"
+
     def __init__(self, enabled: bool = True):
-        self._enabled = enabled
-        self._prev = []
-
-    def __enter__(self):
-        self._prev.append(STATE.anomaly)
-        STATE.anomaly = self._enabled
-        return self
-
-    def __exit__(self, *exc):
-        STATE.anomaly = self._prev.pop()
-        return False
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with detect_anomaly(self._enabled):
-                return fn(*args, **kwargs)
-
-        return wrapper
+        super().__init__(bool(enabled))
 
 
-class keep_graphs:  # noqa: N801
+class keep_graphs(_Switch):  # noqa: N801
     """Make every backward inside act as if retain_graph=True. Newton's method runs the user's
     closure under it, so a closure that calls loss.backward() (PyTorch's habit) leaves the graph
     for Newton to differentiate twice."""
 
-    def __enter__(self):
-        self._prev, STATE.keep_graphs = STATE.keep_graphs, True
-        return self
+    _attribute = "keep_graphs"
 
-    def __exit__(self, *exc):
-        STATE.keep_graphs = self._prev
-        return False
-
-
-class AnomalyError(RuntimeError):
-    """Raised under `detect_anomaly()` when an op produces NaN or inf."""
+    def __init__(self):
+        super().__init__(True)
 
 
 class module_scope:  # noqa: N801
@@ -137,13 +159,17 @@ class module_scope:  # noqa: N801
         self._owner = owner
 
     def __enter__(self):
-        self._prev = STATE.scope
-        STATE.scope = (self._owner,) if self._prev is None else self._prev + (self._owner,)
+        self._prev = prev = STATE.scope
+        STATE.scope = (self._owner,) if prev is None else prev + (self._owner,)
         return self
 
     def __exit__(self, *exc):
         STATE.scope = self._prev
         return False
+
+
+class AnomalyError(RuntimeError):
+    """Raised under `detect_anomaly()` when an op produces NaN or inf."""
 
 
 _SEQUENCE = itertools.count(1)  # creation order of recorded ops (the engine's priority)
@@ -153,42 +179,103 @@ _SEQUENCE = itertools.count(1)  # creation order of recorded ops (the engine's p
 class Node:
     """What the engine needs of a tensor: its array, gradient, flags and the op that made it.
 
-    `_version` is the value of STATE.epoch when the tensor was last changed in place (0: never). An
-    op records the epoch it was created in, so backward can tell, with one comparison in the common
-    case, whether any of its inputs changed after it used them.
+    `_version` is the clock value (see `increment_version`) when the tensor's value was last changed
+    in place (0: never). An op records the clock when it runs, so backward can tell, with one
+    comparison in the common case, whether anything it used changed after it used it.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "_version", "_retains_grad", "__weakref__")
 
     def _from_op(self, data, ctx):  # provided by Tensor: wrap an op's output array
         raise NotImplementedError
 
+    @property
+    def grad(self):
+        """The accumulated gradient (a tensor of this tensor's shape), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # NOTE: checked here, where the user assigns, as PyTorch does: `p.grad = 0` (micrograd's
+        # habit) or an ndarray would otherwise fail far away, inside the next backward or step()
+        if value is not None:
+            if not isinstance(value, Node):
+                raise TypeError(f"assigned grad must be a Tensor or None, got {type(value).__name__}"
+                                f"; wrap an array with Tensor(...), or use zero_grad() to clear it")
+            if value.data.shape != self.data.shape:
+                raise ValueError(f"a tensor of shape {self.data.shape} was assigned a grad of shape "
+                                 f"{value.data.shape}; a gradient must have its tensor's shape")
+            if value.data.dtype.kind not in "fc":
+                raise TypeError(f"assigned grad must be floating point, got dtype {value.data.dtype}")
+        self._grad = value
+
 
 # --------------------------------------------------------------------------------------- Function ----
 class Function:
-    """Base of every primitive. Subclasses write two static methods:
+    """Base of every op: built-in primitives (ops.py) and user-defined ones. Subclasses write two
+    static methods:
 
-    - `forward(ctx, *arrays, **settings)`: numpy arrays (or Python scalars) in, one array out;
-    - `backward(ctx, grad)`: Tensors in, one gradient Tensor (or None) per input out, written with
-      Tensor operations so that gradients of gradients work.
+    - `forward(ctx, *arrays, **settings)`: numpy arrays (or Python scalars) in, one array out; it
+      keeps what backward needs with `ctx.save_for_backward(...)` (arrays of its inputs, its
+      output, or anything else) and static facts (shapes, axes, masks) as plain ctx attributes;
+    - `backward(ctx, grad)`: the gradient of the output in, one gradient (or None) per input out,
+      shaped like the output (the engine sums broadcast dimensions back). It is written with
+      Tensor operations and reads its values with `ctx.saved_tensors`.
+
+    What backward sees (the one contract): when the backward pass records a graph
+    (`create_graph=True`: gradients of gradients), `grad` is a Tensor and `ctx.saved_tensors` gives
+    back the saved inputs as the input *Tensors* (and a saved output as the op re-applied to them),
+    so the gradient is differentiable again. Otherwise, `grad` and the saved values are whatever
+    the op declared with `array_backward`: plain ndarrays for the built-in primitives (their
+    Tensor-op code also runs on arrays, so a training step's backward is plain numpy), Tensors
+    that record nothing for everyone else (user Functions). Either way, backward's arithmetic is the
+    same code.
 
     Call an op with `MyOp.apply(*inputs, **settings)`; inputs may be Tensors, arrays or scalars
     (with no Tensor among them, apply just returns forward's array: there is nothing to record). The
     instance is the `ctx`: it holds `inputs` (what apply got), `needs_input_grad`, the keyword
-    settings in `settings`, and anything forward stores on it (`ctx.save_for_backward(...)` or plain
-    attributes).
+    settings in `settings`, and what forward stored.
     """
 
     # NOTE: no __slots__ here so user Functions and primitives can stash anything on ctx.
 
-    # True when backward also works on plain ndarrays (grad and inputs as arrays, results as
-    # arrays): the built-in primitives do, so a backward pass that records nothing runs as plain
-    # numpy. A user Function keeps the default and always gets Tensors.
+    # The array fast path, declared once: True on ops.Primitive (see there), False for user ops.
     array_backward = False
+    saved = None  # what forward passed to save_for_backward
+    output = None  # forward's result (set when the op is recorded)
+    released = False  # True once a backward freed what the op saved
 
     def save_for_backward(self, *values):
         """Keep values (arrays or Tensors) for backward; read them back as `ctx.saved_tensors`."""
-        self.saved_tensors = values
+        self.saved = values
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """What forward saved, as backward must use it (see the class docstring)."""
+        saved = self.saved
+        if saved is None:
+            if self.released:
+                raise RuntimeError(_SECOND_BACKWARD)
+            return ()
+        if self.array_backward and not STATE.grad_enabled:
+            return saved  # the fast path: the arrays exactly as forward saved them
+        return tuple(self._as_tensor(v) for v in saved)
+
+    def _as_tensor(self, value):
+        """A saved value as a Tensor: an input's array is that input (so gradients of gradients
+        reach it), the output's array is the op re-applied to the inputs (recorded, so it is
+        differentiable too), anything else a constant."""
+        maker = None
+        for inp in self.inputs:
+            if isinstance(inp, Node):
+                if inp.data is value:
+                    return inp
+                maker = inp
+        if isinstance(value, Node) or maker is None:
+            return value
+        if value is self.output and STATE.grad_enabled:
+            return type(self).apply(*self.inputs, **self.settings)
+        return maker._from_op(value if type(value) is np.ndarray else np.asarray(value), None)
 
     @staticmethod
     def forward(ctx, *args, **settings):  # pragma: no cover - abstract
@@ -220,6 +307,7 @@ class Function:
         if first is None:  # only arrays: just compute (how backward passes run without recording)
             out = cls.forward(ctx, *arrays, **settings) if settings else cls.forward(ctx, *arrays)
             return out if type(out) is np.ndarray else np.asarray(out)
+        state = STATE
         try:
             out = cls.forward(ctx, *arrays, **settings) if settings else cls.forward(ctx, *arrays)
         except ValueError as e:
@@ -230,21 +318,21 @@ class Function:
                 f"{cls.__name__}: shapes {shapes} cannot be broadcast together (numpy rules: "
                 "aligned from the right, each pair of dimensions must be equal or one of them 1)"
             ) from None
-        if STATE.anomaly:
-            running = STATE.backward_of  # an op inside a backward: blame that backward
+        if state.anomaly:
+            running = state.backward_of  # an op inside a backward: blame that backward
             if running is None:
                 _check_finite(out, cls.__name__, "forward", None)
             else:
                 _check_finite(out, running.name, f"backward (in its {cls.__name__})", running)
-        if not (STATE.grad_enabled and True in needs):
+        if not (state.grad_enabled and True in needs):
             return first._from_op(out, None)
         ctx.inputs = inputs
         ctx.needs_input_grad = needs
-        ctx.epoch = STATE.epoch
+        ctx.output = out
+        ctx.epoch = _CLOCK.now
         ctx.seq = next(_SEQUENCE)
-        ctx.scope = STATE.scope
-        ctx.released = False
-        if STATE.anomaly:
+        ctx.scope = state.scope
+        if state.anomaly:
             ctx.created_at = _user_stack()
         return first._from_op(out, ctx)
 
@@ -252,6 +340,14 @@ class Function:
     def name(self) -> str:
         """The op's name as shown in graphs and errors, e.g. `Mul`."""
         return type(self).__name__
+
+    def parents(self) -> tuple:
+        """The op's inputs as it used them (for drawing and export): an input rebound in place
+        since is given as its snapshot (its old value and place in the graph). After a backward
+        released the op: `GraphInput` stand-ins, which keep shapes and structure but no arrays."""
+        if not self.released and self.epoch != _CLOCK.now:
+            _check_versions(self, refuse=False)
+        return self.inputs
 
     def __repr__(self):
         return f"<{type(self).__name__}Backward>"
@@ -277,33 +373,110 @@ def _check_finite(array, op_name, phase, ctx):
         raise AnomalyError(msg)
 
 
+# --------------------------------------------------------------------------------------- versions ----
+# The one rule for changing a tensor's values:
+#  - Tensor operations never write into an existing array. "In-place" ones (`x += y`, `x[i] = v`)
+#    compute the result out of place and rebind the tensor to it; inside a recorded graph the old
+#    state is kept as a snapshot, so an op recorded earlier still backpropagates through exactly the
+#    value and the graph position it used.
+#  - The only writes into existing memory are in-place updates made for speed (optimizer steps),
+#    and each is announced with `increment_version(tensor)`. That gives the tensor, and the memory
+#    it owns (so `detach()`ed copies and views count), a new version; an op recorded before the
+#    write then refuses to backward, naming itself and what to do, as PyTorch does.
+#  - Arrays the library hands out (`Tensor.numpy()`, `np.asarray(t)`) are read-only views, so no
+#    write can bypass the rule. (`t.data` is the raw array, for the library's own use.)
+class _Clock:
+    """A process-wide counter of value changes (threads share tensors, so it is not per thread)."""
+
+    __slots__ = ("now", "lock")
+
+    def __init__(self):
+        self.now = 0
+        self.lock = threading.Lock()
+
+    def tick(self) -> int:
+        with self.lock:
+            self.now += 1
+            return self.now
+
+
+_CLOCK = _Clock()
+_SNAPSHOTS: dict = {}  # id(tensor) -> [(clock, snapshot Tensor)], dropped when the tensor dies
+_MEMORY_WRITES: dict = {}  # id(array owning memory) -> clock of its last in-place write
+# (keyed by id, with finalizers: a WeakKeyDictionary would compare tensors with ==, elementwise)
+
+
+def _owner(array):
+    """The array that owns `array`'s memory (numpy points a view's .base at it)."""
+    base = getattr(array, "base", None)
+    while isinstance(base, np.ndarray):
+        array, base = base, base.base
+    return array
+
+
+def mark_modified(node, snapshot=None):
+    """Record that `node` was rebound to a new value (tensor.py's in-place operations);
+    `snapshot` (a Tensor with its previous array and op) lets earlier ops keep backpropagating."""
+    now = _CLOCK.tick()
+    node._version = now
+    if snapshot is not None:
+        key = id(node)
+        if key not in _SNAPSHOTS:
+            _SNAPSHOTS[key] = []
+            weakref.finalize(node, _SNAPSHOTS.pop, key, None)
+        _SNAPSHOTS[key].append((now, snapshot))
+
+
+def increment_version(tensor) -> None:
+    """Announce that `tensor.data` was written in place (PyTorch's name). Optimizers call it after
+    each update; call it after any write of your own into a tensor's array. Ops recorded before the
+    write that used the tensor, or any tensor sharing its memory, then refuse to backward instead of
+    silently using the new values."""
+    now = _CLOCK.tick()
+    tensor._version = now
+    owner = _owner(tensor.data)
+    key = id(owner)
+    if key not in _MEMORY_WRITES:
+        weakref.finalize(owner, _MEMORY_WRITES.pop, key, None)
+    _MEMORY_WRITES[key] = now
+
+
+def _check_versions(ctx, refuse=True):
+    """Make an op's backward safe after in-place changes: point inputs that were rebound since the
+    op ran at their snapshots; refuse if a value the op used was changed with no snapshot kept
+    (under no_grad, by load_state_dict, or by an in-place write such as an optimizer step)."""
+    resolved = list(ctx.inputs)
+    for i, inp in enumerate(resolved):
+        if isinstance(inp, Node) and inp._version > ctx.epoch:
+            history = _SNAPSHOTS.get(id(inp), ())
+            snapshot = next((snap for when, snap in history if when > ctx.epoch), None)
+            if snapshot is None:
+                if not refuse:
+                    continue
+                _refuse_stale(ctx, inp.data.shape)
+            resolved[i] = snapshot
+    ctx.inputs = tuple(resolved)
+    if not refuse:
+        return
+    if _MEMORY_WRITES:
+        used = [v for v in ctx.saved or () if isinstance(v, np.ndarray)]
+        used += [inp.data for inp in resolved if isinstance(inp, Node)]
+        for array in used:
+            if _MEMORY_WRITES.get(id(_owner(array)), 0) > ctx.epoch:
+                _refuse_stale(ctx, array.shape)
+    ctx.epoch = _CLOCK.now  # checked: the next look is free until something else changes
+
+
+def _refuse_stale(ctx, shape):
+    raise RuntimeError(
+        f"One of the tensors needed by {ctx.name}.backward (shape {shape}) was modified in place "
+        f"after {ctx.name} used it (by an optimizer step, load_state_dict, a change under "
+        "no_grad(), or increment_version()), so its gradient would be wrong. Call backward() "
+        "before changing the values, or change a clone() instead."
+    )
+
+
 # ------------------------------------------------------------------------------------------ engine ----
-def toposort(roots):
-    """Every tensor reachable from `roots` through recorded ops, inputs before the ops that use them
-    (so walking the list backwards visits each node after all its consumers). Iterative: a graph of
-    any depth works without touching Python's recursion limit."""
-    order, visited = [], set()
-    stack = [(root, False) for root in reversed(roots)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:  # all of node's inputs are in `order` already
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        ctx = node._ctx
-        if ctx is None:
-            continue
-        if ctx.released:
-            raise RuntimeError(_SECOND_BACKWARD)
-        for inp, needs in zip(ctx.inputs, ctx.needs_input_grad):
-            if needs and id(inp) not in visited:
-                stack.append((inp, False))
-    return order
-
-
 def unbroadcast(grad, shape, op_name):
     """Sum `grad` back to `shape` (undo numpy broadcasting); the one place this happens."""
     gshape = grad.shape
@@ -326,19 +499,6 @@ def unbroadcast(grad, shape, op_name):
     return grad
 
 
-def _fresh(data, handed):
-    """`data` as an array no other .grad shares: copied only if its memory was handed out already
-    (the same array, or a view of it, given to another tensor) or is read-only (a broadcast view, a
-    cached seed, a numpy scalar). Views of a fresh temporary are handed out as they are."""
-    owner = getattr(data, "base", None)
-    owner = data if owner is None else owner  # numpy points .base at the memory's owner
-    if id(owner) in handed or id(data) in handed or not data.flags.writeable:
-        return np.array(data, copy=True)
-    handed.add(id(owner))
-    handed.add(id(data))
-    return data
-
-
 _SECOND_BACKWARD = (
     "Trying to backward through the graph a second time (or to use tensors after the graph was "
     "freed). The saved intermediate values are released after backward(); pass retain_graph=True "
@@ -356,166 +516,192 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
 
     NOTE: no separate topological sort. Every recorded op carries a sequence number that grows with
     creation, and an op's inputs are always older than it, so processing ops from a max-heap on that
-    number visits each op after all of its consumers (PyTorch orders its engine the same way). Leaf
-    gradients are summed as they arrive. One pass, iterative, any depth.
-
-    NOTE: without create_graph nothing is recorded, so gradients travel between ops as plain
-    ndarrays: the built-in primitives' backward (Tensor-op code, which works on arrays too) then
-    runs as plain numpy, with no Tensor objects for intermediate gradients. Functions that do not
-    declare `array_backward` (user-defined ones) still get and return Tensors.
+    number visits each op after all of its consumers (PyTorch orders its engine the same way). One
+    pass, iterative, any depth.
     """
     retain_graph = retain_graph or STATE.keep_graphs
-    arrays = not create_graph
-    wrap = roots[0]._from_op  # makes Tensors (for .grad, grad()'s results, user Functions)
-    pending = {}  # id(tensor) -> gradient summed so far, for ops waiting in the heap
-    heap = []
-    handed = set()  # ids of arrays given to a .grad (and the seeds): no two .grad share one
+    arrays = not create_graph  # the fast path: gradients travel as ndarrays (see Function)
+    sink = _Sink(roots[0], inputs, arrays)
     for g in root_grads:
-        handed.add(id(g.data))
-    wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
-    captured = [None] * (len(inputs) if inputs is not None else 0)
-    epoch = STATE.epoch
-    anomaly = STATE.anomaly
-    push, pop = heappush, heappop
-    prev_mode = STATE.grad_enabled
-    STATE.grad_enabled = create_graph
-    try:
-        # the roots' gradients arrive "from outside"; after that, every op hands its inputs theirs
+        sink.handed.add(id(g.data))
+    pending = {}  # id(tensor) -> its gradient summed so far, while its op waits in the heap
+    heap = []
+    with set_grad_enabled(create_graph):
         arrivals = [(root, g.data if arrays else g) for root, g in zip(roots, root_grads)]
         while True:
-            for node, g in arrivals:
+            for node, g in arrivals:  # gradients arrive at tensors: leaves keep them, ops wait
                 ctx = node._ctx
-                if wanted is not None:
-                    i = wanted.get(id(node))
-                    if i is not None:
-                        captured[i] = g if captured[i] is None else captured[i] + g
-                elif ctx is None:  # a leaf: sum straight into .grad
-                    _accumulate(node, g, handed, arrays, wrap)
+                if ctx is None or sink.wants(node):
+                    sink.take(node, g)
                 if ctx is None:
                     continue
                 key = id(node)
-                prev = pending.get(key)
-                if prev is None:
+                summed = pending.get(key)
+                if summed is None:
                     if ctx.released:
                         raise RuntimeError(_SECOND_BACKWARD)
                     pending[key] = g
-                    push(heap, (-ctx.seq, key, node))
+                    heappush(heap, (-ctx.seq, key, node))
                 else:
-                    pending[key] = prev + g
+                    pending[key] = summed + g
             if not heap:
                 break
-            _, key, node = pop(heap)
+            _, key, node = heappop(heap)  # the newest op: every consumer of its output is done
             g = pending.pop(key)
+            if node._retains_grad:
+                sink.retain(node, g)
             ctx = node._ctx
-            if node._retains_grad and wanted is None:
-                _accumulate(node, g, handed, arrays, wrap)
-            if ctx.epoch != epoch:  # something was modified in place since this op ran
-                _resolve_inplace(ctx)
-            as_tensors = arrays and not ctx.array_backward
-            if as_tensors:  # a user Function: Tensors in, Tensors out
-                g = wrap(xp_asarray(g), None)
-            if anomaly:
-                STATE.backward_of = ctx
-                try:
-                    in_grads = ctx.backward(ctx, g)
-                finally:
-                    STATE.backward_of = None
-            else:
-                in_grads = ctx.backward(ctx, g)
-            if type(in_grads) is not tuple:
-                in_grads = (in_grads,)
-            arrivals = []
-            for inp, needs, ig in zip(ctx.inputs, ctx.needs_input_grad, in_grads):
-                if not needs or ig is None:
-                    continue
-                if isinstance(ig, Node):
-                    if arrays:
-                        ig = ig.data
-                elif arrays and isinstance(ig, (np.ndarray, np.generic)) and not as_tensors:
-                    pass
-                else:
-                    raise TypeError(f"{ctx.name}.backward must return Tensors (or None), got {type(ig)}")
-                if anomaly:
-                    _check_finite(ig.data if isinstance(ig, Node) else ig, ctx.name, "backward", ctx)
-                data = inp.data
-                if ig.shape != data.shape:
-                    ig = unbroadcast(ig, data.shape, ctx.name)
-                if ig.dtype != data.dtype:  # e.g. a float32 input used with a float64 one
-                    ig = ig.astype(data.dtype)
-                arrivals.append((inp, ig))
-            if not retain_graph:  # free what the op saved: the graph's memory goes right away
-                ctx.__dict__.clear()
-                ctx.released = True
-    finally:
-        STATE.grad_enabled = prev_mode
-    if inputs is not None:
-        for i, t in enumerate(inputs):
-            if captured[i] is None:
+            arrivals = _call_backward(ctx, g, arrays)
+            if not retain_graph:
+                _release(ctx)
+    return sink.result(allow_unused)
+
+
+def _call_backward(ctx, g, arrays):
+    """Run one op's backward: the (input, gradient) pairs it sends on, each gradient summed back
+    to its input's shape and dtype."""
+    if ctx.epoch != _CLOCK.now:  # something changed in place since this op ran
+        _check_versions(ctx)
+    if arrays and not ctx.array_backward:  # a user Function: Tensors in, Tensors out
+        g = ctx.inputs[ctx.needs_input_grad.index(True)]._from_op(_as_ndarray(g), None)
+    if STATE.anomaly:
+        STATE.backward_of = ctx
+        try:
+            in_grads = ctx.backward(ctx, g)
+        finally:
+            STATE.backward_of = None
+    else:
+        in_grads = ctx.backward(ctx, g)
+    if type(in_grads) is not tuple:
+        in_grads = (in_grads,)
+    if len(in_grads) != len(ctx.inputs):
+        raise TypeError(f"{ctx.name}.backward returned {len(in_grads)} gradients for "
+                        f"{len(ctx.inputs)} inputs; return one per input (None where there is none)")
+    out = []
+    for inp, needs, ig in zip(ctx.inputs, ctx.needs_input_grad, in_grads):
+        if needs and ig is not None:
+            ig = _as_input_grad(ig, inp.data, ctx, arrays)
+            if STATE.anomaly:
+                _check_finite(ig.data if isinstance(ig, Node) else ig, ctx.name, "backward", ctx)
+            out.append((inp, ig))
+    return out
+
+
+def _as_input_grad(ig, data, ctx, arrays):
+    """An input's gradient in the pass's currency (ndarray or Tensor), shape and dtype."""
+    if isinstance(ig, Node):
+        if arrays:
+            ig = ig.data
+    elif not (arrays and isinstance(ig, (np.ndarray, np.generic))):
+        raise TypeError(f"{ctx.name}.backward must return Tensors (or None), got {type(ig).__name__}")
+    elif type(ig) is not np.ndarray:  # 0-d numpy arithmetic gives scalars: keep one type
+        ig = np.asarray(ig)
+    if ig.shape != data.shape:
+        ig = unbroadcast(ig, data.shape, ctx.name)
+    if ig.dtype != data.dtype:  # e.g. a float32 input used with a float64 one
+        ig = ig.astype(data.dtype)
+    return ig
+
+
+def _release(ctx):
+    """Free what an op saved once its backward ran (the graph's memory goes right away). The
+    structure stays, so the graph can still be drawn: the op keeps its name and settings, and its
+    inputs become light stand-ins (`GraphInput`) that hold no arrays."""
+    inputs = ctx.inputs
+    settings = ctx.settings
+    needs = ctx.needs_input_grad
+    seq = ctx.seq
+    scope = ctx.scope
+    ctx.__dict__.clear()
+    ctx.settings, ctx.needs_input_grad, ctx.seq, ctx.scope = settings, needs, seq, scope
+    ctx.inputs = tuple(GraphInput(x) for x in inputs)
+    ctx.released = True
+
+
+class GraphInput:
+    """What a released op remembers of one input: its shape and dtype, the op that made it (or,
+    for a leaf, a weak reference to the tensor, so a drawing can show its name and .grad)."""
+
+    __slots__ = ("shape", "dtype", "_ctx", "requires_grad", "_leaf")
+
+    def __init__(self, x):
+        data = x.data if isinstance(x, Node) else np.asarray(x)
+        self.shape, self.dtype = data.shape, data.dtype
+        self._ctx = x._ctx if isinstance(x, Node) else None
+        self.requires_grad = isinstance(x, Node) and x.requires_grad
+        self._leaf = weakref.ref(x) if isinstance(x, Node) and x._ctx is None else None
+
+    @property
+    def tensor(self):
+        """The leaf tensor, while it is alive (None for op outputs and constants)."""
+        return self._leaf() if self._leaf is not None else None
+
+
+class _Sink:
+    """Where gradients end up: the `.grad` of leaves (and of tensors that `retain_grad()`), or, for
+    `grad(outputs, inputs)`, a list returned to the caller. Also keeps `.grad` arrays unshared."""
+
+    __slots__ = ("wrap", "wanted", "captured", "arrays", "handed")
+
+    def __init__(self, root, inputs, arrays):
+        self.wrap = root._from_op  # makes Tensors (for .grad, grad()'s results)
+        self.wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
+        self.captured = [None] * (0 if inputs is None else len(inputs))
+        self.arrays = arrays
+        self.handed = set()  # ids of arrays given to a .grad (and the seeds): no two .grad share one
+
+    def wants(self, node):
+        return self.wanted is not None and id(node) in self.wanted
+
+    def take(self, node, g):
+        """A gradient arriving at a leaf, or at a tensor grad() was asked about."""
+        if self.wanted is None:
+            self._accumulate(node, g)
+            return
+        i = self.wanted.get(id(node))
+        if i is not None:
+            self.captured[i] = g if self.captured[i] is None else self.captured[i] + g
+
+    def retain(self, node, g):
+        if self.wanted is None:
+            self._accumulate(node, g)
+
+    def _accumulate(self, node, g):
+        """Add g into node.grad (a fresh array the first time, so no two .grad share memory)."""
+        grad = node._grad
+        if not self.arrays:  # create_graph: g is a Tensor in the new graph
+            node._grad = g if grad is None else grad + g
+        elif grad is None:
+            node._grad = self.wrap(self._unshared(_as_ndarray(g)), None)
+        elif grad.requires_grad:  # a differentiable .grad from an earlier create_graph pass
+            node._grad = grad + self.wrap(_as_ndarray(g), None)
+        else:
+            grad.data = grad.data + g  # NOTE: the common case: a plain numpy add (rebinds)
+
+    def _unshared(self, data):
+        """`data` itself, unless its memory was handed out already (the same array, or a view of it,
+        given to another .grad) or is read-only (a broadcast view, a cached seed): then a copy."""
+        owner = _owner(data)
+        if id(owner) in self.handed or id(data) in self.handed or not data.flags.writeable:
+            return np.array(data, copy=True)
+        self.handed.add(id(owner))
+        self.handed.add(id(data))
+        return data
+
+    def result(self, allow_unused):
+        if self.wanted is None:
+            return None
+        for i, g in enumerate(self.captured):
+            if g is None:
                 if not allow_unused:
                     raise RuntimeError(
-                        f"One of the differentiated tensors (input {i}, shape {t.shape}) does not "
-                        "appear in the graph of the outputs. Pass allow_unused=True to get None for it."
-                    )
-            elif arrays:
-                captured[i] = wrap(_fresh(xp_asarray(captured[i]), handed), None)
-        return captured
-    return None
+                        f"One of the differentiated tensors (input {i}) does not appear in the "
+                        "graph of the outputs. Pass allow_unused=True to get None for it.")
+            elif self.arrays:
+                self.captured[i] = self.wrap(self._unshared(_as_ndarray(g)), None)
+        return self.captured
 
 
-def xp_asarray(a):
+def _as_ndarray(a):
     """A gradient as an ndarray (array-mode arithmetic on 0-d arrays gives numpy scalars)."""
     return a if type(a) is np.ndarray else np.asarray(a)
-
-
-def _accumulate(node, g, handed, arrays, wrap):
-    """Add g into node.grad (a fresh array the first time, so no two .grad share memory)."""
-    grad = node.grad
-    if not arrays:  # create_graph: g is a Tensor in the new graph
-        node.grad = g if grad is None else grad + g
-    elif grad is None:
-        node.grad = wrap(_fresh(xp_asarray(g), handed), None)
-    elif grad.requires_grad:  # a differentiable .grad from an earlier create_graph pass
-        node.grad = grad + wrap(xp_asarray(g), None)
-    else:
-        grad.data = grad.data + g  # NOTE: the common case: a plain numpy add
-
-
-# In-place changes. Tensor's in-place operations never write into an existing array: they compute
-# the new value out of place and rebind the tensor to it. When that happens to a tensor inside a
-# recorded graph, a snapshot (a Tensor holding the old array and the old op) is kept here, so an op
-# recorded earlier still sees exactly the value and the graph position it used.
-# Keyed by id(tensor); a finalizer drops the entry when the tensor dies. (Not a WeakKeyDictionary:
-# that compares keys with ==, which is elementwise for tensors.)
-_SNAPSHOTS: dict = {}
-
-
-def mark_modified(node, snapshot=None):
-    """Record that `node` was changed in place; `snapshot` (a Tensor with its previous array and
-    op) lets earlier ops keep backpropagating correctly through the old value."""
-    STATE.epoch += 1
-    node._version = STATE.epoch
-    if snapshot is not None:
-        if id(node) not in _SNAPSHOTS:
-            _SNAPSHOTS[id(node)] = []
-            weakref.finalize(node, _SNAPSHOTS.pop, id(node), None)
-        _SNAPSHOTS[id(node)].append((STATE.epoch, snapshot))
-
-
-def _resolve_inplace(ctx):
-    """Point an op's inputs that were changed in place after it ran back at their old states
-    (snapshots), or refuse if no snapshot was kept (a change made outside graph recording)."""
-    resolved = list(ctx.inputs)
-    for i, inp in enumerate(resolved):
-        if not isinstance(inp, Node) or inp._version <= ctx.epoch:
-            continue
-        history = _SNAPSHOTS.get(id(inp), ())
-        snapshot = next((snap for when, snap in history if when > ctx.epoch), None)
-        if snapshot is None:
-            raise RuntimeError(
-                f"One of the tensors needed by {ctx.name}.backward (shape {inp.data.shape}) was "
-                f"modified in place (under no_grad() or through .data) after {ctx.name} used it, so "
-                "its gradient would be wrong. Modify a clone() instead, or do the change before "
-                "building the graph."
-            )
-        resolved[i] = snapshot
-    ctx.inputs = tuple(resolved)

@@ -1,12 +1,13 @@
-"""Every primitive: one Function each, forward on numpy arrays and backward in Tensor operations.
+"""Every primitive: one class each, forward on numpy arrays and backward in Tensor operations.
 
-Rules of the house (see STYLE.md):
-- forward gets arrays (or Python scalars) positionally and settings as keywords, returns one array;
-- backward gets the upstream gradient as a Tensor and returns one gradient (Tensor or None) per input,
-  shaped like the broadcast output: the engine sums it back to each input's shape;
-- backward is written with Tensor operations, so `create_graph=True` makes it differentiable. When no
-  graph is being recorded, `_val(x)` hands backward the plain array instead of the input Tensor, so the
-  local-derivative arithmetic runs in raw numpy and only the final product with `grad` is a Tensor op.
+Rules of the house (see STYLE.md and `autograd.Function`):
+- forward gets arrays (or Python scalars) positionally and settings as keywords, returns one array,
+  and keeps what backward needs with `ctx.save_for_backward(...)`;
+- backward gets the upstream gradient and returns one gradient (or None) per input, shaped like the
+  broadcast output: the engine sums it back to each input's shape;
+- backward is written with Tensor operations on `grad` and `ctx.saved_tensors`, so `create_graph=True`
+  makes it differentiable. Every primitive is a `Primitive`: see there for why the same code also
+  runs on plain arrays.
 
 This is the only file (besides a few creation helpers) that calls numpy on tensor data, so a GPU backend
 can swap the array module in one place.
@@ -19,19 +20,31 @@ import math
 
 import numpy as np
 
-from .autograd import STATE, Function, Node
+from .autograd import Function, Node
 from .threads import matmul as _blas_matmul  # one BLAS thread for small products
 
 # NOTE: CuPy mirrors numpy's API; a GPU backend would rebind this name.
 xp = np
 
 
-def _val(x):
-    """An input as backward should use it: itself while recording (so gradients of gradients see
-    it), else its array (cheaper: local-derivative arithmetic is then plain numpy)."""
-    if isinstance(x, Node) and not STATE.grad_enabled:
-        return x.data
-    return x
+class Primitive(Function):
+    """A built-in op whose backward also runs on plain ndarrays: the fast path, declared here once.
+
+    When a backward pass records nothing (no `create_graph`, the common case: every training step),
+    the engine hands a primitive's backward `grad` as an ndarray and `ctx.saved_tensors` gives back
+    the arrays forward saved, so backward runs as plain numpy with no Tensor objects. Its code is
+    the same Tensor-op code either way, which is why every primitive's backward keeps to what
+    Tensors and ndarrays share: operators, the methods both have (`sum`, `reshape`, `swapaxes`,
+    `astype`, indexing), and other ops' `Op.apply(...)`, which on arrays just computes. With
+    `create_graph=True` the same code gets Tensors and records, and gradients of gradients follow.
+    """
+
+    array_backward = True
+
+
+def _data(x):
+    """The array behind a Tensor, or the value itself (for masks, which carry no gradient)."""
+    return x.data if isinstance(x, Node) else x
 
 
 def _chain(grad, local):
@@ -39,16 +52,19 @@ def _chain(grad, local):
 
     NOTE: this is why `where(x >= 0, x, sqrt(-x))` has gradient 1 at x = 1 instead of NaN: the
     branch `where` did not pick gets a zero gradient, and 0 * (derivative of sqrt at -1) must stay 0.
-    The mask is only paid for when the local derivative actually has a non-finite value.
+    The mask is only paid for when the local derivative actually has a non-finite value. (np.isfinite
+    works on numpy scalars too, which is what 0-d arithmetic returns.)
     """
     out = grad * local
-    arr = local.data if isinstance(local, Node) else local
-    if isinstance(arr, np.ndarray) and not np.isfinite(arr).all():
-        out = Where.apply((grad.data if isinstance(grad, Node) else grad) == 0, 0.0, out)
+    if not np.isfinite(_data(local)).all():
+        out = Where.apply(_data(grad) == 0, 0.0, out)
     return out
 
 
 def _normalize_axes(axis, ndim):
+    """`axis` (None, an int or a tuple) as a tuple of non-negative axes; out of range is an error
+    (numpy's AxisError, both IndexError and ValueError), never a wrap-around. A 0-d tensor accepts
+    axis 0 and -1 (PyTorch's rule) and reduces over nothing."""
     if axis is None:
         return tuple(range(ndim))
     if type(axis) is int and 0 <= axis < ndim:  # the common case, checked cheaply
@@ -56,9 +72,18 @@ def _normalize_axes(axis, ndim):
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
-            raise ValueError(f"axis {a} is out of bounds for a tensor of {ndim} dimension(s)")
-        out.append(int(a) % max(ndim, 1) if ndim else 0)
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"axis must be an int or a tuple of ints, got {axis!r}")
+        if ndim == 0:
+            if a not in (0, -1):
+                raise np.exceptions.AxisError(f"axis {a} is out of bounds for a 0-d tensor "
+                                              "(only 0 and -1 are accepted)")
+            continue
+        if not -ndim <= a < ndim:
+            raise np.exceptions.AxisError(
+                f"axis {a} is out of bounds for a tensor of {ndim} dimension(s) "
+                f"(valid: {-ndim} to {ndim - 1})")
+        out.append(int(a) % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"repeated axis in {axis}")
     return tuple(out)
@@ -69,7 +94,7 @@ def _keepdims_shape(shape, axes):
 
 
 # ------------------------------------------------------------------------------------------ unary ----
-class Cast(Function):
+class Cast(Primitive):
     @staticmethod
     def forward(ctx, x, *, dtype):
         ctx.in_dtype = x.dtype
@@ -80,7 +105,7 @@ class Cast(Function):
         return grad.astype(ctx.in_dtype)
 
 
-class Neg(Function):
+class Neg(Primitive):
     @staticmethod
     def forward(ctx, x):
         return -x
@@ -90,65 +115,72 @@ class Neg(Function):
         return -grad
 
 
-class Exp(Function):
+class Exp(Primitive):
     @staticmethod
     def forward(ctx, x):
-        ctx.out = xp.exp(x)
-        return ctx.out
+        out = xp.exp(x)
+        ctx.save_for_backward(out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        out = ctx.inputs[0].exp() if STATE.grad_enabled else ctx.out
+        out, = ctx.saved_tensors
         return _chain(grad, out)
 
 
-class Log(Function):
+class Log(Primitive):
     @staticmethod
     def forward(ctx, x):
+        ctx.save_for_backward(x)
         return xp.log(x)
 
     @staticmethod
     def backward(ctx, grad):
-        x = _val(ctx.inputs[0])
-        return _chain(grad, x ** -1.0 if isinstance(x, Node) else xp.reciprocal(x))
+        x, = ctx.saved_tensors
+        with np.errstate(divide="ignore"):
+            return _chain(grad, 1.0 / x)
 
 
-class Sin(Function):
+class Sin(Primitive):
     @staticmethod
     def forward(ctx, x):
+        ctx.save_for_backward(x)
         return xp.sin(x)
 
     @staticmethod
     def backward(ctx, grad):
-        x = ctx.inputs[0]
-        return grad * (x.cos() if STATE.grad_enabled else xp.cos(x.data))
+        x, = ctx.saved_tensors
+        return grad * Cos.apply(x)
 
 
-class Cos(Function):
+class Cos(Primitive):
     @staticmethod
     def forward(ctx, x):
+        ctx.save_for_backward(x)
         return xp.cos(x)
 
     @staticmethod
     def backward(ctx, grad):
-        x = ctx.inputs[0]
-        return grad * (-x.sin() if STATE.grad_enabled else -xp.sin(x.data))
+        x, = ctx.saved_tensors
+        return -grad * Sin.apply(x)
 
 
-class Sqrt(Function):
+class Sqrt(Primitive):
     # NOTE: a primitive (not x ** 0.5) for speed; its derivative 0.5 / sqrt(x) reuses the output.
     @staticmethod
     def forward(ctx, x):
-        ctx.out = xp.sqrt(x)
-        return ctx.out
+        out = xp.sqrt(x)
+        ctx.save_for_backward(out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        out = ctx.inputs[0].sqrt() if STATE.grad_enabled else ctx.out
-        return _chain(grad, 0.5 / out)
+        out, = ctx.saved_tensors
+        with np.errstate(divide="ignore"):
+            return _chain(grad, 0.5 / out)
 
 
-class Sigmoid(Function):
+class Sigmoid(Primitive):
     # NOTE: a primitive for stability and speed. 1 / (1 + exp(-x)) is accurate far into both tails
     # (sigmoid(-30) = 9.4e-14, not 0); where exp(-x) overflows (x < -88 in float32) the result is
     # the correct limit 0, so the overflow warning is silenced. Four in-place passes: the fastest
@@ -160,41 +192,43 @@ class Sigmoid(Function):
             xp.exp(out, out=out)
             out += 1
             xp.reciprocal(out, out=out)
-        ctx.out = out
+        ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        s = ctx.inputs[0].sigmoid() if STATE.grad_enabled else ctx.out
+        s, = ctx.saved_tensors
         return grad * (s * (1 - s))
 
 
-class Tanh(Function):
+class Tanh(Primitive):
     @staticmethod
     def forward(ctx, x):
-        ctx.out = xp.tanh(x)
-        return ctx.out
+        out = xp.tanh(x)
+        ctx.save_for_backward(out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        t = ctx.inputs[0].tanh() if STATE.grad_enabled else ctx.out
+        t, = ctx.saved_tensors
         return grad * (1 - t * t)
 
 
-class Softplus(Function):
+class Softplus(Primitive):
     # NOTE: a primitive for stability: logaddexp(0, x) is exact in both tails (the composite
     # relu(x) + log(1 + exp(-|x|)) has kinks at 0 that break second derivatives there).
     @staticmethod
     def forward(ctx, x):
+        ctx.save_for_backward(x)
         return xp.logaddexp(0, x)
 
     @staticmethod
     def backward(ctx, grad):
-        x = ctx.inputs[0]
-        return grad * (x.sigmoid() if STATE.grad_enabled else xp.exp(-xp.logaddexp(0, -x.data)))
+        x, = ctx.saved_tensors
+        return grad * Sigmoid.apply(x)
 
 
-class LogSoftmax(Function):
+class LogSoftmax(Primitive):
     # NOTE: a primitive for speed (one op instead of six in every classification loss) and
     # stability (the max shift, log-sum-exp): out = x - max - log(sum(exp(x - max))).
     # d out / d x: grad - softmax * sum(grad), with softmax = exp(out).
@@ -203,31 +237,30 @@ class LogSoftmax(Function):
         # (ufunc.reduce directly: numpy's np.max/np.sum wrappers cost more than the work here)
         shifted = x - xp.maximum.reduce(x, axis=axis, keepdims=True)
         out = shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=axis, keepdims=True))
-        ctx.out = out
+        ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
+        out, = ctx.saved_tensors
         axis = ctx.settings.get("axis", -1)
-        if STATE.grad_enabled:  # differentiable again: softmax from a recorded log_softmax
-            softmax = LogSoftmax.apply(ctx.inputs[0], axis=axis).exp()
-        else:
-            softmax = xp.exp(ctx.out)
-        return grad - softmax * grad.sum(axis=axis, keepdims=True)
+        return grad - Exp.apply(out) * grad.sum(axis=axis, keepdims=True)
 
 
-class Relu(Function):
+class Relu(Primitive):
     @staticmethod
     def forward(ctx, x):
+        ctx.save_for_backward(x)
         return xp.maximum(x, 0)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * (ctx.inputs[0].data > 0)  # relu'(0) = 0, as in PyTorch
+        x, = ctx.saved_tensors
+        return grad * (_data(x) > 0)  # relu'(0) = 0, as in PyTorch
 
 
 # ----------------------------------------------------------------------------------------- binary ----
-class Add(Function):
+class Add(Primitive):
     @staticmethod
     def forward(ctx, x, y):
         return x + y
@@ -237,7 +270,7 @@ class Add(Function):
         return grad, grad  # the engine never mutates gradients, so sharing one is safe
 
 
-class Sub(Function):
+class Sub(Primitive):
     # NOTE: a primitive (not x + (-y)) for speed: one op and one pass over the data instead of two,
     # and subtraction is everywhere (centering, residuals, the max-shift of softmax).
     @staticmethod
@@ -250,83 +283,107 @@ class Sub(Function):
         return (grad if nx else None), (-grad if ny else None)
 
 
-class Mul(Function):
+class Mul(Primitive):
     @staticmethod
     def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
         return x * y
 
     @staticmethod
     def backward(ctx, grad):
-        x, y = ctx.inputs
+        x, y = ctx.saved_tensors
         nx, ny = ctx.needs_input_grad
-        return (grad * _val(y) if nx else None), (grad * _val(x) if ny else None)
+        return (grad * y if nx else None), (grad * x if ny else None)
 
 
-class Div(Function):
+def _scalar_as_array(v, dtype):
+    """A Python number as a 0-d array of `dtype` (1 / 0 is then inf, as in numpy, not an error)."""
+    return xp.asarray(v, dtype=dtype) if isinstance(v, (int, float)) else v
+
+
+class Div(Primitive):
     # NOTE: a primitive (not x * y ** -1) for speed and for exact float results like numpy's x / y.
     @staticmethod
     def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
         return x / y
 
     @staticmethod
     def backward(ctx, grad):
-        x, y = (_val(v) for v in ctx.inputs)
+        x, y = ctx.saved_tensors
+        y = _scalar_as_array(y, _data(grad).dtype)
         nx, ny = ctx.needs_input_grad
-        gx = _chain(grad, 1.0 / y) if nx else None
-        gy = _chain(grad, -x / (y * y)) if ny else None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gx = _chain(grad, 1.0 / y) if nx else None
+            gy = _chain(grad, -x / (y * y)) if ny else None
         return gx, gy
 
 
-class Pow(Function):
+class Pow(Primitive):
     @staticmethod
     def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
         return x ** y
 
     @staticmethod
     def backward(ctx, grad):
-        x, y = (_val(v) for v in ctx.inputs)
+        # PyTorch's conventions at base 0: d/dx x**y is 0 where y == 0 (x**0 is constant 1, even
+        # at x = 0), and d/dy x**y is 0 where x == 0 and y >= 0 (x**y is 0 or 1 there, flat in y);
+        # for x == 0 and y < 0 it is inf * log(0) = -inf.
+        x, y = ctx.saved_tensors
         nx, ny = ctx.needs_input_grad
-        gx = _chain(grad, y * x ** (y - 1)) if nx else None
-        gy = None
-        if ny:
-            # d/dy x**y = x**y * log(x); at x = 0 that is 0 * log(0): take the limit 0 by using
-            # log(1) = 0 there (x**y is 0 anyway), instead of NaN from 0 * -inf.
-            if isinstance(x, Node):
-                log_x = x.where(x.data != 0, 1.0).log()
-            else:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    log_x = np.log(np.where(x == 0, 1.0, x))
-            gy = _chain(grad, x ** y * log_x)
+        gx = gy = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if nx:
+                if isinstance(y, (int, float)):  # x ** 2, x ** 0.5: the common case
+                    local = 0.0 * x if y == 0 else y * x ** (y - 1)
+                else:
+                    local = Where.apply(_data(y) == 0, 0.0, y * x ** (y - 1))
+                gx = _chain(grad, local)
+            if ny:
+                flat = (_data(x) == 0) & (_data(y) >= 0)
+                gy = _chain(grad, Where.apply(flat, 0.0, x ** y * Log.apply(x)))
         return gx, gy
 
 
-class Maximum(Function):
-    @staticmethod
-    def forward(ctx, x, y):
-        return xp.maximum(x, y)
+class Maximum(Primitive):
+    """Elementwise maximum; ties split the gradient evenly (1 to the larger input, 0.5 each on a
+    tie), like PyTorch."""
+
+    pick = staticmethod(xp.maximum)
+
+    @classmethod
+    def forward(cls, ctx, x, y):
+        ctx.x, ctx.y = x, y  # masks only: the gradient is not a function of them
+        return cls.pick(x, y)
 
     @staticmethod
     def backward(ctx, grad):
-        # ties split the gradient evenly (like PyTorch): 1 to the larger input, 0.5 each on a tie
-        x, y = (v.data if isinstance(v, Node) else v for v in ctx.inputs)
-        share_x = (x > y) + 0.5 * (x == y)
+        x, y = ctx.x, ctx.y
+        dtype = _data(grad).dtype
+        share_x = ((ctx.pick(x, y) == x) & (x != y)) + 0.5 * (x == y)
         nx, ny = ctx.needs_input_grad
-        return (grad * share_x.astype(grad.dtype) if nx else None), (
-            grad * (1 - share_x).astype(grad.dtype) if ny else None
-        )
+        return (grad * share_x.astype(dtype) if nx else None), (
+            grad * (1 - share_x).astype(dtype) if ny else None)
 
 
-class Where(Function):
+class Minimum(Maximum):
+    """Elementwise minimum (its own primitive: -max(-x, -y) is wrong for unsigned integers)."""
+
+    pick = staticmethod(xp.minimum)
+
+
+class Where(Primitive):
     @staticmethod
     def forward(ctx, cond, x, y):
+        ctx.cond = cond  # a mask: no gradient flows to it
         return xp.where(cond, x, y)
 
     @staticmethod
     def backward(ctx, grad):
-        cond = ctx.inputs[0]
-        cond = cond.data if isinstance(cond, Node) else cond
+        cond = ctx.cond
         _, nx, ny = ctx.needs_input_grad
-        zero = np.zeros((), dtype=grad.dtype)
+        zero = np.zeros((), dtype=_data(grad).dtype)
         gx = Where.apply(cond, grad, zero) if nx else None
         gy = Where.apply(cond, zero, grad) if ny else None
         return None, gx, gy
@@ -356,7 +413,7 @@ def _small_block(x, axes):
     return indices
 
 
-class Sum(Function):
+class Sum(Primitive):
     @staticmethod
     def forward(ctx, x, *, axis=None, keepdims=False):
         ctx.axes = None if axis is None else _normalize_axes(axis, x.ndim)
@@ -375,49 +432,63 @@ class Sum(Function):
         return Expand.apply(grad, shape=ctx.in_shape)
 
 
-class Max(Function):
-    @staticmethod
-    def forward(ctx, x, *, axis=None, keepdims=False):
-        ctx.axes = _normalize_axes(axis, x.ndim)
-        if x.size == 0:
-            raise ValueError(f"max of an empty tensor of shape {x.shape} has no identity")
-        indices = _small_block(x, ctx.axes)
+class Max(Primitive):
+    """The maximum over axes. Ties split the gradient evenly among the maximal elements (PyTorch's
+    max() does the same for full reductions), so the gradient stays a valid subgradient."""
+
+    reduce = staticmethod(xp.max)
+    pick = staticmethod(xp.maximum)
+
+    @classmethod
+    def forward(cls, ctx, x, *, axis=None, keepdims=False):
+        ctx.axes = axes = _normalize_axes(axis, x.ndim)
+        if any(x.shape[a] == 0 for a in axes):
+            raise ValueError(f"{cls.__name__.lower()}() over an axis of length 0 (tensor of shape "
+                             f"{x.shape}, axis {axis}) has no value: there is no identity for it")
+        indices = _small_block(x, axes)
         if indices is None:
-            out = xp.max(x, axis=ctx.axes, keepdims=True)
+            out = cls.reduce(x, axis=axes, keepdims=True)
         else:
             out = x[indices[0]].copy()
             for index in indices[1:]:
-                xp.maximum(out, x[index], out=out)
-        ctx.out = out
-        return out if keepdims else out.reshape([n for i, n in enumerate(out.shape) if i not in ctx.axes])
+                cls.pick(out, x[index], out=out)
+        ctx.x, ctx.out = x, out  # masks only: which elements were maximal
+        return out if keepdims else out.reshape([n for i, n in enumerate(out.shape) if i not in axes])
 
     @staticmethod
     def backward(ctx, grad):
-        # NOTE: ties split the gradient evenly among the maximal elements (PyTorch's max() does the
-        # same for full reductions), so the gradient stays a valid subgradient and is symmetric.
-        x = ctx.inputs[0].data
-        indices = _small_block(x, ctx.axes)
+        x, out, axes = ctx.x, ctx.out, ctx.axes
+        dtype = _data(grad).dtype
+        indices = _small_block(x, axes)
         if indices is None:
-            mask = (x == ctx.out).astype(grad.dtype)
-            mask /= mask.sum(axis=ctx.axes, keepdims=True)
+            mask = (x == out).astype(dtype)
+            mask /= mask.sum(axis=axes, keepdims=True)
         else:  # the same mask, built slice by slice (see _small_block)
-            hits = [x[index] == ctx.out for index in indices]
-            share = xp.zeros(ctx.out.shape, dtype=grad.dtype)
+            hits = [x[index] == out for index in indices]
+            share = xp.zeros(out.shape, dtype=dtype)
             for hit in hits:
                 share += hit
             with np.errstate(divide="ignore"):  # no hit at all: NaN in the window, as above
                 xp.reciprocal(share, out=share)
-            mask = xp.empty(x.shape, dtype=grad.dtype)
+            mask = xp.empty(x.shape, dtype=dtype)
             for index, hit in zip(indices, hits):
                 xp.multiply(hit, share, out=mask[index])
-        kshape = _keepdims_shape(x.shape, ctx.axes)
+        kshape = _keepdims_shape(x.shape, axes)
         if grad.shape != kshape:
             grad = grad.reshape(kshape)
         return grad * mask
 
 
+class Min(Max):
+    """The minimum over axes (its own primitive: -max(-x) is wrong for unsigned integers and for
+    the most negative signed integer)."""
+
+    reduce = staticmethod(xp.min)
+    pick = staticmethod(xp.minimum)
+
+
 # ---------------------------------------------------------------------------------------- movement ----
-class Reshape(Function):
+class Reshape(Primitive):
     @staticmethod
     def forward(ctx, x, *, shape):
         ctx.in_shape = x.shape
@@ -433,7 +504,7 @@ class Reshape(Function):
         return grad.reshape(ctx.in_shape)
 
 
-class Permute(Function):
+class Permute(Primitive):
     @staticmethod
     def forward(ctx, x, *, axes):
         return x.transpose(axes)
@@ -447,7 +518,7 @@ class Permute(Function):
         return Permute.apply(grad, axes=tuple(inverse))
 
 
-class Expand(Function):
+class Expand(Primitive):
     @staticmethod
     def forward(ctx, x, *, shape):
         try:
@@ -471,7 +542,7 @@ def _is_basic_index(index):
     return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
 
 
-class GetItem(Function):
+class GetItem(Primitive):
     @staticmethod
     def forward(ctx, x, *, index):
         ctx.in_shape = x.shape
@@ -482,7 +553,7 @@ class GetItem(Function):
         return ScatterAdd.apply(grad, index=ctx.settings["index"], shape=ctx.in_shape)
 
 
-class ScatterAdd(Function):
+class ScatterAdd(Primitive):
     """The adjoint of GetItem: a zero tensor of `shape` with `src` added at `index` (repeated
     indices accumulate, so x[[0, 0]] sends both gradients to x[0])."""
 
@@ -500,7 +571,7 @@ class ScatterAdd(Function):
         return GetItem.apply(grad, index=ctx.settings["index"])
 
 
-class SetItem(Function):
+class SetItem(Primitive):
     """x with `value` written at `index` (out of place; Tensor.__setitem__ rebinds to the result)."""
 
     @staticmethod
@@ -518,7 +589,7 @@ class SetItem(Function):
         return gx, gv
 
 
-class Pad(Function):
+class Pad(Primitive):
     @staticmethod
     def forward(ctx, x, *, pad_width, value=0.0):
         return xp.pad(x, pad_width, mode="constant", constant_values=value)
@@ -529,7 +600,7 @@ class Pad(Function):
         return GetItem.apply(grad, index=index)
 
 
-class Concatenate(Function):
+class Concatenate(Primitive):
     @staticmethod
     def forward(ctx, *xs, axis=0):
         ctx.sizes = [x.shape[axis] for x in xs]
@@ -547,7 +618,7 @@ class Concatenate(Function):
 
 
 # ------------------------------------------------------------------------------------------ matmul ----
-class MatMul(Function):
+class MatMul(Primitive):
     """numpy's matmul (1-D, 2-D, batched) as BLAS's gemm: op(x) @ op(y) (+ bias), where op swaps an
     operand's last two axes when its transpose flag is set. So `x @ w.T + b` (nn.Linear) is one op,
     its gradients come back in each operand's own layout (no transposed copies), and the bias is
@@ -559,6 +630,7 @@ class MatMul(Function):
             raise ValueError(f"matmul: both operands need at least 1 dimension, got {x.shape} and {y.shape}")
         if (transpose_a and x.ndim < 2) or (transpose_b and y.ndim < 2):
             raise ValueError("matmul: transposing an operand needs at least 2 dimensions")
+        ctx.save_for_backward(x, y)
         a = x.swapaxes(-1, -2) if transpose_a else x
         b = y.swapaxes(-1, -2) if transpose_b else y
         if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
@@ -577,7 +649,7 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, y = _val(ctx.inputs[0]), _val(ctx.inputs[1])
+        x, y = ctx.saved_tensors
         nx, ny = ctx.needs_input_grad[:2]
         gbias = (grad,) if len(ctx.inputs) == 3 else ()  # the engine sums it to the bias's shape
         ta, tb = ctx.settings.get("transpose_a", False), ctx.settings.get("transpose_b", False)
@@ -615,7 +687,7 @@ def _matmul_vector_grads(grad, x, y, nx, ny):
 
 
 # -------------------------------------------------------------------------------- sliding windows ----
-class SlidingWindow(Function):
+class SlidingWindow(Primitive):
     """Windows of the last two axes: (..., H, W) -> (..., out_h, out_w, kh, kw), a strided view
     (numpy stride tricks: no copy). The im2col behind conv2d and the pools."""
 
@@ -635,7 +707,7 @@ class SlidingWindow(Function):
         return FoldWindows.apply(grad, window=s["window"], stride=s["stride"], shape=ctx.in_shape)
 
 
-class FoldWindows(Function):
+class FoldWindows(Primitive):
     """The adjoint of SlidingWindow (col2im): adds every window back to where it came from."""
 
     @staticmethod
@@ -657,14 +729,9 @@ class FoldWindows(Function):
 # Every primitive, for the coverage test and the docs.
 PRIMITIVES = (
     Cast, Neg, Exp, Log, Sin, Cos, Sqrt, Sigmoid, Tanh, Softplus, LogSoftmax, Relu,
-    Add, Sub, Mul, Div, Pow, Maximum, Where,
-    Sum, Max,
+    Add, Sub, Mul, Div, Pow, Maximum, Minimum, Where,
+    Sum, Max, Min,
     Reshape, Permute, Expand, GetItem, ScatterAdd, SetItem, Pad, Concatenate,
     MatMul, SlidingWindow, FoldWindows,
 )
 
-# NOTE: every primitive's backward is written so it also runs on plain arrays (operators, numpy
-# method names, and `Op.apply`, which on arrays just computes): without create_graph the engine
-# passes arrays and backward costs little more than the numpy it performs.
-for _primitive in PRIMITIVES:
-    _primitive.array_backward = True

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import rng
-from .autograd import STATE, Node, mark_modified, run_backward
+from .argcheck import check_int, check_real_dtype, int_pair, normalize_axis
+from .autograd import STATE, Node, mark_modified, no_grad, run_backward
 from .ops import (
     Add,
     Cast,
@@ -26,6 +27,8 @@ from .ops import (
     MatMul,
     Max,
     Maximum,
+    Min,
+    Minimum,
     Mul,
     Neg,
     Pad,
@@ -53,9 +56,11 @@ def _as_dtype(dtype):
     if dtype is None:
         return None
     try:
-        return np.dtype(dtype)
+        dtype = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"unknown dtype {dtype!r}; use a numpy dtype or a name like 'float32'") from None
+    check_real_dtype(dtype, "dtype")
+    return dtype
 
 
 def _to_array(data, dtype):
@@ -123,6 +128,8 @@ class Tensor(Node):
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         arr = _to_array(data, _as_dtype(dtype))
+        if arr.dtype.kind not in "biuf":
+            check_real_dtype(arr.dtype, f"Tensor(data) with {type(data).__name__} data {data!r:.40}")
         if requires_grad and arr.dtype.kind not in "fc":
             raise ValueError(
                 f"Only floating-point tensors can require gradients; this one has dtype {arr.dtype}. "
@@ -131,7 +138,7 @@ class Tensor(Node):
         if requires_grad and isinstance(data, np.ndarray) and arr is data:
             arr = arr.copy()  # NOTE: optimizers update parameters in place; never mutate the caller's array
         self.data = arr
-        self.grad = None
+        self._grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
         self._version = 0
@@ -140,7 +147,7 @@ class Tensor(Node):
     def _from_op(self, data, ctx):
         t = Tensor.__new__(Tensor)
         t.data = data if type(data) is np.ndarray else np.asarray(data)
-        t.grad = None
+        t._grad = None
         t.requires_grad = ctx is not None
         t._ctx = ctx
         t._version = 0
@@ -240,8 +247,13 @@ class Tensor(Node):
         return self.transpose()
 
     def numpy(self) -> np.ndarray:
-        """The underlying ndarray (shared, not copied)."""
-        return self.data
+        """The values as an ndarray: a read-only view (shared, not copied).
+
+        NOTE: read-only because a write through it would change values a recorded graph saved,
+        behind autograd's back (see "versions" in autograd.py); `.numpy().copy()` gives a scratch
+        copy, and in-place Tensor operations (`t[i] = v`, `t += 1`) change a tensor safely.
+        """
+        return _read_only(self.data)
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
@@ -256,7 +268,7 @@ class Tensor(Node):
     def __array__(self, dtype=None, copy=None):
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
+        return self.data.copy() if copy else _read_only(self.data)
 
     def __len__(self):
         if self.data.ndim == 0:
@@ -474,7 +486,7 @@ class Tensor(Node):
 
     def minimum(self, other) -> Tensor:
         """Elementwise minimum (ties share the gradient equally)."""
-        return -((-self).maximum(-_operand(other)))
+        return Minimum.apply(self, _operand(other))
 
     def _where(cond, x, y) -> Tensor:  # noqa: N805
         """where(cond, x, y): x where cond is true, else y (numpy's where)."""
@@ -486,7 +498,20 @@ class Tensor(Node):
         return Where.apply(cond, _operand(x), _operand(y))
 
     def _where_method(self, cond, other) -> Tensor:
-        """x.where(cond, y) is where(cond, x, y) (PyTorch's method form)."""
+        """x.where(cond, y) is where(cond, x, y) (PyTorch's method form): the condition comes
+        first and must be boolean.
+
+        >>> Tensor([1.0, 2.0]).where(Tensor([True, False]), 0.0)
+        tensor([1., 0.])
+        """
+        dtype = cond.data.dtype if isinstance(cond, Tensor) else np.asarray(cond).dtype
+        if dtype != np.bool_:
+            raise TypeError(
+                f"x.where(condition, y) takes a boolean condition first (PyTorch's order), got one "
+                f"of dtype {dtype}. For tinygrad's spelling cond.where(x, y) write "
+                "tg.where(cond, x, y); to use non-boolean values as a condition, compare them "
+                "(e.g. mask != 0)."
+            )
         return Tensor._where(cond, self, other)
 
     where = _hybridmethod(_where, _where_method)
@@ -511,7 +536,7 @@ class Tensor(Node):
         centered = self - self.mean(axis=axis, keepdims=True)
         sq = (centered * centered).sum(axis=axis, keepdims=keepdims)
         n = self.data.size // max(sq.data.size, 1)
-        return sq / (n - ddof)
+        return sq / max(n - ddof, 0)  # N <= ddof: inf or NaN, as numpy and PyTorch give
 
     def std(self, axis=None, ddof=0, keepdims=False) -> Tensor:
         """Standard deviation over `axis` with numpy's `ddof`."""
@@ -523,7 +548,7 @@ class Tensor(Node):
 
     def min(self, axis=None, keepdims=False) -> Tensor:
         """Minimum over `axis` (ties split the gradient evenly)."""
-        return -((-self).max(axis=axis, keepdims=keepdims))
+        return Min.apply(self, axis=axis, keepdims=keepdims)
 
     def argmax(self, axis=None, keepdims=False) -> Tensor:
         """Index of the maximum (no gradient)."""
@@ -539,7 +564,11 @@ class Tensor(Node):
         >>> Tensor([1000.0, 0.0, -1000.0]).logsumexp()
         tensor(1000.)
         """
-        m = self.max(axis=axis, keepdims=True).detach()  # NOTE: the shift cancels in the gradient
+        # NOTE: the shift cancels in the gradient; an infinite max (all -inf, or a +inf) is not a
+        # usable shift (-inf - -inf is NaN), so there the shift is 0 and the result -inf or +inf
+        m = self.max(axis=axis, keepdims=True).detach()
+        if not np.isfinite(m.data).all():
+            m = Tensor(np.where(np.isfinite(m.data), m.data, 0).astype(m.dtype))
         out = (self - m).exp().sum(axis=axis, keepdims=True).log() + m
         return out if keepdims else out.squeeze(axis if axis is not None else None)
 
@@ -584,9 +613,10 @@ class Tensor(Node):
             axes = tuple(axes[0])
         if not axes:
             axes = tuple(range(self.ndim))[::-1]
-        axes = tuple(int(a) % max(self.ndim, 1) for a in axes)
+        axes = tuple(normalize_axis(a, self.ndim, "axes") for a in axes)
         if sorted(axes) != list(range(self.ndim)):
-            raise ValueError(f"axes {axes} are not a permutation of a tensor with shape {self.shape}")
+            raise ValueError(f"axes {axes} are not a permutation of range({self.ndim}) (a tensor "
+                             f"with shape {self.shape})")
         if axes == tuple(range(self.ndim)):
             return self
         return Permute.apply(self, axes=axes)
@@ -597,15 +627,20 @@ class Tensor(Node):
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         """Two axes exchanged."""
+        axis1, axis2 = normalize_axis(axis1, self.ndim, "axis1"), normalize_axis(axis2, self.ndim, "axis2")
         axes = list(range(self.ndim))
         axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
         return self.transpose(axes)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         """Dimensions start_dim..end_dim merged into one (all of them by default, like numpy)."""
+        start = normalize_axis(start_dim, max(self.ndim, 1), "start_dim")  # 0-d: 0 and -1, as PyTorch
+        end = normalize_axis(end_dim, max(self.ndim, 1), "end_dim")
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
+                             f"tensor with {self.ndim} dimension(s)")
         if self.ndim == 0:
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
         shape = self.shape[:start] + (-1,) + self.shape[end + 1:]
         return self.reshape(shape)
 
@@ -614,7 +649,12 @@ class Tensor(Node):
         if axis is None:
             axes = tuple(i for i, n in enumerate(self.shape) if n == 1)
         else:
-            axes = tuple(a % self.ndim for a in ((axis,) if isinstance(axis, int) else axis))
+            axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+            axes = tuple(normalize_axis(a, max(self.ndim, 1), "axis") for a in axes)  # 0-d: as PyTorch
+            if len(set(axes)) != len(axes):
+                raise ValueError(f"squeeze: repeated axis in {axis}")
+            if self.ndim == 0:
+                return self
             for a in axes:
                 if self.shape[a] != 1:
                     raise ValueError(f"cannot squeeze axis {a} of a tensor with shape {self.shape}")
@@ -661,13 +701,14 @@ class Tensor(Node):
     @staticmethod
     def concatenate(tensors: Sequence, axis: int = 0) -> Tensor:
         """Tensors joined along an existing axis (numpy's concatenate)."""
-        tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
-        if not tensors:
-            raise ValueError("concatenate needs at least one tensor")
+        tensors = _tensor_list(tensors, "concatenate")
         ndim = tensors[0].ndim
+        if ndim == 0:
+            raise ValueError("concatenate: 0-d tensors have no axis to join along; use stack")
+        axis = normalize_axis(axis, ndim, "axis")
         for t in tensors[1:]:
             if t.ndim != ndim or any(
-                a != b for i, (a, b) in enumerate(zip(t.shape, tensors[0].shape)) if i != axis % ndim
+                a != b for i, (a, b) in enumerate(zip(t.shape, tensors[0].shape)) if i != axis
             ):
                 raise ValueError(
                     f"concatenate along axis {axis}: shapes {[x.shape for x in tensors]} differ "
@@ -680,30 +721,38 @@ class Tensor(Node):
     @staticmethod
     def stack(tensors: Sequence, axis: int = 0) -> Tensor:
         """Tensors of one shape joined along a new axis (numpy's stack)."""
-        tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+        tensors = _tensor_list(tensors, "stack")
         shapes = {t.shape for t in tensors}
         if len(shapes) > 1:
             raise ValueError(f"stack needs tensors of one shape, got {[t.shape for t in tensors]}")
+        axis = normalize_axis(axis, tensors[0].ndim + 1, "axis")
         return Tensor.concatenate([t.expand_dims(axis) for t in tensors], axis=axis)
 
     def split(self, indices_or_sections, axis: int = 0) -> list:
         """numpy's split: an int N gives N equal parts, a list gives the split points."""
+        axis = normalize_axis(axis, self.ndim, "axis")
         n = self.shape[axis]
-        if isinstance(indices_or_sections, int):
+        if not isinstance(indices_or_sections, (list, tuple, np.ndarray, Tensor)):
+            check_int(indices_or_sections, "split: indices_or_sections", minimum=1)
             if n % indices_or_sections:
                 raise ValueError(f"split: axis {axis} of size {n} does not divide into "
                                  f"{indices_or_sections} equal parts")
             step = n // indices_or_sections
             bounds = list(range(0, n + 1, step)) if step else [0] * (indices_or_sections + 1)
         else:
-            bounds = [0, *[min(int(i), n) for i in indices_or_sections], n]
-        lead = (slice(None),) * (axis % self.ndim)
+            points = [check_int(i, "split: each index in indices_or_sections")
+                      for i in np.asarray(indices_or_sections).tolist()]
+            # NOTE: the points are slice bounds, as in numpy: negative ones count from the end
+            bounds = [0, *[min(max(i + n if i < 0 else i, 0), n) for i in points], n]
+        lead = (slice(None),) * axis
         return [self[lead + (slice(a, max(a, b)),)] for a, b in zip(bounds[:-1], bounds[1:])]
 
     def chunk(self, chunks: int, axis: int = 0) -> list:
         """PyTorch's chunk: parts of ceil(n / chunks) along `axis`, the last one smaller."""
+        check_int(chunks, "chunks", minimum=1)
+        axis = normalize_axis(axis, self.ndim, "axis")
         n = self.shape[axis]
-        size = -(-n // chunks)
+        size = max(-(-n // chunks), 1)
         return self.split(list(range(size, n, size)), axis=axis)
 
     # ------------------------------------------------------------------------------ linalg ----
@@ -769,6 +818,10 @@ class Tensor(Node):
         if self.ndim != 4:
             raise ValueError(f"expected a 4-D input (N, C, H, W), got shape {self.shape}")
         ph, pw = _pair(padding)
+        (kh, kw), (h, w) = _pair(kernel), self.shape[2:]
+        if kh > h + 2 * ph or kw > w + 2 * pw:
+            raise ValueError(f"kernel_size {(kh, kw)} is larger than the input's {h}x{w} plane "
+                             f"(padded by {(ph, pw)}); the output would be empty")
         x = self.pad(((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value) if ph or pw else self
         return SlidingWindow.apply(x, window=_pair(kernel), stride=_pair(stride))
 
@@ -789,6 +842,9 @@ class Tensor(Node):
                 "fit: weight must be (out_channels, in_channels, kh, kw) with in_channels = input's C"
             )
         out_c, in_c, kh, kw = weight.shape
+        stride, padding = int_pair(stride, "stride", 1), int_pair(padding, "padding", 0)
+        if kh < 1 or kw < 1:
+            raise ValueError(f"conv2d: the kernel (weight of shape {tuple(weight.shape)}) is empty")
         cols = x._windows((kh, kw), stride, padding, 0.0)  # (N, C, oh, ow, kh, kw)
         n, _, oh, ow = cols.shape[:4]
         # NOTE: im2col as (N, C*kh*kw, oh*ow), not (N*oh*ow, C*kh*kw): the copy reads whole rows
@@ -804,7 +860,7 @@ class Tensor(Node):
     def max_pool2d(self, kernel_size, stride=None, padding=0) -> Tensor:
         """2-D max pooling with PyTorch's arguments (stride defaults to kernel_size; padding is -inf).
         Ties inside a window split the gradient evenly."""
-        stride = kernel_size if stride is None else stride
+        kernel_size, stride, padding = _pool_args("max_pool2d", kernel_size, stride, padding)
         blocks = self._blocks(kernel_size, stride, padding)
         if blocks is not None:
             return blocks.max(axis=(3, 5))
@@ -813,7 +869,7 @@ class Tensor(Node):
     def avg_pool2d(self, kernel_size, stride=None, padding=0) -> Tensor:
         """2-D average pooling with PyTorch's arguments; padded zeros count in the average
         (PyTorch's default count_include_pad=True)."""
-        stride = kernel_size if stride is None else stride
+        kernel_size, stride, padding = _pool_args("avg_pool2d", kernel_size, stride, padding)
         blocks = self._blocks(kernel_size, stride, padding)
         if blocks is not None:
             return blocks.mean(axis=(3, 5))
@@ -925,12 +981,12 @@ class Tensor(Node):
                 "`with no_grad():` (optimizers do) or use an out-of-place operation (x = x + y)"
             )
         old = Tensor.__new__(Tensor)
-        old.data, old.grad, old.requires_grad = self.data, None, self.requires_grad
+        old.data, old._grad, old.requires_grad = self.data, None, self.requires_grad
         old._ctx, old._version, old._retains_grad = self._ctx, self._version, False
         if involves_grad:
             out = compute(old)
         else:
-            with _NoRecord():
+            with no_grad():
                 out = compute(old)
         if out.data.dtype != self.data.dtype:
             if not np.can_cast(out.data.dtype, self.data.dtype, casting="same_kind"):
@@ -951,17 +1007,7 @@ class Tensor(Node):
             mark_modified(self)
 
 
-class _NoRecord:
-    __slots__ = ("_prev",)
-
-    def __enter__(self):
-        self._prev, STATE.grad_enabled = STATE.grad_enabled, False
-
-    def __exit__(self, *exc):
-        STATE.grad_enabled = self._prev
-
-
-_CONST = (Tensor, int, float, np.ndarray, np.generic)  # operands ops take as they are
+_CONST = (Tensor, int, float)  # operands ops take as they are (arrays are checked in _operand)
 
 
 def _operand(x):
@@ -970,6 +1016,13 @@ def _operand(x):
     scalars are 'weak', so float32 * 2.0 stays float32); anything else (lists) becomes a Tensor."""
     if isinstance(x, _CONST):
         return x
+    if isinstance(x, (np.ndarray, np.generic)):
+        if x.dtype.kind not in "biuf":
+            check_real_dtype(x.dtype, f"operand {type(x).__name__}")
+        return x
+    if x is None or isinstance(x, (str, bytes, dict, set)):
+        raise TypeError(f"unsupported operand {x!r:.40} ({type(x).__name__}): ops take Tensors, "
+                        "numbers and numeric arrays")
     return Tensor(x)
 
 
@@ -986,20 +1039,48 @@ def _one(dtype):
     return one
 
 
+def _read_only(array):
+    """A read-only view of `array` (see Tensor.numpy)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 def _array(x):
+    """A comparison's other side as an array or number (checked like a binary op's operand)."""
+    if isinstance(x, Tensor):
+        return x.data
+    x = x if isinstance(x, _CONST) else _operand(x)
     return x.data if isinstance(x, Tensor) else x
+
+
+def _tensor_list(tensors, name):
+    """concatenate/stack's first argument: a non-empty sequence of tensors (or array-likes)."""
+    if isinstance(tensors, (Tensor, np.ndarray)) or not isinstance(tensors, Sequence):
+        raise TypeError(f"{name} takes a sequence (list or tuple) of tensors, got a "
+                        f"{type(tensors).__name__}")
+    if not tensors:
+        raise ValueError(f"{name} needs at least one tensor")
+    return [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+
+
+def _pool_args(name, kernel_size, stride, padding):
+    """PyTorch's checks on pooling settings: a positive kernel and stride (stride defaults to the
+    kernel), and padding at most half the kernel (more would give windows entirely of padding)."""
+    kernel = int_pair(kernel_size, f"{name}: kernel_size", 1)
+    stride = kernel if stride is None else int_pair(stride, f"{name}: stride", 1)
+    padding = int_pair(padding, f"{name}: padding", 0)
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"{name}: padding should be at most half of kernel_size, got "
+                         f"padding={padding} for kernel_size={kernel}")
+    return kernel, stride, padding
 
 
 def _dtype_of(t):
     return t.dtype if isinstance(t, (Tensor, np.ndarray)) else np.asarray(t).dtype
 
 
-def _pair(v):
-    if isinstance(v, (tuple, list)):
-        if len(v) != 2:
-            raise ValueError(f"expected an int or a pair, got {v!r}")
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
+_pair = int_pair  # an int or a pair of ints, as a checked pair
 
 
 # ------------------------------------------------------------------------------ module level ----

@@ -32,7 +32,6 @@ import numpy as np
 # NOTE: the engine's own resolution of in-place changes: `c += c + 1` leaves the Add inside `c + 1`
 # holding `c` itself (now rebound to a later op); backward, and the drawing, use the snapshot of
 # `c` as it was when that Add ran, so the picture has no false cycle.
-from .autograd import STATE, _resolve_inplace
 from .tensor import Tensor
 
 __all__ = ["GraphvizNotFoundError", "draw_graph", "save", "trace_gradients"]
@@ -126,12 +125,7 @@ def _inputs(ctx) -> tuple:
     """The op's inputs as backward will see them (in-place changes resolved to snapshots)."""
     if ctx.released:
         raise RuntimeError(_RELEASED)
-    if ctx.epoch != STATE.epoch:
-        try:
-            _resolve_inplace(ctx)
-        except RuntimeError:
-            pass  # changed outside recording: backward will refuse; draw what is there
-    return ctx.inputs
+    return ctx.parents()
 
 
 class _Walk:

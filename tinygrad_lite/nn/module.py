@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..autograd import STATE
+from ..autograd import module_scope
 from ..tensor import Tensor
 
 
@@ -78,14 +78,8 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __call__(self, *args, **kwargs):
-        # tag the ops recorded inside with this module, for drawing graphs per module (this is
-        # autograd.module_scope, inlined: every layer call of every step goes through here)
-        outer = STATE.scope
-        STATE.scope = (self,) if outer is None else outer + (self,)
-        try:
+        with module_scope(self):  # tags the ops recorded inside, for drawing graphs per module
             return self.forward(*args, **kwargs)
-        finally:
-            STATE.scope = outer
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from ..autograd import enable_grad, keep_graphs, mark_modified
+from ..autograd import enable_grad, keep_graphs, increment_version
 from ..functional import grad as autograd_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer, check_hyperparameter, check_nonnegative
@@ -79,7 +79,7 @@ class _SecondOrder(Optimizer):
         for p in params:
             d = direction[offset:offset + p.size].reshape(p.shape)
             p.data -= step[offset:offset + p.size].reshape(p.shape).astype(p.dtype, copy=False)
-            mark_modified(p)  # graphs recorded before the step refuse to backward (as in PyTorch)
+            increment_version(p)  # graphs recorded before the step refuse to backward (as in PyTorch)
             offset += p.size
             state = self.state[p]
             state["step"] = state.get("step", 0) + 1

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from ..autograd import enable_grad, mark_modified
+from ..autograd import enable_grad, increment_version
 from ..tensor import Tensor
 
 
@@ -137,7 +137,7 @@ class Optimizer:
                     update(p, grad.data, state[p], group)
                     # NOTE: bump p's version, as PyTorch's in-place update does: a graph recorded
                     # before this step then refuses to backward (it would use the new values)
-                    mark_modified(p)
+                    increment_version(p)
         return loss
 
     def update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
