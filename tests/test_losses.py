@@ -1,6 +1,7 @@
-"""Losses (functional and module forms) and the lesson's regularizers: values against numpy
-formulas written here, float64 gradcheck, extreme inputs (p = 0 / 1, |z| = 1000), label smoothing,
-and the error messages. PyTorch comparisons are extra (skipped without torch)."""
+"""Losses and regularizers (functional and module forms) against the numpy references in
+tests/reference.py, float64 gradcheck, extreme inputs (p = 0 / 1, |z| = 1000, masked -inf logits),
+label smoothing, probability targets, and the error messages. PyTorch comparisons are extra
+(skipped without torch). Every loss also has rows in tests/layer_table.py."""
 
 import numpy as np
 import pytest
@@ -8,186 +9,489 @@ import pytest
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor, gradcheck, nn
 
-RNG = np.random.default_rng(11)
+from .reference import bce as np_bce
+from .reference import bce_with_logits as np_bce_logits
+from .reference import cross_entropy as np_cross_entropy
+from .reference import kl_sparsity as np_kl_sparsity
+from .reference import log_softmax as np_log_softmax
+from .reference import t64
+
+RNG = np.random.default_rng(1234)
 
 
-def t64(a, requires_grad=True):
-    return Tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
-
-
-def np_log_softmax(z):
-    m = z.max(axis=1, keepdims=True)
-    return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
-
-
-# ----------------------------------------------------------------------------------------- MSE ----
+# -------------------------------------------------------------------------------------- mse ----
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_mse_loss_matches_numpy(reduction):
+def test_mse_loss_values_match_numpy(reduction):
     a, y = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 3))
-    sq = (a - y) ** 2
-    expected = {"mean": sq.mean(), "sum": sq.sum(), "none": sq}[reduction]
-    np.testing.assert_allclose(F.mse_loss(Tensor(a), Tensor(y), reduction=reduction).data, expected)
-    np.testing.assert_allclose(nn.MSELoss(reduction)(Tensor(a), Tensor(y)).data, expected)
-    assert gradcheck(lambda t: F.mse_loss(t, Tensor(y), reduction=reduction), [t64(a)])
+    expected = {"mean": np.mean((a - y) ** 2), "sum": np.sum((a - y) ** 2), "none": (a - y) ** 2}
+    out = F.mse_loss(Tensor(a), Tensor(y), reduction=reduction)
+    np.testing.assert_allclose(out.data, expected[reduction], rtol=1e-12)
+    np.testing.assert_allclose(nn.MSELoss(reduction=reduction)(Tensor(a), Tensor(y)).data,
+                               expected[reduction], rtol=1e-12)
 
 
-def test_mse_loss_and_the_lessons_cost_per_sample():
-    """Lesson: cost of a sample = sum over the 10 outputs of (a - y)^2; cost = its batch average."""
-    n, outputs = 8, 10
-    a, y = RNG.random((n, outputs)), np.eye(outputs)[RNG.integers(0, outputs, n)]
-    lesson_cost = np.mean([np.sum((a[i] - y[i]) ** 2) for i in range(n)])
-    at, yt = Tensor(a), Tensor(y)
-    assert F.mse_loss(at, yt, reduction="sum").item() / n == pytest.approx(lesson_cost)
-    assert F.mse_loss(at, yt).item() * outputs == pytest.approx(lesson_cost)
+def test_mse_loss_relates_to_lesson_cost():
+    # the lesson's cost: per sample sum of squared errors over the 10 outputs, averaged over samples
+    a, y = RNG.random((5, 10)), np.eye(10)[RNG.integers(0, 10, 5)]
+    cost = np.mean(np.sum((a - y) ** 2, axis=1))
+    assert F.mse_loss(Tensor(a), Tensor(y), reduction="sum").item() / 5 == pytest.approx(cost)
+    assert F.mse_loss(Tensor(a), Tensor(y)).item() * 10 == pytest.approx(cost)
+    assert "cost" in F.mse_loss.__doc__
 
 
-def test_mse_loss_refuses_broadcasting_and_names_both_shapes():
-    with pytest.raises(ValueError, match=r"mse_loss.*\(5, 1\).*\(5,\)"):
-        F.mse_loss(Tensor.zeros(5, 1), Tensor.zeros(5))
-    with pytest.raises(ValueError, match="reduction"):
-        F.mse_loss(Tensor.zeros(2), Tensor.zeros(2), reduction="avg")
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_loss_gradcheck(reduction):
+    a, y = t64(RNG.standard_normal((3, 2))), t64(RNG.standard_normal((3, 2)))
+    assert gradcheck(lambda u, v: F.mse_loss(u, v, reduction=reduction), [a, y])
+
+
+def test_mse_loss_gradient_is_two_diff_over_n():
+    a = Tensor(np.array([1.0, 2.0, 4.0]), requires_grad=True)
+    F.mse_loss(a, Tensor(np.array([0.0, 2.0, 1.0]))).backward()
+    np.testing.assert_allclose(a.grad.data, [2 / 3, 0.0, 2.0])
+
+
+def test_mse_loss_keeps_float32_with_list_target():
+    a = Tensor(np.ones(3, np.float32), requires_grad=True)
+    out = F.mse_loss(a, [1.0, 2.0, 3.0])
+    assert out.dtype == np.float32
+    assert out.item() == pytest.approx(5 / 3)
+
+
+def test_mse_loss_mismatched_shapes_names_both():
+    with pytest.raises(ValueError, match=r"\(4, 1\).*\(4,\)"):
+        F.mse_loss(Tensor.zeros(4, 1), Tensor.zeros(4))
 
 
 def test_losses_keep_float32():
     p = Tensor(np.full(3, 0.5, np.float32))
     y = Tensor(np.ones(3, np.float32))
-    assert F.mse_loss(p, [0.0, 1.0, 2.0]).dtype == np.float32
     assert F.binary_cross_entropy(p, y).dtype == np.float32
     assert F.binary_cross_entropy_with_logits(p, y).dtype == np.float32
-    assert F.cross_entropy(Tensor(np.zeros((2, 3), np.float32)), Tensor([0, 2])).dtype == np.float32
+    z = Tensor(np.zeros((2, 3), np.float32))
+    assert F.cross_entropy(z, Tensor([0, 2])).dtype == np.float32
+    assert F.cross_entropy(z, Tensor(np.full((2, 3), 1 / 3))).dtype == np.float32  # float64 probs
 
 
-# ----------------------------------------------------------------------------------------- BCE ----
-def test_binary_cross_entropy_matches_numpy_with_weights():
-    p, y, w = RNG.uniform(0.05, 0.95, (4, 2)), RNG.integers(0, 2, (4, 2)).astype(float), RNG.random(2)
-    per = -(y * np.log(p) + (1 - y) * np.log(1 - p))
-    np.testing.assert_allclose(F.binary_cross_entropy(Tensor(p), Tensor(y)).item(), per.mean())
-    np.testing.assert_allclose(
-        nn.BCELoss(weight=Tensor(w), reduction="sum")(Tensor(p), Tensor(y)).item(), (per * w).sum())
-    assert gradcheck(lambda t: F.binary_cross_entropy(t, Tensor(y), reduction="sum"), [t64(p)])
+def test_loss_bad_reduction_is_an_error():
+    with pytest.raises(ValueError, match="reduction"):
+        F.mse_loss(Tensor.zeros(2), Tensor.zeros(2), reduction="avg")
+    with pytest.raises(ValueError, match="reduction"):
+        nn.MSELoss(reduction="avg")
+
+
+# -------------------------------------------------------------------------------------- bce ----
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_binary_cross_entropy_values_match_numpy(reduction):
+    p, y = RNG.uniform(0.01, 0.99, (3, 4)), RNG.integers(0, 2, (3, 4)).astype(float)
+    ref = np_bce(p, y)
+    ref = {"mean": ref.mean(), "sum": ref.sum(), "none": ref}[reduction]
+    out = F.binary_cross_entropy(Tensor(p), Tensor(y), reduction=reduction)
+    np.testing.assert_allclose(out.data, ref, rtol=1e-12)
+    np.testing.assert_allclose(nn.BCELoss(reduction=reduction)(Tensor(p), Tensor(y)).data, ref,
+                               rtol=1e-12)
+
+
+def test_binary_cross_entropy_weight_scales_each_element():
+    p, y, w = RNG.uniform(0.1, 0.9, 4), np.array([1.0, 0, 1, 0]), np.array([1.0, 2.0, 0.5, 3.0])
+    out = F.binary_cross_entropy(Tensor(p), Tensor(y), weight=Tensor(w))
+    assert out.item() == pytest.approx(np.mean(w * np_bce(p, y)))
+    module = nn.BCELoss(weight=Tensor(w), reduction="sum")(Tensor(p), Tensor(y))
+    assert module.item() == pytest.approx(np.sum(w * np_bce(p, y)))
+    assert gradcheck(lambda t: F.binary_cross_entropy(t, Tensor(y), weight=w, reduction="sum"),
+                     [t64(p)])
+
+
+def test_bce_weights_given_as_float64_arrays_keep_a_float32_loss():
+    p, y = Tensor(np.array([0.3, 0.8], np.float32)), Tensor(np.array([1.0, 0.0], np.float32))
+    w = np.array([1.0, 2.0])  # float64
+    assert F.binary_cross_entropy(p, y, weight=w).dtype == np.float32
+    z = Tensor(np.array([0.3, -0.8], np.float32))
+    out = F.binary_cross_entropy_with_logits(z, y, weight=w, pos_weight=np.array([2.0, 3.0]))
+    assert out.dtype == np.float32
+    assert out.item() == pytest.approx(np.mean(w * np_bce_logits(z.data.astype(float), y.data,
+                                                                 np.array([2.0, 3.0]))), rel=1e-6)
+
+
+def test_binary_cross_entropy_gradcheck_with_soft_targets():
+    p, y = t64(RNG.uniform(0.05, 0.95, (2, 3))), t64(RNG.uniform(0, 1, (2, 3)), False)
+    assert gradcheck(lambda u: F.binary_cross_entropy(u, y), [p])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_binary_cross_entropy_at_p_0_and_1_has_finite_loss_and_gradient(dtype):
+def test_binary_cross_entropy_at_zero_and_one_is_finite(dtype):
+    # p = 0 with y = 1 and p = 1 with y = 0 are maximally wrong: each log is clamped at -100
     p = Tensor(np.array([0.0, 1.0, 0.0, 1.0], dtype), requires_grad=True)
     y = Tensor(np.array([1.0, 0.0, 0.0, 1.0], dtype))
-    loss = F.binary_cross_entropy(p, y, reduction="none")
-    np.testing.assert_allclose(loss.data, [100.0, 100.0, 0.0, 0.0])  # logs clamped at -100
-    loss.sum().backward()
+    loss = F.binary_cross_entropy(p, y, reduction="sum")
+    loss.backward()
+    assert loss.item() == pytest.approx(200.0, rel=1e-6)
     assert np.all(np.isfinite(p.grad.data))
-    q = Tensor(np.array([1e-30, 1e-45 if dtype == np.float32 else 1e-300], dtype), requires_grad=True)
-    F.binary_cross_entropy(q, Tensor(np.ones(2, dtype)), reduction="sum").backward()
-    assert np.all(np.isfinite(q.grad.data)), q.grad
-
-
-def test_binary_cross_entropy_rejects_non_probabilities():
-    with pytest.raises(ValueError, match="with_logits"):
-        F.binary_cross_entropy(Tensor([-0.1, 0.5]), Tensor([0.0, 1.0]))
-    with pytest.raises(ValueError, match=r"\(2,\).*\(2, 1\)"):
-        F.binary_cross_entropy(Tensor([0.2, 0.5]), Tensor.zeros(2, 1))
-
-
-def test_bce_with_logits_matches_numpy_and_pos_weight():
-    z, y = RNG.standard_normal((3, 4)) * 3, RNG.integers(0, 2, (3, 4)).astype(float)
-    pw = np.array([1.0, 2.0, 0.5, 3.0])
-    log_sig, log_one_minus = -np.logaddexp(0, -z), -np.logaddexp(0, z)
-    np.testing.assert_allclose(F.binary_cross_entropy_with_logits(Tensor(z), Tensor(y)).item(),
-                               -(y * log_sig + (1 - y) * log_one_minus).mean())
-    np.testing.assert_allclose(
-        nn.BCEWithLogitsLoss(pos_weight=Tensor(pw))(Tensor(z), Tensor(y)).item(),
-        -(pw * y * log_sig + (1 - y) * log_one_minus).mean())
-    assert gradcheck(lambda t: F.binary_cross_entropy_with_logits(t, Tensor(y), pos_weight=pw),
-                     [t64(z)])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_bce_with_logits_is_finite_and_exact_at_1000(dtype):
+def test_binary_cross_entropy_tiny_probabilities_keep_finite_gradients(dtype):
+    # float32 subnormals (1e-40, 1 - 1e-8 rounds to 1) once gave 1/p = inf in the gradient
+    tiny = np.array([1e-40, 1e-30, 1e-300 if dtype == np.float64 else 1e-44], dtype)
+    p = Tensor(np.concatenate([tiny, 1 - tiny]).astype(dtype), requires_grad=True)
+    y = Tensor(np.array([1, 1, 1, 0, 0, 0], dtype))
+    loss = F.binary_cross_entropy(p, y, reduction="none")
+    ref = np_bce(p.data.astype(np.float64), y.data.astype(np.float64))
+    np.testing.assert_allclose(loss.data, ref, rtol=1e-3)
+    loss.sum().backward()
+    assert np.all(np.isfinite(p.grad.data)), p.grad
+
+
+def test_binary_cross_entropy_gradient_inside_matches_formula():
+    p, y = np.array([0.2, 0.7, 0.5]), np.array([1.0, 0.0, 1.0])
+    pt = Tensor(p, requires_grad=True)
+    F.binary_cross_entropy(pt, Tensor(y)).backward()
+    np.testing.assert_allclose(pt.grad.data, (p - y) / (p * (1 - p)) / 3, rtol=1e-12)
+
+
+def test_binary_cross_entropy_rejects_values_outside_unit_interval():
+    with pytest.raises(ValueError, match="with_logits"):
+        F.binary_cross_entropy(Tensor([1.5, 0.5]), Tensor([1.0, 0.0]))
+    with pytest.raises(ValueError, match="with_logits"):
+        F.binary_cross_entropy(Tensor([-0.1, 0.5]), Tensor([0.0, 1.0]))
+
+
+def test_binary_cross_entropy_mismatched_shapes_names_both():
+    with pytest.raises(ValueError, match=r"\(3,\).*\(3, 1\)"):
+        F.binary_cross_entropy(Tensor([0.5, 0.5, 0.5]), Tensor.zeros(3, 1))
+
+
+# ------------------------------------------------------------------------- bce with logits ----
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bce_with_logits_values_match_numpy(reduction):
+    z, y = RNG.standard_normal((3, 4)) * 3, RNG.uniform(0, 1, (3, 4))
+    ref = np_bce_logits(z, y)
+    ref = {"mean": ref.mean(), "sum": ref.sum(), "none": ref}[reduction]
+    np.testing.assert_allclose(
+        F.binary_cross_entropy_with_logits(Tensor(z), Tensor(y), reduction=reduction).data, ref,
+        rtol=1e-12)
+    np.testing.assert_allclose(
+        nn.BCEWithLogitsLoss(reduction=reduction)(Tensor(z), Tensor(y)).data, ref, rtol=1e-12)
+
+
+def test_bce_with_logits_pos_weight_matches_numpy():
+    z, y = RNG.standard_normal((5, 3)), RNG.integers(0, 2, (5, 3)).astype(float)
+    pw = np.array([1.0, 3.0, 0.5])
+    out = F.binary_cross_entropy_with_logits(Tensor(z), Tensor(y), pos_weight=Tensor(pw))
+    assert out.item() == pytest.approx(np_bce_logits(z, y, pw).mean(), rel=1e-12)
+    module = nn.BCEWithLogitsLoss(pos_weight=Tensor(pw))(Tensor(z), Tensor(y))
+    assert module.item() == pytest.approx(np_bce_logits(z, y, pw).mean(), rel=1e-12)
+    zt = t64(z)
+    assert gradcheck(lambda u: F.binary_cross_entropy_with_logits(u, Tensor(y), pos_weight=pw),
+                     [zt])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_with_logits_is_exact_at_plus_minus_1000(dtype):
     z = Tensor(np.array([1000.0, -1000.0, 1000.0, -1000.0], dtype), requires_grad=True)
     y = Tensor(np.array([1.0, 0.0, 0.0, 1.0], dtype))
     loss = F.binary_cross_entropy_with_logits(z, y, reduction="none")
-    np.testing.assert_array_equal(loss.data, [0.0, 0.0, 1000.0, 1000.0])
+    np.testing.assert_array_equal(loss.data, [0.0, 0.0, 1000.0, 1000.0])  # exact
     loss.sum().backward()
-    np.testing.assert_array_equal(z.grad.data, [0.0, 0.0, 1.0, -1.0])  # sigmoid(z) - y
+    # d/dz = sigmoid(z) - y
+    np.testing.assert_array_equal(z.grad.data, [0.0, 0.0, 1.0, -1.0])
 
 
-# ------------------------------------------------------------------------------ cross-entropy ----
-def test_cross_entropy_is_nll_of_log_softmax_and_matches_numpy():
+def test_bce_with_logits_gradcheck():
+    z, y = t64(RNG.standard_normal((2, 3)) * 4), t64(RNG.uniform(0, 1, (2, 3)))
+    assert gradcheck(F.binary_cross_entropy_with_logits, [z, y])
+
+
+def test_bce_with_logits_mismatched_shapes_names_both():
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(3, 2\)"):
+        F.binary_cross_entropy_with_logits(Tensor.zeros(2, 3), Tensor.zeros(3, 2))
+
+
+# -------------------------------------------------------------------------- cross entropy ----
+def test_cross_entropy_matches_numpy():
+    z, y = RNG.standard_normal((6, 5)), RNG.integers(0, 5, 6)
+    assert F.cross_entropy(Tensor(z), Tensor(y)).item() == pytest.approx(np_cross_entropy(z, y))
+    assert nn.CrossEntropyLoss()(Tensor(z), Tensor(y)).item() == pytest.approx(
+        np_cross_entropy(z, y))
+
+
+def test_cross_entropy_is_nll_of_log_softmax():
     z, y = RNG.standard_normal((5, 4)), RNG.integers(0, 4, 5)
-    expected = -np_log_softmax(z)[np.arange(5), y]
-    for reduction, ref in (("mean", expected.mean()), ("sum", expected.sum()), ("none", expected)):
-        np.testing.assert_allclose(F.cross_entropy(Tensor(z), Tensor(y), reduction=reduction).data,
-                                   ref)
     np.testing.assert_allclose(F.cross_entropy(Tensor(z), Tensor(y)).data,
                                F.nll_loss(F.log_softmax(Tensor(z), dim=1), Tensor(y)).data)
-    np.testing.assert_allclose(nn.CrossEntropyLoss()(Tensor(z), Tensor(y)).data, expected.mean())
-    np.testing.assert_allclose(nn.NLLLoss()(Tensor(np_log_softmax(z)), Tensor(y)).data,
-                               expected.mean())
-    assert gradcheck(lambda t: F.cross_entropy(t, Tensor(y)), [t64(z)])
+    assert nn.NLLLoss()(Tensor(np_log_softmax(z)), Tensor(y)).item() == pytest.approx(
+        np_cross_entropy(z, y))
+
+
+def test_cross_entropy_reductions_match_numpy():
+    z, y = RNG.standard_normal((4, 3)), RNG.integers(0, 3, 4)
+    per = -np_log_softmax(z)[np.arange(4), y]
+    np.testing.assert_allclose(F.cross_entropy(Tensor(z), Tensor(y), reduction="none").data, per)
+    assert F.cross_entropy(Tensor(z), Tensor(y), reduction="sum").item() == pytest.approx(per.sum())
 
 
 def test_cross_entropy_is_stable_for_huge_logits():
-    z = Tensor(np.array([[1000.0, 0.0, -1000.0]], np.float32), requires_grad=True)
-    loss = F.cross_entropy(z, Tensor([2]))
-    assert loss.item() == pytest.approx(2000.0)
-    loss.backward()
-    np.testing.assert_allclose(z.grad.data, [[1.0, 0.0, -1.0]], atol=1e-6)
+    z = Tensor(np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 0.0]], np.float32),
+               requires_grad=True)
+    loss = F.cross_entropy(z, Tensor([0, 2]), reduction="none")
+    np.testing.assert_allclose(loss.data, [0.0, 1000.0])
+    loss.sum().backward()
+    np.testing.assert_allclose(z.grad.data, [[0, 0, 0], [0, 1, -1]], atol=1e-6)
 
 
-@pytest.mark.parametrize("eps", [0.1, 0.3])
-def test_cross_entropy_label_smoothing_matches_the_formula(eps):
-    z, y = RNG.standard_normal((6, 5)), RNG.integers(0, 5, 6)
-    target = (1 - eps) * np.eye(5)[y] + eps / 5  # smoothed target distribution
-    expected = -(target * np_log_softmax(z)).sum(axis=1).mean()
-    np.testing.assert_allclose(F.cross_entropy(Tensor(z), Tensor(y), label_smoothing=eps).item(),
-                               expected)
-    np.testing.assert_allclose(
-        nn.CrossEntropyLoss(label_smoothing=eps)(Tensor(z), Tensor(y)).item(), expected)
-    assert gradcheck(lambda t: F.cross_entropy(t, Tensor(y), label_smoothing=eps), [t64(z)])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.5])
+def test_cross_entropy_label_smoothing_matches_formula(smoothing):
+    z, y = RNG.standard_normal((5, 4)), RNG.integers(0, 4, 5)
+    # the smoothed target: (1 - e) on the true class plus e / C on every class
+    q = (1 - smoothing) * np.eye(4)[y] + smoothing / 4
+    expected = -(q * np_log_softmax(z)).sum(axis=1).mean()
+    out = F.cross_entropy(Tensor(z), Tensor(y), label_smoothing=smoothing)
+    assert out.item() == pytest.approx(expected, rel=1e-12)
+    assert out.item() == pytest.approx(np_cross_entropy(z, y, smoothing=smoothing), rel=1e-12)
+    assert nn.CrossEntropyLoss(label_smoothing=smoothing)(Tensor(z), Tensor(y)).item() == \
+        pytest.approx(expected, rel=1e-12)
 
 
-def test_cross_entropy_weights_ignore_index_and_spatial_inputs():
+def test_cross_entropy_weights_with_ignore_index_match_numpy():
     z, y = RNG.standard_normal((4, 3)), np.array([0, 2, -100, 1])
     w = np.array([1.0, 2.0, 0.5])
-    logp = np_log_softmax(z)
+    for smoothing in (0.0, 0.2):
+        out = F.cross_entropy(Tensor(z), Tensor(y), weight=w, label_smoothing=smoothing)
+        assert out.item() == pytest.approx(np_cross_entropy(z, y, w, smoothing), rel=1e-12)
+    assert gradcheck(lambda t: F.cross_entropy(t, Tensor(y), weight=w, reduction="none"),
+                     [t64(z)])
+
+
+def test_cross_entropy_class_weights_match_numpy():
+    z, y, w = RNG.standard_normal((6, 3)), np.array([0, 1, 2, 2, 1, 0]), np.array([0.2, 1.0, 3.0])
+    for smoothing in (0.0, 0.2):
+        out = F.cross_entropy(Tensor(z), Tensor(y), weight=Tensor(w), label_smoothing=smoothing)
+        assert out.item() == pytest.approx(np_cross_entropy(z, y, w, smoothing), rel=1e-12)
+
+
+def test_cross_entropy_ignore_index_drops_those_samples():
+    z, y = RNG.standard_normal((5, 3)), np.array([0, -100, 2, 1, -100])
     keep = y != -100
-    picked = -logp[np.arange(4)[keep], y[keep]]
-    np.testing.assert_allclose(F.cross_entropy(Tensor(z), Tensor(y), weight=w).item(),
-                               (w[y[keep]] * picked).sum() / w[y[keep]].sum())
-    z4 = RNG.standard_normal((2, 3, 2, 2))  # (N, C, H, W): classes along dim 1
-    y4 = RNG.integers(0, 3, (2, 2, 2))
-    flat = z4.transpose(0, 2, 3, 1).reshape(-1, 3)
-    np.testing.assert_allclose(F.cross_entropy(Tensor(z4), Tensor(y4)).item(),
-                               -np_log_softmax(flat)[np.arange(8), y4.reshape(-1)].mean())
+    expected = np_cross_entropy(z[keep], y[keep])
+    assert F.cross_entropy(Tensor(z), Tensor(y)).item() == pytest.approx(expected)
+    assert F.cross_entropy(Tensor(z), Tensor(np.where(keep, y, 7)), ignore_index=7).item() == \
+        pytest.approx(expected)
+    # with smoothing too, ignored rows contribute nothing
+    assert F.cross_entropy(Tensor(z), Tensor(y), label_smoothing=0.3).item() == pytest.approx(
+        np_cross_entropy(z[keep], y[keep], smoothing=0.3))
+    zt = Tensor(z, requires_grad=True)
+    F.cross_entropy(zt, Tensor(y)).backward()
+    assert np.all(zt.grad.data[~keep] == 0)
 
 
-def test_cross_entropy_out_of_range_index_names_index_and_class_count():
+def test_cross_entropy_probability_targets_match_numpy():
+    z = RNG.standard_normal((4, 3))
+    q = RNG.dirichlet(np.ones(3), 4)
+    expected = -(q * np_log_softmax(z)).sum(axis=1).mean()
+    assert F.cross_entropy(Tensor(z), Tensor(q)).item() == pytest.approx(expected, rel=1e-12)
+    # smoothing applies to probability targets too: q -> (1 - e) q + e / C
+    qs = 0.8 * q + 0.2 / 3
+    assert F.cross_entropy(Tensor(z), Tensor(q), label_smoothing=0.2).item() == pytest.approx(
+        -(qs * np_log_softmax(z)).sum(axis=1).mean(), rel=1e-12)
+
+
+def test_cross_entropy_spatial_inputs_match_flattened():
+    z, y = RNG.standard_normal((2, 3, 4, 5)), RNG.integers(0, 3, (2, 4, 5))
+    flat_z = z.transpose(0, 2, 3, 1).reshape(-1, 3)
+    out = F.cross_entropy(Tensor(z), Tensor(y))
+    assert out.item() == pytest.approx(np_cross_entropy(flat_z, y.reshape(-1)))
+    assert F.cross_entropy(Tensor(z), Tensor(y), reduction="none").shape == (2, 4, 5)
+
+
+def test_cross_entropy_unbatched_input():
+    z = RNG.standard_normal(4)
+    assert F.cross_entropy(Tensor(z), Tensor(np.array(2))).item() == pytest.approx(
+        -np_log_softmax(z[None])[0, 2])
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.25])
+def test_cross_entropy_gradcheck(smoothing):
+    z, y = t64(RNG.standard_normal((3, 4))), Tensor(np.array([3, 0, 1]))
+    w = np.array([1.0, 0.5, 2.0, 1.5])
+    assert gradcheck(lambda u: F.cross_entropy(u, y, label_smoothing=smoothing), [z])
+    assert gradcheck(lambda u: F.cross_entropy(u, y, weight=w, label_smoothing=smoothing), [z])
+
+
+def test_cross_entropy_gradient_is_softmax_minus_one_hot():
+    z, y = RNG.standard_normal((3, 4)), np.array([1, 3, 0])
+    zt = Tensor(z, requires_grad=True)
+    F.cross_entropy(zt, Tensor(y)).backward()
+    p = np.exp(np_log_softmax(z))
+    np.testing.assert_allclose(zt.grad.data, (p - np.eye(4)[y]) / 3, rtol=1e-10)
+
+
+def test_cross_entropy_out_of_range_index_names_it():
     with pytest.raises(IndexError, match=r"cross_entropy: target 4 is out of bounds.*4 classes"):
         F.cross_entropy(Tensor.zeros(2, 4), Tensor([1, 4]))
     with pytest.raises(IndexError, match=r"nll_loss: target -1"):
         F.nll_loss(Tensor.zeros(2, 4), Tensor([-1, 0]))
+    with pytest.raises(IndexError, match=r"cross_entropy.*\b7\b.*\[0, 2\]"):
+        F.cross_entropy(Tensor.zeros(3, 3), Tensor([0, 7, 1]))
+    with pytest.raises(IndexError, match=r"-3"):
+        F.cross_entropy(Tensor.zeros(3, 3), Tensor([0, -3, 1]))
 
 
-def test_cross_entropy_wrong_target_shape_names_both_shapes():
-    with pytest.raises(ValueError, match=r"target shape \(3,\).*input shape \(4, 5\)"):
+def test_cross_entropy_mismatched_target_shape_names_both_shapes():
+    with pytest.raises(ValueError, match=r"cross_entropy.*\(3,\).*\(4, 5\)|\(4, 5\).*\(3,\)"):
         F.cross_entropy(Tensor.zeros(4, 5), Tensor([0, 1, 2]))
-    with pytest.raises(TypeError, match="integers"):
-        F.cross_entropy(Tensor.zeros(4, 5), Tensor([0.0, 1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match=r"\(4, 5\).*\(4, 3\)"):  # probabilities of a wrong width
+        F.cross_entropy(Tensor.zeros(4, 5), Tensor.zeros(4, 3))
 
 
-# ------------------------------------------------------------------------------ regularizers ----
-def test_l2_penalty_is_lam_over_2n_times_the_sum_of_squares():
-    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1))
-    lam, n = 0.7, 12
-    weights = sum((model[i].weight.data.astype(np.float64) ** 2).sum() for i in (0, 1))
-    biases = sum((model[i].bias.data.astype(np.float64) ** 2).sum() for i in (0, 1))
-    assert F.l2_penalty(model, lam, n).item() == pytest.approx(lam / (2 * n) * weights, rel=1e-6)
+def test_cross_entropy_float_labels_in_index_shape_is_explained():
+    with pytest.raises((TypeError, ValueError), match=r"integer|\(4,\)"):
+        F.cross_entropy(Tensor.zeros(4, 3), Tensor([0.0, 1.0, 2.0, 1.0]))
+
+
+# ------------------------------------------------------- masked logits, probability targets ----
+INF = float("inf")
+MASKED = np.array([[0.0, -INF, 1.0], [2.0, 0.0, -INF], [-INF, 3.0, 0.5]])  # a -inf off-target
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_with_a_masked_non_target_logit_is_finite(reduction, weighted):
+    """Masking logits with -inf is common; the target's log-probability must be picked out, not
+    multiplied by a one-hot mask (0 * -inf is NaN). It once returned NaN."""
+    y = np.array([0, 1, 2])
+    w = np.array([1.0, 2.0, 0.5]) if weighted else None
+    z = Tensor(MASKED, requires_grad=True)
+    loss = F.cross_entropy(z, Tensor(y), weight=w, reduction=reduction)
+    with np.errstate(invalid="ignore"):
+        logp = np_log_softmax(MASKED)  # -inf stays -inf: exp(-inf) = 0 in the sum
+    per = -logp[np.arange(3), y] * (1.0 if w is None else w[y])
+    expected = {"mean": per.sum() / (3 if w is None else w[y].sum()), "sum": per.sum(),
+                "none": per}[reduction]
+    np.testing.assert_allclose(loss.data, expected, rtol=1e-12)
+    loss.sum().backward()
+    assert np.all(np.isfinite(z.grad.data))
+    assert np.all(z.grad.data[~np.isfinite(MASKED)] == 0)  # a masked class gets no gradient
+    nll = F.nll_loss(Tensor(logp, requires_grad=True), Tensor(y), weight=w, reduction=reduction)
+    np.testing.assert_allclose(nll.data, expected, rtol=1e-12)
+
+
+def test_cross_entropy_ignored_sample_with_masked_stand_in_class_is_finite():
+    z = Tensor(MASKED, requires_grad=True)  # row 2 is ignored, and its class 0 is -inf
+    loss = F.cross_entropy(z, Tensor([0, 1, -100]), reduction="none")
+    assert loss.data[2] == 0.0 and np.all(np.isfinite(loss.data))
+    loss.sum().backward()
+    assert np.all(np.isfinite(z.grad.data)) and not z.grad.data[2].any()
+
+
+def test_cross_entropy_masked_logits_match_torch():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    y = np.array([0, 1, 2])
+    for kw in ({}, {"weight": np.array([1.0, 2.0, 0.5])}, {"ignore_index": 2}):
+        tkw = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+        for reduction in ("mean", "sum", "none"):
+            ours = Tensor(MASKED, requires_grad=True)
+            theirs = torch.tensor(MASKED, requires_grad=True)
+            out = F.cross_entropy(ours, Tensor(y), reduction=reduction, **kw)
+            ref = tf.cross_entropy(theirs, torch.tensor(y), reduction=reduction, **tkw)
+            np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-12)
+            out.sum().backward()
+            ref.sum().backward()
+            np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-12,
+                                       atol=1e-15, err_msg=f"{kw} {reduction}")
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_probability_targets_get_their_gradient(smoothing):
+    """PyTorch differentiates cross_entropy with respect to probability targets (d/dq = -log p,
+    scaled); the target was once a constant, silently getting no gradient."""
+    z, q = RNG.standard_normal((4, 3)), RNG.dirichlet(np.ones(3), 4)
+    target = t64(q)
+    F.cross_entropy(Tensor(z), target, label_smoothing=smoothing).backward()
+    np.testing.assert_allclose(target.grad.data, -np_log_softmax(z) * (1 - smoothing) / 4,
+                               rtol=1e-12)
+    w = np.array([1.0, 0.5, 2.0])
+    assert gradcheck(lambda u, v: F.cross_entropy(u, v, weight=w, label_smoothing=smoothing),
+                     [t64(z), t64(q)])
+
+
+def test_cross_entropy_probability_target_gradient_matches_torch():
+    torch = pytest.importorskip("torch")
+    z, q = RNG.standard_normal((2, 3, 2, 2)), RNG.dirichlet(np.ones(3), (2, 2, 2)).transpose(0, 3, 1, 2)
+    for kw in ({}, {"label_smoothing": 0.1}, {"weight": np.array([1.0, 2.0, 0.5])}):
+        tkw = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+        zt, qt = t64(z), t64(q)
+        tz, tq = torch.tensor(z, requires_grad=True), torch.tensor(q, requires_grad=True)
+        F.cross_entropy(zt, qt, **kw).backward()
+        torch.nn.functional.cross_entropy(tz, tq, **tkw).backward()
+        np.testing.assert_allclose(qt.grad.data, tq.grad.numpy(), rtol=1e-12, err_msg=str(kw))
+        np.testing.assert_allclose(zt.grad.data, tz.grad.numpy(), rtol=1e-12, err_msg=str(kw))
+
+
+# ----------------------------------------------------------------------------------- nll ----
+def test_nll_loss_matches_numpy_and_module():
+    logp = np_log_softmax(RNG.standard_normal((5, 4)))
+    y = RNG.integers(0, 4, 5)
+    expected = -logp[np.arange(5), y].mean()
+    assert F.nll_loss(Tensor(logp), Tensor(y)).item() == pytest.approx(expected)
+    assert nn.NLLLoss()(Tensor(logp), Tensor(y)).item() == pytest.approx(expected)
+    w = np.array([1.0, 2.0, 0.5, 4.0])
+    assert F.nll_loss(Tensor(logp), Tensor(y), weight=w).item() == pytest.approx(
+        -(w[y] * logp[np.arange(5), y]).sum() / w[y].sum())
+    np.testing.assert_allclose(F.nll_loss(Tensor(logp), Tensor(y), reduction="none").data,
+                               -logp[np.arange(5), y])
+
+
+def test_nll_loss_gradcheck():
+    x, y = t64(RNG.standard_normal((4, 3))), Tensor(np.array([0, 2, 2, 1]))
+    assert gradcheck(lambda u: F.nll_loss(u, y, weight=np.array([1.0, 2.0, 3.0])), [x])
+
+
+def test_nll_loss_errors_name_the_function():
+    with pytest.raises(IndexError, match=r"nll_loss.*\b3\b"):
+        F.nll_loss(Tensor.zeros(2, 3), Tensor([0, 3]))
+    with pytest.raises(ValueError, match=r"nll_loss.*\(2, 3\).*\(3,\)|nll_loss.*\(3,\).*\(2, 3\)"):
+        F.nll_loss(Tensor.zeros(2, 3), Tensor([0, 1, 2]))
+
+
+# ---------------------------------------------------------------------------- regularizers ----
+class _TwoLayer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(3, 2), nn.Linear(2, 1)
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x).sigmoid())
+
+
+def test_l2_penalty_on_a_module_with_and_without_biases():
+    model = _TwoLayer()
+    w2 = sum(float(np.sum(m.weight.data.astype(np.float64) ** 2)) for m in (model.fc1, model.fc2))
+    b2 = sum(float(np.sum(m.bias.data.astype(np.float64) ** 2)) for m in (model.fc1, model.fc2))
+    lam, n = 0.7, 20
+    assert F.l2_penalty(model, lam, n).item() == pytest.approx(lam / (2 * n) * w2, rel=1e-6)
     assert F.l2_penalty(model, lam, n, include_bias=True).item() == pytest.approx(
-        lam / (2 * n) * (weights + biases), rel=1e-6)
+        lam / (2 * n) * (w2 + b2), rel=1e-6)
+    # named pairs work the same as the module
     assert F.l2_penalty(model.named_parameters(), lam, n).item() == pytest.approx(
-        lam / (2 * n) * weights, rel=1e-6)
+        lam / (2 * n) * w2, rel=1e-6)
 
 
-def test_l2_penalty_gradient_is_lam_theta_over_n_and_bare_tensors_count():
+def test_l2_penalty_leaves_recurrent_biases_out():
+    rnn = nn.RNN(2, 3)
+    w2 = float(np.sum(rnn.weight_ih_l0.data.astype(np.float64) ** 2)
+               + np.sum(rnn.weight_hh_l0.data.astype(np.float64) ** 2))
+    assert F.l2_penalty(rnn, 1.0, 1).item() == pytest.approx(w2 / 2, rel=1e-6)
+
+
+def test_l2_penalty_gradient_is_lam_theta_over_n():
+    model = _TwoLayer()
+    F.l2_penalty(model, lam=2.0, n=4).backward()
+    np.testing.assert_allclose(model.fc1.weight.grad.data, model.fc1.weight.data * 0.5, rtol=1e-6)
+    assert model.fc1.bias.grad is None  # left out
+
+
+def test_l2_penalty_names_pick_the_bias_out_of_bare_pairs():
     theta = Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
     b = Tensor(np.array([5.0]), requires_grad=True)
     F.l2_penalty([("theta", theta), ("bias", b)], lam=2.0, n=4).backward()
@@ -196,37 +500,83 @@ def test_l2_penalty_gradient_is_lam_theta_over_n_and_bare_tensors_count():
     assert F.l2_penalty([theta, b], lam=1.0, n=1).item() == pytest.approx(0.5 * 39)
 
 
-def test_kl_sparsity_matches_the_formula_and_is_finite_at_0_and_1():
-    acts = RNG.uniform(0.01, 0.3, (20, 4))
-    rho, rho_hat = 0.05, acts.mean(axis=0)
-    expected = (rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))).sum()
-    assert F.kl_sparsity(Tensor(acts), rho).item() == pytest.approx(expected)
-    assert gradcheck(lambda a: F.kl_sparsity(a, rho), [t64(acts[:5])])
-    assert F.kl_sparsity(Tensor(np.full((3, 2), 0.05))).item() == pytest.approx(0.0, abs=1e-12)
-    dead = Tensor(np.array([[0.0, 1.0], [0.0, 1.0]]), requires_grad=True)
-    loss = F.kl_sparsity(dead)
-    loss.backward()
-    assert np.isfinite(loss.item()) and np.all(np.isfinite(dead.grad.data))
+def test_l2_penalty_of_bare_tensors_and_nothing():
+    assert F.l2_penalty([Tensor([3.0, 4.0]), Tensor([1.0])], lam=1.0, n=1).item() == 13.0
+    assert F.l2_penalty([], lam=1.0, n=1).item() == 0.0
 
 
-# ------------------------------------------------------------------------- PyTorch (extra) ----
+@pytest.mark.parametrize("rho", [0.05, 0.3])
+def test_kl_sparsity_matches_numpy(rho):
+    a = RNG.uniform(0.0, 1.0, (8, 5))
+    assert F.kl_sparsity(Tensor(a), rho).item() == pytest.approx(np_kl_sparsity(a, rho), rel=1e-10)
+
+
+def test_kl_sparsity_is_zero_at_target_and_finite_at_zero_and_one():
+    assert F.kl_sparsity(Tensor(np.full((3, 4), 0.05))).item() == pytest.approx(0.0, abs=1e-12)
+    for dtype in (np.float32, np.float64):
+        a = Tensor(np.array([[0.0, 1.0, 0.5], [0.0, 1.0, 0.5]], dtype), requires_grad=True)
+        loss = F.kl_sparsity(a)
+        assert np.isfinite(loss.item()) and loss.item() > 1.0
+        assert loss.item() == pytest.approx(np_kl_sparsity(a.data.astype(np.float64), 0.05),
+                                            rel=1e-3)
+        loss.backward()
+        assert np.all(np.isfinite(a.grad.data))
+
+
+def test_kl_sparsity_bad_arguments_are_explained():
+    with pytest.raises(ValueError, match="rho"):
+        F.kl_sparsity(Tensor([[0.5]]), rho=0.0)
+    with pytest.raises(ValueError, match=r"\[0, 1\].*-0\.5"):  # e.g. tanh outputs
+        F.kl_sparsity(Tensor([[-0.5, 0.2]]))
+
+
+def test_kl_sparsity_gradcheck():
+    a = t64(RNG.uniform(0.1, 0.9, (4, 3)))
+    assert gradcheck(lambda u: F.kl_sparsity(u, 0.2), [a])
+
+
+# --------------------------------------------------------------------------- torch (extra) ----
 def test_losses_match_torch():
     torch = pytest.importorskip("torch")
     tf = torch.nn.functional
     z, y = RNG.standard_normal((6, 4)), RNG.integers(0, 4, 6)
-    p, yb = RNG.uniform(0.01, 0.99, (6, 4)), RNG.integers(0, 2, (6, 4)).astype(float)
-    tz, ty, tp, tyb = (torch.tensor(a) for a in (z, y, p, yb))
-    pairs = [
-        (F.cross_entropy(Tensor(z), Tensor(y), label_smoothing=0.2),
-         tf.cross_entropy(tz, ty, label_smoothing=0.2)),
-        (F.cross_entropy(Tensor(z), Tensor(y), weight=np.arange(1.0, 5.0), label_smoothing=0.1),
-         tf.cross_entropy(tz, ty, weight=torch.arange(1.0, 5.0, dtype=torch.float64),
-                          label_smoothing=0.1)),
-        (F.binary_cross_entropy(Tensor(p), Tensor(yb)), tf.binary_cross_entropy(tp, tyb)),
-        (F.binary_cross_entropy_with_logits(Tensor(z), Tensor(yb), pos_weight=np.arange(1.0, 5.0)),
-         tf.binary_cross_entropy_with_logits(tz, tyb,
-                                             pos_weight=torch.arange(1.0, 5.0, dtype=torch.float64))),
-        (F.mse_loss(Tensor(p), Tensor(yb), reduction="sum"), tf.mse_loss(tp, tyb, reduction="sum")),
-    ]
-    for ours, theirs in pairs:
-        np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-10)
+    y[1] = -100
+    w = np.array([0.5, 1.0, 2.0, 1.5])
+    for kw in ({}, {"label_smoothing": 0.2}, {"weight": w}, {"weight": w, "label_smoothing": 0.3}):
+        tkw = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+        for reduction in ("mean", "sum", "none"):
+            ours = F.cross_entropy(Tensor(z), Tensor(y), reduction=reduction, **kw).data
+            ref = tf.cross_entropy(torch.tensor(z), torch.tensor(y), reduction=reduction, **tkw)
+            np.testing.assert_allclose(ours, ref.numpy(), rtol=1e-10, err_msg=str(kw))
+    q = RNG.dirichlet(np.ones(4), 6)
+    for kw in ({}, {"label_smoothing": 0.2}, {"weight": w}):
+        tkw = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+        ours = F.cross_entropy(Tensor(z), Tensor(q), **kw).item()
+        ref = tf.cross_entropy(torch.tensor(z), torch.tensor(q), **tkw).item()
+        assert ours == pytest.approx(ref, rel=1e-10), kw
+    p, t = np.array([0.0, 1.0, 0.3, 0.9]), np.array([1.0, 0.0, 1.0, 0.0])
+    assert F.binary_cross_entropy(Tensor(p), Tensor(t)).item() == pytest.approx(
+        tf.binary_cross_entropy(torch.tensor(p), torch.tensor(t)).item())
+    zz = np.array([1000.0, -1000.0, 0.3, -2.0])
+    pw = np.array([2.0, 0.5, 1.0, 3.0])
+    assert F.binary_cross_entropy_with_logits(Tensor(zz), Tensor(t), pos_weight=pw).item() == \
+        pytest.approx(tf.binary_cross_entropy_with_logits(
+            torch.tensor(zz), torch.tensor(t), pos_weight=torch.tensor(pw)).item())
+
+
+def test_bce_with_logits_and_mse_match_torch():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    z, yb = RNG.standard_normal((6, 4)), RNG.integers(0, 2, (6, 4)).astype(float)
+    p = RNG.uniform(0.01, 0.99, (6, 4))
+    pw = np.arange(1.0, 5.0)
+    np.testing.assert_allclose(
+        F.binary_cross_entropy_with_logits(Tensor(z), Tensor(yb), pos_weight=pw).data,
+        tf.binary_cross_entropy_with_logits(torch.tensor(z), torch.tensor(yb),
+                                            pos_weight=torch.tensor(pw)).numpy(), rtol=1e-10)
+    np.testing.assert_allclose(F.binary_cross_entropy(Tensor(p), Tensor(yb)).data,
+                               tf.binary_cross_entropy(torch.tensor(p), torch.tensor(yb)).numpy(),
+                               rtol=1e-10)
+    np.testing.assert_allclose(F.mse_loss(Tensor(p), Tensor(yb), reduction="sum").data,
+                               tf.mse_loss(torch.tensor(p), torch.tensor(yb), reduction="sum").numpy(),
+                               rtol=1e-10)

@@ -167,22 +167,27 @@ def _nll(name, input, target, weight, reduction, ignore_index):
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     labels, valid, n_classes, expected = _check_classes(name, target, input.shape, ignore_index)
     logp = _class_last(input)
-    if weight is None and reduction == "mean" and valid.all():  # the common case, kept lean
-        picked = np.eye(n_classes, dtype=logp.dtype)[labels]
-        picked *= 1.0 / max(len(labels), 1)
-        return -(logp * picked).sum()
-    picked = np.eye(n_classes, dtype=logp.dtype)[np.where(valid, labels, 0)] * valid[:, None]
+    rows = np.arange(len(labels))
+    # NOTE: the targets' log-probabilities are picked by indexing, never by multiplying with a
+    # one-hot mask: a masked (-inf) logit times 0 would be NaN
+    if weight is None and reduction == "mean" and valid.all():  # the common case: three ops
+        return logp[rows, labels].sum() * (-1.0 / max(len(labels), 1))
+    safe = np.where(valid, labels, 0)
+    picked = logp[rows, safe]
+    if not valid.all():  # an ignored sample's stand-in class 0 may hold -inf: drop its value
+        picked = Tensor.where(valid, picked, 0.0)
+    coef = valid.astype(logp.dtype)
     if weight is not None:
         w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=logp.dtype)
         if w.shape != (n_classes,):
             raise ValueError(f"{name}: weight must have one entry per class ({n_classes}), got "
                              f"shape {w.shape}")
-        picked = picked * w
-    if reduction == "mean":  # NOTE: the weights folded into the one-hot mask: three ops in all
-        return -(logp * (picked / max(float(picked.sum()), 1e-12))).sum()
+        coef = coef * w[safe]
+    if reduction == "mean":  # NOTE: the weighted mean's divisor folded into the coefficients
+        return -(picked * (coef / max(float(coef.sum()), 1e-12))).sum()
     if reduction == "sum":
-        return -(logp * picked).sum()
-    return -(logp * picked).sum(axis=1).reshape(expected)
+        return -(picked * coef).sum()
+    return -(picked * coef).reshape(expected)
 
 
 def cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean",
@@ -213,9 +218,11 @@ def cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean",
     index_shape = (input.shape[0], *input.shape[2:]) if class_dim else ()
     if target_data.dtype.kind == "f" and target_data.shape == index_shape:
         _check_classes("cross_entropy", target, input.shape, ignore_index)  # explains the dtype
-    if target_data.dtype.kind == "f":  # class probabilities
-        _same_shape("cross_entropy", input, _as_tensor(target))
-        probs = target_data.astype(logp.dtype, copy=False)
+    if target_data.dtype.kind == "f":  # class probabilities: differentiable, as in PyTorch
+        probs = _as_tensor(target, input)
+        _same_shape("cross_entropy", input, probs)
+        if probs.dtype != logp.dtype:
+            probs = probs.astype(logp.dtype)
         if label_smoothing:
             probs = probs * (1.0 - label_smoothing) + label_smoothing / n_classes
         if w is not None:
