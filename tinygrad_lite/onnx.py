@@ -171,12 +171,14 @@ def _linear(values, batches):
 class _Builder:
     """Collects ONNX nodes and initializers while the reference run is translated."""
 
-    def __init__(self, onnx, traces, input_names, opset):
+    def __init__(self, onnx, traces, input_names, opset, param_arrays):
         self.onnx, self.helper = onnx, onnx.helper
         self.traces, self.ref = traces, traces[0]
-        self.input_names, self.opset = input_names, opset
+        self.input_names, self.opset, self.param_arrays = input_names, opset, param_arrays
         self.nodes, self.initializers, self.names = [], [], set(input_names)
         self.values: dict = {}  # (reference key, dtype) -> ONNX value name
+        self.outputs: set = set()
+        self.renamed: dict = {}
         self.same_batch = [t for t in traces if t.batch == self.ref.batch]
         self.batches = [t.batch for t in traces]
         self.dynamic = len(set(self.batches)) > 1
@@ -184,7 +186,7 @@ class _Builder:
     # -- names, nodes, initializers --
     def fresh(self, base):
         name, k = base, 1
-        while name in self.names:
+        while name in self.names or name in self.param_arrays:
             k += 1
             name = f"{base}_{k}"
         self.names.add(name)
@@ -203,6 +205,29 @@ class _Builder:
 
     def ints(self, values):
         return self.initializer(np.asarray(values, dtype=np.int64), "shape")
+
+    def param(self, name):
+        """A parameter as an initializer under its own name (written once)."""
+        if ("param", name) not in self.values:
+            self.values[("param", name)] = name
+            self.initializers.append(self.onnx.numpy_helper.from_array(
+                np.ascontiguousarray(self.param_arrays[name]), name))
+        return name
+
+    def output(self, source, name):
+        """Make value `source` the graph output `name`: renamed where a node of ours makes it (and
+        no other output is it), else copied by an Identity node."""
+        source = self.renamed.get(source, source)
+        maker = next((n for n in self.nodes if source in n.output), None)
+        if maker is None or source in self.outputs:
+            self.nodes.append(self.helper.make_node("Identity", [source], [name], name=f"output_{name}"))
+        else:
+            for n in self.nodes:
+                n.input[:] = [name if v == source else v for v in n.input]
+            maker.output[:] = [name if v == source else v for v in maker.output]
+            self.values = {k: (name if v == source else v) for k, v in self.values.items()}
+            self.renamed[source] = name
+        self.outputs.add(name)
 
     def cast(self, name, have, want):
         if have == want:
@@ -255,10 +280,7 @@ class _Builder:
         if kind == "step":
             return self.cast(self.values[("step", what)], self.ref.steps[what].out.data.dtype, dtype)
         if kind == "param":
-            key = ("param", what)
-            if key not in self.values:
-                self.values[key] = self.initializer(self.param_arrays[what], what)
-            return self.cast(self.values[key], self.param_arrays[what].dtype, dtype)
+            return self.cast(self.param(what), self.param_arrays[what].dtype, dtype)
         key = ("const", id(what) if isinstance(what, (Tensor, np.ndarray)) else (i, j), np.dtype(dtype))
         if key not in self.values:
             self.values[key] = self.constant(i, j, dtype)
@@ -302,6 +324,16 @@ class _Builder:
             return all(_same(self.run_value(t, i, j), form(self.run_value(t, i, source)))
                        for t in self.traces)
 
+        if step.name == "Where" and j in (1, 2):  # clip's branch: only the entries picked matter
+            picked = set()
+            for t in self.traces:
+                cond = self.run_value(t, i, 0).astype(bool)
+                shape = np.broadcast_shapes(cond.shape, *(np.shape(self.run_value(t, i, k))
+                                                          for k in (1, 2)))
+                mask = np.broadcast_to(cond if j == 1 else ~cond, shape)
+                picked.update(np.broadcast_to(self.run_value(t, i, j), shape)[mask].tolist())
+            if len(picked) <= 1:
+                return self.initializer(np.full((), picked.pop() if picked else 0, dtype=dtype))
         for source, r in enumerate(step.refs):
             if source == j or r[0] == "const":
                 continue
@@ -485,8 +517,9 @@ def export(model, example_input, path, input_names: Sequence[str] | None = None,
 
     `example_input` is a Tensor or array (or a tuple of them, one per argument of forward); with
     `dynamic_batch` the first dimension of every input and output is the symbolic `batch`. The
-    model runs in eval mode (dropout off, batch norm's running statistics) and is put back in the
-    mode it was in. Parameters are stored as initializers under their `named_parameters()` names.
+    model runs in eval mode (dropout off, batch norm's running statistics); each sub-module is
+    put back in the mode it was in. Parameters are stored as initializers under their
+    `named_parameters()` names.
 
     >>> import os, tempfile
     >>> from tinygrad_lite import nn
@@ -509,7 +542,7 @@ def export(model, example_input, path, input_names: Sequence[str] | None = None,
     params = {id(p): name for name, p in model.named_parameters()}
     param_arrays = {name: p.data for name, p in model.named_parameters()}
     frozen = [p for p in model.parameters() if not p.requires_grad]
-    was_training = model.training
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     for p in frozen:
         p.requires_grad = True  # NOTE: so the ops on frozen parameters are recorded too
@@ -523,7 +556,8 @@ def export(model, example_input, path, input_names: Sequence[str] | None = None,
     finally:
         for p in frozen:
             p.requires_grad = False
-        model.train(was_training)
+        for m, mode in modes:
+            object.__setattr__(m, "training", mode)  # NOTE: as Module.train sets it, per module
     signature = traces[0].signature()
     for t in traces[1:]:
         if t.signature() != signature:
@@ -533,10 +567,11 @@ def export(model, example_input, path, input_names: Sequence[str] | None = None,
                               ("; try dynamic_batch=False" if dynamic_batch else ""))
     output_names = _names(output_names, len(traces[0].outputs), "output")
 
-    b = _Builder(onnx, traces, input_names, opset)
-    b.param_arrays = param_arrays
+    clash = set(input_names + output_names) & set(param_arrays)
+    if clash:
+        raise ValueError(f"input/output name(s) {sorted(clash)} are also parameter names; choose others")
+    b = _Builder(onnx, traces, input_names, opset, param_arrays)
     b.names.update(output_names)
-    b.names.update(param_arrays)
     for i in range(len(traces[0].steps)):
         b.values[("step", i)] = _translate(b, i)
     graph_outputs = []
@@ -547,10 +582,10 @@ def export(model, example_input, path, input_names: Sequence[str] | None = None,
         elif r[0] == "step":
             source = b.values[("step", r[1])]
         elif r[0] == "param":
-            source = b.values.get(("param", r[1])) or b.initializer(param_arrays[r[1]], r[1])
+            source = b.param(r[1])
         else:
             source = b.initializer(array)
-        b.nodes.append(onnx.helper.make_node("Identity", [source], [name], name=f"output_{k}"))
+        b.output(source, name)
         graph_outputs.append(_value_info(onnx, name, array.dtype,
                                          [np.shape(t.output_arrays[k]) for t in traces], b.batches))
     graph_inputs = [_value_info(onnx, name, a.dtype, [np.shape(t.inputs[k].data) for t in traces],
