@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import struct
 from pathlib import Path
 
@@ -112,31 +111,24 @@ def _metadata(data: bytes) -> dict:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the new one, never a part."""
+    """Write `data` to `path` so that readers see the old file or the new one, never a part: the
+    .npz writer's temporary files (umask applied, cleaned up after a killed save) and rename."""
+    # NOTE: serialization.py owns the temporary-file rules; its save writes a zip in place of data
+    from .serialization import _create_temp, _fsync_dir, _remove_stale_temps
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    # NOTE: os.open with 0o666 applies the umask, as a plain open() would; an existing file keeps
-    # its permissions
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    _remove_stale_temps(path.parent)
+    fd, tmp = _create_temp(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        if path.exists():
+        if path.exists():  # like open() on an existing file, the replacement keeps its mode
             os.chmod(tmp, path.stat().st_mode & 0o7777)
         os.replace(tmp, path)
     except BaseException:
-        if tmp.exists():
-            tmp.unlink()
+        if os.path.exists(tmp):
+            os.remove(tmp)
         raise
-    try:  # make the rename itself durable (POSIX); harmless to skip where folders cannot be opened
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    _fsync_dir(path.parent)

@@ -103,7 +103,8 @@ def _member_name(key, taken):
 
 def save(obj, path) -> None:
     """Write obj (e.g. `model.state_dict()`, or a dict of several state dicts and numbers) to
-    `path` as an .npz file, atomically; `load` gives back exactly this or refuses.
+    `path` as an .npz file, atomically; `load` gives back exactly this or refuses. A path ending
+    in `.safetensors` writes a flat state dict in that format instead (tinygrad_lite.safetensors_io).
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.npz")
@@ -112,6 +113,9 @@ def save(obj, path) -> None:
     3
     """
     path = Path(path)
+    if path.suffix.lower() == ".safetensors":  # a flat state dict in the safetensors format
+        from . import safetensors_io
+        return safetensors_io.save(obj, path)
     arrays: dict = {}
     tree = _encode(obj, "", arrays)
     arrays = {k: v if v.flags.c_contiguous else v.copy(order="C") for k, v in arrays.items()}
@@ -228,8 +232,12 @@ def load(path):
     """Read what `save` wrote: arrays as arrays, Tensors as Tensors, the structure as it was;
     a damaged file raises a ValueError naming it, never returns part of its contents. A plain
     `.npz` of arrays (e.g. a PyTorch state dict exported with
-    `np.savez(path, **{k: v.numpy() for k, v in sd.items()})`) loads as a dict of arrays."""
+    `np.savez(path, **{k: v.numpy() for k, v in sd.items()})`) loads as a dict of arrays.
+    A `.safetensors` path is read as a safetensors file (a dict of arrays), as `save` writes one."""
     path = Path(path)
+    if path.suffix.lower() == ".safetensors":
+        from . import safetensors_io
+        return safetensors_io.load(path)
     if not path.is_file():
         raise FileNotFoundError(f"load: {path} does not exist (or is not a file)")
     with open(path, "rb") as f:
