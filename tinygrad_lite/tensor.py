@@ -613,7 +613,7 @@ class Tensor(Node):
             axes = tuple(axes[0])
         if not axes:
             axes = tuple(range(self.ndim))[::-1]
-        axes = tuple(normalize_axis(a, self.ndim, "axes") for a in axes)
+        axes = tuple(normalize_axis(a, self.ndim, "axes: axis") for a in axes)
         if sorted(axes) != list(range(self.ndim)):
             raise ValueError(f"axes {axes} are not a permutation of range({self.ndim}) (a tensor "
                              f"with shape {self.shape})")

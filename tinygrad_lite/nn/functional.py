@@ -19,7 +19,6 @@ from .activations import (  # noqa: F401 (re-exports)
     softplus,
     tanh,
 )
-from .layers import _check_pool_args
 from .losses import (  # noqa: F401 (re-exports)
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -44,13 +43,11 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     """2-D max pooling; stride defaults to kernel_size."""
-    _check_pool_args("max_pool2d", kernel_size, stride, padding)
     return input.max_pool2d(kernel_size, stride, padding)
 
 
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     """2-D average pooling (padded zeros count, as PyTorch's default)."""
-    _check_pool_args("avg_pool2d", kernel_size, stride, padding)
     return input.avg_pool2d(kernel_size, stride, padding)
 
 

@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor, _pair
+from ..argcheck import check_int
+from ..tensor import Tensor, _pair, _pool_args
 from . import init
 from .module import Module, Parameter
 
@@ -43,6 +44,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
+        check_int(in_features, "Linear: in_features", 0)
+        check_int(out_features, "Linear: out_features", 0)
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
         # NOTE: kaiming_uniform_(a=sqrt(5)) in PyTorch reduces to exactly this bound
@@ -63,19 +66,6 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-def _check_pool_args(name: str, kernel_size, stride, padding) -> None:
-    """PyTorch's checks on pooling settings: a positive kernel and stride, and padding at most
-    half the kernel (more would give windows that lie entirely in the padding: -inf for max)."""
-    k, p = _pair(kernel_size), _pair(padding)
-    s = k if stride is None else _pair(stride)
-    if min(k) < 1 or min(s) < 1 or min(p) < 0:
-        raise ValueError(f"{name}: kernel_size and stride must be positive and padding non-negative, "
-                         f"got kernel_size={kernel_size}, stride={stride}, padding={padding}")
-    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
-        raise ValueError(f"{name}: padding should be at most half of kernel_size, got "
-                         f"padding={padding} for kernel_size={kernel_size}")
-
-
 def _conv_padding(padding, kernel_size, stride):
     """An int, a pair, or PyTorch's "valid" (none) and "same" (output size = input size: stride 1
     and, since padding here is symmetric, odd kernel sizes)."""
@@ -89,7 +79,7 @@ def _conv_padding(padding, kernel_size, stride):
                                  "numbers instead")
             return (kernel_size[0] // 2, kernel_size[1] // 2)
         raise ValueError(f"padding must be a number, a pair, 'valid' or 'same', got {padding!r}")
-    return _pair(padding)
+    return _pair(padding, "Conv2d: padding", 0)
 
 
 class Conv2d(Module):
@@ -103,8 +93,11 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  bias: bool = True):
         super().__init__()
+        check_int(in_channels, "Conv2d: in_channels", 1)
+        check_int(out_channels, "Conv2d: out_channels", 1)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
+        self.kernel_size = _pair(kernel_size, "Conv2d: kernel_size", 1)
+        self.stride = _pair(stride, "Conv2d: stride", 1)
         self.padding = _conv_padding(padding, self.kernel_size, self.stride)
         fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
         bound = 1.0 / math.sqrt(fan_in)
@@ -133,7 +126,7 @@ class _Pool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        _check_pool_args(type(self).__name__, kernel_size, stride, padding)
+        _pool_args(type(self).__name__, kernel_size, stride, padding)
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def extra_repr(self):
@@ -172,6 +165,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
+        check_int(start_dim, "Flatten: start_dim")
+        check_int(end_dim, "Flatten: end_dim")
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x):
@@ -194,7 +189,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
+        if not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p, self.inplace = p, inplace  # NOTE: inplace is accepted; the result is always new
 
@@ -212,6 +207,10 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True):
         super().__init__()
+        check_int(num_features, f"{type(self).__name__}: num_features", 1)
+        if momentum is not None and not (isinstance(momentum, (int, float)) and 0 <= momentum <= 1):
+            raise ValueError(f"{type(self).__name__}: momentum must be None or in [0, 1], got "
+                             f"{momentum!r}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight = Parameter(np.ones(num_features, np.float32)) if affine else None
@@ -306,8 +305,11 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None):
         super().__init__()
+        check_int(num_embeddings, "Embedding: num_embeddings", 0)
+        check_int(embedding_dim, "Embedding: embedding_dim", 0)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         if padding_idx is not None:
+            check_int(padding_idx, "Embedding: padding_idx")
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"padding_idx {padding_idx} must be within num_embeddings "
                                  f"({num_embeddings})")

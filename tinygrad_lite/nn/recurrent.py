@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ..argcheck import check_int
 from ..tensor import Tensor
 from .layers import _uniform_parameter as _param
 from .module import Module
@@ -45,6 +46,7 @@ class RNNCell(Module):
         super().__init__()
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        _check_sizes(self, input_size, hidden_size)
         self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
         k = 1.0 / math.sqrt(hidden_size)
         self.weight_ih = _param((hidden_size, input_size), k)
@@ -82,6 +84,7 @@ class LSTMCell(Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
         super().__init__()
+        _check_sizes(self, input_size, hidden_size)
         self.input_size, self.hidden_size = input_size, hidden_size
         k = 1.0 / math.sqrt(hidden_size)
         self.weight_ih = _param((4 * hidden_size, input_size), k)
@@ -117,6 +120,12 @@ class LSTMCell(Module):
         return f"{self.input_size}, {self.hidden_size}"
 
 
+def _check_sizes(module, input_size, hidden_size):
+    name = type(module).__name__
+    check_int(input_size, f"{name}: input_size", 0)
+    check_int(hidden_size, f"{name}: hidden_size", 1)  # NOTE: PyTorch refuses 0 too
+
+
 def _check_width(module, x, ndim):
     if x.ndim != ndim or x.shape[-1] != module.input_size:
         raise ValueError(
@@ -131,8 +140,8 @@ class _Recurrent(Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False):
         super().__init__()
-        if num_layers < 1:
-            raise ValueError(f"num_layers must be at least 1, got {num_layers}")
+        _check_sizes(self, input_size, hidden_size)
+        check_int(num_layers, f"{type(self).__name__}: num_layers", 1)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bias, batch_first
         k = 1.0 / math.sqrt(hidden_size)
