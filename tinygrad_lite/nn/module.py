@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..autograd import module_scope
+from ..autograd import increment_version, module_scope
 from ..tensor import Tensor
 
 
@@ -301,6 +301,7 @@ class Module:
         for k, target in own.items():
             if k in given:
                 target.data = given[k].astype(target.data.dtype, copy=True)
+                increment_version(target)  # a graph recorded before the load refuses to backward
         return missing, unexpected
 
     # ------------------------------------------------------------------------------- repr ----

@@ -1,0 +1,359 @@
+"""The core at its edges: each test is a case that once gave a silently wrong answer or a crash
+(0-d arrays, user Functions' second derivatives, threads, in-place writes, base-0 powers, infinite
+inputs, unsigned minima, empty reductions, `.grad` assignments)."""
+
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import tinygrad_lite as tg
+from tinygrad_lite import Tensor, nn, optim
+from tinygrad_lite.autograd import increment_version
+from tinygrad_lite.functional import hessian
+
+
+def leaf(values, dtype=np.float64):
+    return Tensor(np.asarray(values, dtype=dtype), requires_grad=True)
+
+
+# ---------------------------------------------------------------------------------- 0-d arrays ----
+def test_where_zero_upstream_guard_holds_for_0d_inputs():
+    x = leaf(1.0)
+    tg.where(x >= 0, x, (-x).sqrt()).backward()
+    assert x.grad.item() == 1.0  # was NaN: 0-d arithmetic gives numpy scalars, not arrays
+    y = leaf([1.0])
+    tg.where(y >= 0, y, (-y).sqrt()).sum().backward()
+    assert y.grad.tolist() == [1.0]
+
+
+def test_division_by_zero_gives_ieee_values_not_an_exception():
+    t = leaf([1.0, -2.0])
+    (t / 0).sum().backward()
+    assert np.all(np.isinf(t.grad.data))
+    z = leaf(0.0)
+    with np.errstate(all="ignore"):
+        (z / z).backward()  # 0/0: NaN gradient, as numpy and PyTorch
+    assert np.isnan(z.grad.item())
+
+
+def test_mean_over_an_empty_axis_and_var_with_n_at_most_ddof():
+    e = leaf(np.zeros((0, 3)))
+    with np.errstate(all="ignore"):
+        m = e.mean(axis=0)
+        assert np.all(np.isnan(m.data))
+        m.sum().backward()
+    assert e.grad.shape == (0, 3)
+    a = leaf([1.0, 2.0])
+    with np.errstate(all="ignore"):
+        assert np.isinf(a.var(ddof=2).item()) and np.isinf(a.var(ddof=3).item())  # numpy: inf
+        assert np.isinf(a.std(ddof=3).item())
+        a.var(ddof=2).backward()
+    assert a.grad.shape == (2,)
+
+
+def test_reductions_of_0d_tensors_accept_axis_0_and_minus_1():
+    x = leaf(3.0)
+    for axis in (0, -1):
+        assert x.sum(axis=axis).item() == 3.0
+        assert x.logsumexp(axis=axis).item() == pytest.approx(3.0)
+        assert x.softmax(axis=axis).item() == 1.0
+    with pytest.raises(IndexError):
+        x.sum(axis=1)
+
+
+# ----------------------------------------------------------------- user Functions, twice over ----
+class Square(tg.Function):
+    """Written the documented PyTorch way: save the input, read it back from saved_tensors."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return 2 * x * grad
+
+
+class Cube(tg.Function):
+    """Saves its output too: it comes back as the op re-applied, so it is differentiable."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = x ** 3
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        return grad * 3 * out / x
+
+
+def test_user_function_saved_inputs_give_the_right_hessian():
+    t = leaf([1.0, 2.0])
+    h = hessian(lambda v: Square.apply(v).sum(), t)
+    np.testing.assert_array_equal(h.data, 2 * np.eye(2))  # was all zeros: the saved array a constant
+    h3 = hessian(lambda v: Cube.apply(v).sum(), t)
+    np.testing.assert_allclose(h3.data, np.diag(6 * t.data))
+
+
+def test_user_functions_pass_gradgradcheck():
+    x = leaf([0.5, -1.5, 2.0])
+    assert tg.gradgradcheck(lambda v: Square.apply(v), [x])
+    assert tg.gradgradcheck(lambda v: Cube.apply(v), [x])
+
+
+def test_user_function_saved_tensors_are_tensors_in_a_plain_backward():
+    seen = []
+
+    class Spy(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x, np.ones(2))
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            seen.extend(ctx.saved_tensors)
+            return grad
+
+    x = leaf([1.0, 2.0])
+    Spy.apply(x).sum().backward()
+    assert seen[0] is x and isinstance(seen[1], Tensor)
+
+
+# -------------------------------------------------------------------------------------- threads ----
+def test_grad_mode_is_per_thread():
+    inside, release = threading.Event(), threading.Event()
+
+    def other():
+        with tg.no_grad():
+            inside.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    inside.wait(5)
+    try:
+        assert tg.is_grad_enabled()  # the other thread's no_grad does not reach this one
+        w = leaf([2.0])
+        (w * 3.0).sum().backward()
+        assert w.grad.tolist() == [3.0]
+    finally:
+        release.set()
+        thread.join()
+
+
+def _train(seed, results, errors, steps=30):
+    """Train a small network from weights drawn from `seed`; record every step's gradients."""
+    try:
+        rng = np.random.default_rng(seed)
+        x = Tensor(rng.normal(size=(16, 4)))
+        y = Tensor(rng.normal(size=(16, 1)))
+        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+        for p in model.parameters():
+            p.data = rng.normal(size=p.shape).astype(p.dtype)
+        opt = optim.SGD(model.parameters(), lr=0.05)
+        grads = []
+        for i in range(steps):
+            opt.zero_grad()
+            if i % 3 == 0:
+                with tg.no_grad():  # nested switches, interleaved with the other thread's
+                    with tg.enable_grad():
+                        assert tg.is_grad_enabled()
+                    assert not model(x).requires_grad
+            loss = nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            grads.append([None if p.grad is None else p.grad.data.copy()
+                          for p in model.parameters()])
+            opt.step()
+        results[seed] = grads
+    except BaseException as e:  # reported by the test
+        errors.append(e)
+
+
+def test_two_threads_train_concurrently_with_correct_gradients():
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    results, errors = {}, []
+    try:
+        threads = [threading.Thread(target=_train, args=(s, results, errors)) for s in (1, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors, errors
+    assert tg.is_grad_enabled()
+    alone, errors_alone = {}, []
+    for seed in (1, 2):  # the same training, one thread at a time, gives the same gradients
+        _train(seed, alone, errors_alone)
+        assert not errors_alone
+        for step, (concurrent, single) in enumerate(zip(results[seed], alone[seed])):
+            for g, g_alone in zip(concurrent, single):
+                assert g is not None, f"a parameter lost its gradient at step {step}"
+                np.testing.assert_array_equal(g, g_alone)
+
+
+def test_no_grad_decorates_generator_functions():
+    @tg.no_grad()
+    def gen(x):
+        for _ in range(2):
+            yield x * 2.0, tg.is_grad_enabled()
+
+    x = leaf([1.0])
+    outs = list(gen(x))
+    assert all(not enabled and not out.requires_grad for out, enabled in outs)
+    assert tg.is_grad_enabled()
+
+
+# ------------------------------------------------------------------------------------ where ----
+def test_where_method_follows_pytorch_and_refuses_a_non_boolean_condition():
+    x = leaf([1.0, -2.0])
+    out = x.where(x.data > 0, 0.0)
+    out.sum().backward()
+    assert out.tolist() == [1.0, 0.0] and x.grad.tolist() == [1.0, 0.0]
+    cond = Tensor([True, False])
+    with pytest.raises(TypeError, match="boolean condition first"):
+        cond.where(x, 0.0)  # tinygrad's spelling: refused, not silently swapped
+
+
+# ---------------------------------------------------------------------------------- in place ----
+def test_optimizer_step_after_forward_through_a_detached_copy_is_refused():
+    w = leaf([1.0, 2.0])
+    w2 = leaf([3.0, 4.0])
+    loss = (w2 * w.detach()).sum()
+    w.grad = Tensor(np.array([10.0, 10.0]))
+    optim.SGD([w], lr=1.0).step()  # writes into w's memory, which w.detach() shares
+    with pytest.raises(RuntimeError, match="Mul.backward.*modified in place"):
+        loss.backward()  # was w2.grad == [-9, -8], silently
+
+
+def test_optimizer_step_after_forward_through_a_view_is_refused():
+    lin = nn.Linear(2, 1)
+    loss = lin(Tensor([[1.0, 2.0]])).sum()  # uses the weight through a transposed view
+    for p in lin.parameters():
+        p.grad = Tensor(np.ones_like(p.data))
+    optim.SGD(lin.parameters(), lr=0.1).step()
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+def test_optimizer_step_after_backward_is_the_normal_order():
+    w = leaf([1.0, 2.0])
+    opt = optim.SGD([w], lr=0.5)
+    for _ in range(2):
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+    np.testing.assert_allclose(w.data, [0.0, 0.0])
+
+
+def test_numpy_arrays_handed_out_are_read_only():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    with pytest.raises(ValueError, match="read-only"):
+        x.numpy()[0] = 10.0
+    with pytest.raises(ValueError, match="read-only"):
+        np.asarray(x)[0] = 10.0
+    y.backward()
+    assert x.grad.tolist() == [2.0, 4.0]
+    scratch = x.numpy().copy()
+    scratch[0] = 5.0  # a copy is the user's own
+
+
+def test_load_state_dict_after_forward_is_refused_at_backward():
+    lin = nn.Linear(2, 1)
+    loss = lin(Tensor([[1.0, 2.0]])).sum()
+    lin.load_state_dict({k: np.full_like(v, 7.0) for k, v in lin.state_dict().items()})
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+def test_increment_version_is_the_public_hook_for_in_place_writes():
+    w = leaf([1.0, 2.0])
+    v = leaf([3.0, 4.0])
+    loss = (w * v).sum()
+    w.data[...] = 0.0  # a write of one's own into the raw array ...
+    increment_version(w)  # ... announced
+    with pytest.raises(RuntimeError, match="Mul.backward"):
+        loss.backward()
+
+
+def test_in_place_ops_inside_a_graph_keep_exact_gradients():
+    x = leaf([1.0, 2.0])
+    y = x * 1.0
+    z = y * y  # uses y's old value
+    y += 3.0  # recorded: y is now y_old + 3, z keeps y_old
+    (z.sum() + y.sum()).backward()
+    np.testing.assert_array_equal(x.grad.data, 2 * x.data + 1)
+
+
+# ----------------------------------------------------------------------------------- values ----
+def test_pow_at_base_zero_follows_pytorch():
+    x = leaf(0.0)
+    (x ** 0).backward()
+    assert x.grad.item() == 0.0  # d/dx x**0 at 0 was NaN
+    y = leaf(-1.0)
+    with np.errstate(all="ignore"):
+        (Tensor(0.0, dtype=np.float64) ** y).backward()
+    assert y.grad.item() == -np.inf  # d/dy 0**y for y < 0
+    a, b = leaf(0.0), leaf(0.0)
+    (a ** b).backward()
+    assert a.grad.item() == 0.0 and b.grad.item() == 0.0
+    c, d = leaf(0.0), leaf(2.0)
+    (c ** d).backward()
+    assert c.grad.item() == 0.0 and d.grad.item() == 0.0
+
+
+def test_logsumexp_of_infinities():
+    with np.errstate(all="ignore"):
+        assert Tensor([-np.inf, -np.inf]).logsumexp().item() == -np.inf  # was NaN
+        assert Tensor([np.inf, 1.0]).logsumexp().item() == np.inf
+        assert Tensor([[-np.inf, -np.inf], [0.0, 0.0]]).logsumexp(axis=1).tolist()[0] == -np.inf
+
+
+def test_unsigned_and_extreme_integer_minima():
+    assert Tensor(np.array([0, 1, 2], dtype=np.uint8)).min().item() == 0  # was 1
+    m = Tensor(np.array([0, 5], dtype=np.uint8)).minimum(Tensor(np.array([3, 3], dtype=np.uint8)))
+    assert m.tolist() == [0, 3]  # was [3, 3]
+    assert Tensor(np.array([0, -2**31], dtype=np.int32)).min().item() == -2**31  # was 0
+    assert Tensor(np.array([True, False])).min().item() is False or not Tensor(
+        np.array([True, False])).min().item()
+
+
+def test_min_and_minimum_gradients_split_ties():
+    x = leaf([1.0, 1.0, 3.0])
+    x.min().backward()
+    assert x.grad.tolist() == [0.5, 0.5, 0.0]
+    a, b = leaf([1.0, 2.0]), leaf([1.0, 1.0])
+    a.minimum(b).sum().backward()
+    assert a.grad.tolist() == [0.5, 0.0] and b.grad.tolist() == [0.5, 1.0]
+
+
+# -------------------------------------------------------------------------------- .grad checks ----
+def test_grad_assignment_is_checked_where_it_happens():
+    p = leaf([1.0, 2.0])
+    with pytest.raises(TypeError, match="Tensor or None"):
+        p.grad = 0  # micrograd's habit
+    with pytest.raises(TypeError, match="Tensor or None"):
+        p.grad = np.zeros(2)
+    with pytest.raises(ValueError, match=r"\(2,\).*\(3,\)"):
+        p.grad = Tensor(np.zeros(3))
+    p.grad = Tensor(np.zeros(2))
+    p.grad = None
+    (p * p).sum().backward()
+    assert p.grad.tolist() == [2.0, 4.0]
+
+
+def test_second_backward_still_refused_with_pytorchs_message():
+    x = leaf([1.0])
+    y = (x.exp() * 2.0).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
