@@ -357,3 +357,11 @@ def test_second_backward_still_refused_with_pytorchs_message():
     y.backward()
     with pytest.raises(RuntimeError, match="retain_graph=True"):
         y.backward()
+
+
+def test_integer_max_pool_pads_with_the_smallest_value():
+    for dtype in (np.int64, np.uint8, np.int32):
+        x = Tensor(np.arange(16, dtype=dtype).reshape(1, 1, 4, 4))
+        out = x.max_pool2d(2, padding=1)  # was OverflowError: -inf padding in an integer array
+        assert out.dtype == dtype
+        assert out.tolist() == [[[[0, 2, 3], [8, 10, 11], [12, 14, 15]]]]

@@ -864,7 +864,9 @@ class Tensor(Node):
         blocks = self._blocks(kernel_size, stride, padding)
         if blocks is not None:
             return blocks.max(axis=(3, 5))
-        return self._windows(kernel_size, stride, padding, -np.inf).max(axis=(-2, -1))
+        # NOTE: padding never wins the max: -inf for floats, the smallest value for integers
+        low = -np.inf if self.dtype.kind == "f" else np.iinfo(self.dtype).min
+        return self._windows(kernel_size, stride, padding, low).max(axis=(-2, -1))
 
     def avg_pool2d(self, kernel_size, stride=None, padding=0) -> Tensor:
         """2-D average pooling with PyTorch's arguments; padded zeros count in the average
