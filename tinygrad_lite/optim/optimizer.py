@@ -185,8 +185,20 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore what state_dict() returned (for the same parameters, in the same order); the
-        arrays are copied, in each parameter's dtype."""
-        groups = state_dict["param_groups"]
+        arrays are copied, in each parameter's dtype. Nothing changes unless all of it fits."""
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            got = (f"keys {sorted(map(str, state_dict))}" if isinstance(state_dict, dict)
+                   else f"a {type(state_dict).__name__}")
+            raise ValueError("load_state_dict: state_dict must be a dict with 'state' and "
+                             f"'param_groups' (what Optimizer.state_dict() returns), got {got}")
+        groups, loaded = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(groups, (list, tuple)) or not all(
+                isinstance(g, dict) and isinstance(g.get("params"), (list, tuple)) for g in groups):
+            raise ValueError("load_state_dict: param_groups must be a list of dicts, each with a "
+                             "'params' list of parameter indices")
+        if not isinstance(loaded, dict) or not all(isinstance(v, dict) for v in loaded.values()):
+            raise ValueError("load_state_dict: state must be a dict {parameter index: dict of "
+                             "state}")
         if len(groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has a different number of parameter groups "
                              f"({len(groups)}) than this optimizer ({len(self.param_groups)})")
@@ -199,8 +211,12 @@ class Optimizer:
         params = {i: p for mine, theirs in zip(self.param_groups, groups)
                   for i, p in zip(theirs["params"], mine["params"])}
         new_state: defaultdict = defaultdict(dict)
-        for key, values in state_dict["state"].items():
-            p = params[int(key)]
+        for key, values in loaded.items():
+            try:
+                p = params[int(key)]
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(f"load_state_dict: state has an entry for parameter {key!r}, but "
+                                 f"param_groups number the parameters {sorted(params)}") from None
             entry = {}
             for k, v in values.items():
                 if isinstance(v, np.ndarray):
