@@ -200,7 +200,8 @@ class _Builder:
 
     def initializer(self, array, base="const"):
         name = self.fresh(base)
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name))
+        array = np.array(array, order="C", copy=None)  # (np.ascontiguousarray makes 0-d arrays 1-d)
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
     def ints(self, values):
@@ -211,7 +212,7 @@ class _Builder:
         if ("param", name) not in self.values:
             self.values[("param", name)] = name
             self.initializers.append(self.onnx.numpy_helper.from_array(
-                np.ascontiguousarray(self.param_arrays[name]), name))
+                np.array(self.param_arrays[name], order="C", copy=None), name))
         return name
 
     def output(self, source, name):

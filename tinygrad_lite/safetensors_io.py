@@ -5,8 +5,9 @@ runs on load, and PyTorch, JAX and Hugging Face read and write it. So it holds s
 `{name: array or Tensor}` dict, which `model.load_state_dict(tg.load(path))` takes back. Nested
 checkpoints (a model and an optimizer, a step counter) stay in `.npz`; saving one here is refused.
 
-Our files carry two metadata entries: `tinygrad_lite.tensors` (the names that were Tensors, so they
-come back as Tensors) and `tinygrad_lite.sha256` (a digest of every name, dtype, shape and byte), so
+Our files carry two metadata entries: `tinygrad_lite.entries` (the names in the order they were
+saved, each marked "tensor" or "array", so Tensors come back as Tensors and a state dict in its
+order) and `tinygrad_lite.sha256` (a digest of every name, dtype, shape and byte), so
 a damaged file is refused even where its header still parses. The format itself has no checksum, so
 a file written elsewhere is checked only for its structure.
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from .tensor import Tensor
 
-_TENSORS = "tinygrad_lite.tensors"
+_ENTRIES = "tinygrad_lite.entries"
 _DIGEST = "tinygrad_lite.sha256"
 # numpy dtypes the format has a name for (safetensors: BOOL, U8..U64, I8..I64, F16, F32, F64)
 _DTYPES = {np.dtype(t) for t in (np.bool_, np.uint8, np.uint16, np.uint32, np.uint64, np.int8,
@@ -48,7 +49,7 @@ def _digest(arrays: dict) -> str:
     for name in sorted(arrays):
         a = arrays[name]
         h.update(json.dumps([name, a.dtype.str, list(a.shape)]).encode("utf-8"))
-        h.update(np.ascontiguousarray(a).tobytes())
+        h.update(np.array(a, order="C", copy=None).tobytes())
     return h.hexdigest()
 
 
@@ -58,13 +59,12 @@ def save(obj, path) -> None:
     if not isinstance(obj, dict):
         raise TypeError(f"save: a .safetensors file holds a flat dict of arrays (a state_dict), got a "
                         f"{type(obj).__name__}; use an .npz path for other objects")
-    arrays, tensors = {}, []
+    arrays, entries = {}, []
     for name, value in obj.items():
         if not isinstance(name, str):
             raise TypeError(f"save: .safetensors names must be strings, got {name!r}")
-        if isinstance(value, Tensor):
-            tensors.append(name)
-        elif not isinstance(value, np.ndarray):
+        entries.append([name, "tensor" if isinstance(value, Tensor) else "array"])
+        if not isinstance(value, (Tensor, np.ndarray)):
             raise TypeError(f"save: {name!r} is a {type(value).__name__}; a .safetensors file holds "
                             "only arrays and Tensors (a flat state_dict). Use an .npz path for "
                             "nested checkpoints, numbers or strings")
@@ -72,8 +72,8 @@ def save(obj, path) -> None:
         if a.dtype not in _DTYPES:
             raise TypeError(f"save: {name!r} has dtype {a.dtype}, which .safetensors cannot store "
                             "(bool, integers and float16/32/64 only); use an .npz path")
-        arrays[name] = np.ascontiguousarray(a)
-    metadata = {_TENSORS: json.dumps(tensors), _DIGEST: _digest(arrays)}
+        arrays[name] = np.array(a, order="C", copy=None)
+    metadata = {_ENTRIES: json.dumps(entries), _DIGEST: _digest(arrays)}
     atomic_write(Path(path), _library().save(arrays, metadata=metadata))
 
 
@@ -93,11 +93,15 @@ def load(path) -> dict:
     if _DIGEST in metadata and metadata[_DIGEST] != _digest(arrays):
         raise ValueError(f"load: {path} is damaged: its arrays do not match the checksum written "
                          "with them")
+    if _ENTRIES not in metadata:  # written elsewhere (PyTorch, ...): arrays in the file's order
+        return dict(arrays)
     try:
-        tensors = set(json.loads(metadata.get(_TENSORS, "[]")))
-    except ValueError:
-        raise ValueError(f"load: {path} has a damaged {_TENSORS} entry") from None
-    return {name: Tensor(a) if name in tensors else a for name, a in arrays.items()}
+        entries = json.loads(metadata[_ENTRIES])
+        if sorted(name for name, _ in entries) != sorted(arrays):
+            raise ValueError("it does not list the file's arrays")
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"load: {path} has a damaged {_ENTRIES} entry: {err}") from None
+    return {name: Tensor(arrays[name]) if kind == "tensor" else arrays[name] for name, kind in entries}
 
 
 def _metadata(data: bytes) -> dict:
