@@ -28,6 +28,7 @@ import tinygrad_lite as tg
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor, nn, optim
 from tinygrad_lite.data import DataLoader, TensorDataset, mnist, progress
+from tinygrad_lite.data.progress import HelpFormatter, StopOnInterrupt, at_least, greater_than
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the training pixels (the values everyone uses)
 
@@ -82,7 +83,7 @@ def evaluate(model: RowLSTM, x: np.ndarray, y: np.ndarray, batch_size: int = 100
 
 
 # ------------------------------------------------------------------------------------ training ----
-def train(config: argparse.Namespace) -> dict:
+def train(config: argparse.Namespace, stop: StopOnInterrupt) -> dict:
     tg.manual_seed(config.seed)  # the weights' initialization
     x_train, y_train, x_test, y_test = load_data(config.train_limit, config.test_limit)
     model = RowLSTM(config.hidden)
@@ -96,7 +97,8 @@ def train(config: argparse.Namespace) -> dict:
                         shuffle=True, generator=config.seed)
     schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * len(loader))
     print(f"training: {config.epochs} epoch(s) of {len(x_train):,} images in batches of "
-          f"{config.batch_size} ({len(loader):,} steps per epoch), Adam lr={config.lr} (cosine)")
+          f"{config.batch_size} ({len(loader):,} steps per epoch), Adam lr={config.lr} (cosine); "
+          f"Ctrl-C: stop and save", flush=True)
 
     history = {"step_loss": [], "epoch": [], "train_loss": [], "test_accuracy": [],
                "test_loss": [], "epoch_seconds": []}
@@ -112,6 +114,11 @@ def train(config: argparse.Namespace) -> dict:
             history["step_loss"].append(loss.item())
             total += loss.item() * len(labels)
             seen += len(labels)
+            if stop:  # Ctrl-C: this batch is done, the rest of training is not
+                break
+        if stop:
+            print(f"interrupted in epoch {epoch} after {seen:,} of {len(x_train):,} images")
+            break
         seconds = time.perf_counter() - start  # training only; the evaluation is not counted
         accuracy, test_loss = evaluate(model, x_test, y_test)
         for key, value in (("epoch", epoch), ("train_loss", total / seen),
@@ -120,7 +127,8 @@ def train(config: argparse.Namespace) -> dict:
             history[key].append(value)
         print(f"epoch {epoch}: train loss {total / seen:.4f}  test loss {test_loss:.4f}  "
               f"test accuracy {accuracy:.2%}  ({seconds:.1f} s)", flush=True)
-    return dict(model=model, history=history, test_accuracy=history["test_accuracy"][-1],
+    accuracy = history["test_accuracy"][-1] if not stop else evaluate(model, x_test, y_test)[0]
+    return dict(model=model, history=history, test_accuracy=accuracy, interrupted=bool(stop),
                 n_test=len(x_test), n_train=len(x_train), x_test=x_test, y_test=y_test)
 
 
@@ -148,10 +156,11 @@ def save_figures(model: RowLSTM, history: dict, x: np.ndarray, y: np.ndarray,
     smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     ax.plot(np.arange(1, len(losses) + 1), losses, alpha=0.25, lw=0.8, label="each batch")
-    ax.plot(np.arange(window, len(losses) + 1), smooth, lw=1.6, label=f"mean of {window}")
+    ax.plot(np.arange(window, len(losses) + 1), smooth, lw=1.6, label=f"running mean of {window} batches")
     ax.plot(np.asarray(history["epoch"]) * steps_per_epoch, history["test_loss"], "o",
             label="test set, end of epoch")
-    ax.set(xlabel="training step", ylabel="cross-entropy", yscale="log", title="loss")
+    ax.set(xlabel="training step", ylabel="cross-entropy loss (log scale)", yscale="log",
+           title="the LSTM's training loss: each batch, running mean, test set")
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -180,20 +189,21 @@ def save_figures(model: RowLSTM, history: dict, x: np.ndarray, y: np.ndarray,
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-2, help="Adam's (initial) learning rate")
-    ap.add_argument("--hidden", type=int, default=64, help="size of the LSTM's hidden state")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path("outputs/mnist_lstm"))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--epochs", type=at_least(1), default=2, help="passes over the training data")
+    ap.add_argument("--batch-size", type=at_least(1), default=128)
+    ap.add_argument("--lr", type=greater_than(0), default=1e-2, help="Adam's (initial) learning rate")
+    ap.add_argument("--hidden", type=at_least(1), default=64, help="size of the LSTM's hidden state")
+    ap.add_argument("--seed", type=int, default=0, help="seed of initialization and shuffling")
+    ap.add_argument("--out", type=Path, default=Path("outputs/mnist_lstm"),
+                    help="folder for the checkpoint and figures")
     ap.add_argument("--quick", action="store_true",
                     help="a small budget (for tests): 10,000 training images, 1 epoch, 1,000 test")
-    ap.add_argument("--no-progress", dest="progress", action="store_false")
-    ap.add_argument("--blas-threads", type=int, default=1,
-                    help="threads for numpy's BLAS during training (0: the BLAS default; "
-                         "see tinygrad_lite.num_threads)")
+    ap.add_argument("--no-progress", dest="progress", action="store_false",
+                    help="no progress bar (there is none anyway when output goes to a file)")
+    ap.add_argument("--blas-threads", type=at_least(0), default=0,
+                    help="threads for every BLAS product during training; 0: the library's "
+                         "policy, one thread for small products (see tinygrad_lite.threads)")
     config = ap.parse_args(argv)
     config.train_limit = config.test_limit = None
     if config.quick:
@@ -205,12 +215,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     config = parse_args(argv)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    with tg.num_threads(config.blas_threads):
-        result = train(config)
+    with tg.num_threads(config.blas_threads), StopOnInterrupt() as stop:
+        result = train(config, stop)
     seconds = result["history"]["epoch_seconds"]
     print(f"\ntest accuracy: {result['test_accuracy']:.2%} on {result['n_test']:,} test images "
           f"({round((1 - result['test_accuracy']) * result['n_test'])} mistakes)")
-    print(f"time per epoch: {', '.join(f'{s:.1f} s' for s in seconds)} "
+    print(f"time per epoch: {', '.join(f'{s:.1f} s' for s in seconds) or '(none complete)'} "
           f"({result['n_train']:,} images each; load average {load:.2f} at the start)")
     config.out.mkdir(parents=True, exist_ok=True)
     checkpoint = config.out / "mnist_lstm.npz"
@@ -221,12 +231,15 @@ def main(argv=None) -> dict:
                            result.pop("y_test"), config.out)
     for path in figures:
         print(f"figure: {path}")
-    result.update(epoch_seconds=seconds, seconds_per_epoch=float(np.mean(seconds)),
+    if result["interrupted"]:
+        print(f"interrupted after {len(seconds)} complete epoch(s): the checkpoint and figures "
+              f"above are saved in {config.out}/ (exit status 130)")
+    result.update(epoch_seconds=seconds,
+                  seconds_per_epoch=float(np.mean(seconds)) if seconds else float("nan"),
                   checkpoint=checkpoint, figures=figures,
                   parameters=result["model"].num_parameters())
     return result
 
 
 if __name__ == "__main__":
-    main()
-    sys.exit(0)
+    sys.exit(StopOnInterrupt.EXIT_STATUS if main()["interrupted"] else 0)

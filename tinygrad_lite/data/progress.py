@@ -89,6 +89,17 @@ class StopOnInterrupt:
               "(press Ctrl-C again to quit at once, saving nothing)", file=sys.stderr, flush=True)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """argparse help for example scripts: the description as written, every option's default
+    (unless its help already says it, it is a flag, or there is none)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.nargs == 0 or action.default is None:
+            return text
+        return super()._get_help_string(action)
+
+
 def at_least(minimum: float, kind: Callable = int) -> Callable[[str], float]:
     """An argparse `type`: a finite `kind` number >= minimum, else argparse's usage error.
 
