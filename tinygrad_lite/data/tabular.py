@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from ..argcheck import check_int
 from .download import DataFileError
 
 
@@ -36,10 +37,15 @@ def load_csv(
     >>> X.tolist(), y.tolist()
     ([[0.5, 2.0], [1.5, 3.0]], [1.0, 0.0])
     """
+    dtype = _as_dtype(dtype, "dtype")
+    label_dtype = dtype if label_dtype is None else _as_dtype(label_dtype, "label_dtype")
+    for col, what in ((index_col, "index_col"), (label_col, "label_col")):
+        if col not in (None, True, False):
+            check_int(col, what)
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f, delimiter=delimiter)
         names, rows, lines = None, [], []
-        for row in reader:
+        for row in _rows(reader, path):
             if not row or all(not field.strip() for field in row):
                 continue  # NOTE: blank lines (often one at the end) carry no data
             if header and names is None:
@@ -65,11 +71,70 @@ def load_csv(
                          f"of {path}")
     table = _parse(rows, lines, names, path)
     features = [j for j in range(width) if j not in (drop, label)]
-    X = np.ascontiguousarray(table[:, features], dtype=dtype)
-    if label_dtype is None:
-        label_dtype = dtype
-    y = None if label is None else table[:, label].astype(label_dtype)
+    X = np.ascontiguousarray(_cast(table, features, dtype, lines, names, path))
+    y = None if label is None else _cast(table, [label], label_dtype, lines, names, path)[:, 0]
     return X, y
+
+
+def _rows(reader, path):
+    """The reader's rows; undecodable bytes and csv errors name the file and the line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            raise DataFileError(_undecodable(path)) from None
+        except csv.Error as err:  # e.g. a field over csv's size limit, a NUL byte
+            raise DataFileError(f"{path}, line {reader.line_num}: {err}") from None
+        yield row
+
+
+def _undecodable(path):
+    """Where a file stops being UTF-8 (the text reader decodes ahead, so it cannot say)."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return (f"{path}, line {number}: not UTF-8 text (byte {raw[err.start]:#04x} at "
+                        f"column {err.start + 1}); save the file as UTF-8")
+    return f"{path}: not UTF-8 text; save the file as UTF-8"  # pragma: no cover
+
+
+def _as_dtype(dtype, what):
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"load_csv: {what} must be a numpy dtype, got {dtype!r}") from None
+    if dtype.kind not in "biuf":
+        raise TypeError(f"load_csv: {what} must be a bool, integer or floating-point dtype, got "
+                        f"{dtype}")
+    return dtype
+
+
+def _cast(table, columns, dtype, lines, names, path):
+    """table[:, columns] as dtype, refusing values the dtype would silently change: non-integral
+    or out-of-range values for an integer dtype, other than 0/1 for bool, overflow to inf."""
+    values = table[:, columns]
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        with np.errstate(invalid="ignore"):
+            upper = 2.0 ** (info.bits - (info.min < 0))  # max + 1, exact in float64
+            bad = ~((values == np.round(values)) & (values >= info.min) & (values < upper))
+        want = f"an integer in [{info.min}, {info.max}] for dtype {dtype}"
+    elif dtype.kind == "b":
+        bad, want = (values != 0) & (values != 1), "0 or 1 for dtype bool"
+    else:
+        with np.errstate(over="ignore"):
+            bad = np.isinf(values.astype(dtype)) & np.isfinite(values)
+        want = f"a value within the range of {dtype}"
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        col = columns[j]
+        raise DataFileError(f"{path}, line {lines[i]}, field {col + 1} ({names[col]!r}): "
+                            f"{float(values[i, j])!r} is not {want}")
+    return values.astype(dtype)
 
 
 def _column(col: int | bool | None, width: int, what: str, path) -> int | None:
