@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from . import data, functional, linalg, nn, optim, viz  # noqa: E402
+from . import data, functional, linalg, nn, onnx, optim, viz  # noqa: E402
 from .autograd import (  # noqa: E402
     AnomalyError,
     Function,
@@ -25,6 +25,7 @@ from .tensor import (  # noqa: E402
     float16,
     float32,
     float64,
+    from_dlpack,
     full,
     int32,
     int64,
@@ -43,9 +44,9 @@ from .threads import get_num_threads, num_threads, set_num_threads  # noqa: E402
 __all__ = [
     "AnomalyError", "Function", "GradcheckError", "Tensor", "__version__", "arange", "bool_",
     "concatenate", "data", "default_generator", "detect_anomaly", "enable_grad", "eye", "float16",
-    "float32", "float64", "full", "functional", "get_num_threads", "grad", "gradcheck",
+    "float32", "float64", "from_dlpack", "full", "functional", "get_num_threads", "grad", "gradcheck",
     "gradgradcheck", "int32", "int64", "is_grad_enabled", "linalg", "load", "manual_seed", "nn",
-    "no_grad", "num_threads", "ones", "ones_like", "optim", "rand", "randn", "save",
+    "no_grad", "num_threads", "ones", "ones_like", "onnx", "optim", "rand", "randn", "save",
     "set_grad_enabled", "set_num_threads", "stack", "uniform", "viz", "where", "zeros",
     "zeros_like",
 ]

@@ -255,6 +255,18 @@ class Tensor(Node):
         """
         return _read_only(self.data)
 
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """The DLPack capsule of `numpy()`'s read-only view (zero-copy), for `torch.from_dlpack`,
+        `np.from_dlpack` and any DLPack consumer; the arguments are the array API's."""
+        kwargs = {"stream": stream, "dl_device": dl_device, "copy": copy}
+        if max_version is not None:  # NOTE: numpy signals read-only memory only to DLPack >= 1.0
+            kwargs["max_version"] = max_version
+        return _read_only(self.data).__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple:
+        """(device type, device id) for DLPack: (1, 0), the CPU."""
+        return self.data.__dlpack_device__()
+
     def item(self):
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
@@ -1094,6 +1106,30 @@ def concatenate(tensors, axis=0):
 def stack(tensors, axis=0):
     """Tensors joined along a new axis."""
     return Tensor.stack(tensors, axis)
+
+
+def from_dlpack(x) -> Tensor:
+    """A Tensor sharing the memory of a DLPack producer on the CPU (a PyTorch tensor, a numpy or
+    JAX array): no copy, so a write through `x` shows in the Tensor. (Such a write is not seen by
+    the graph: do not make one while a recorded graph uses the Tensor.)
+
+    >>> import numpy as np
+    >>> a = np.arange(3.0)
+    >>> t = from_dlpack(a)
+    >>> a[0] = 7.0
+    >>> t.tolist()
+    [7.0, 1.0, 2.0]
+    """
+    device = getattr(x, "__dlpack_device__", None)
+    if device is None:
+        raise TypeError(f"from_dlpack needs an object with __dlpack__ and __dlpack_device__ (a DLPack "
+                        f"producer), got {type(x).__name__}")
+    kind, index = device()
+    if int(kind) not in (1, 3):  # kDLCPU, kDLCUDAHost (pinned host memory)
+        raise BufferError(f"from_dlpack: the data is on DLPack device ({int(kind)}, {index}), not in "
+                          "CPU memory; tinygrad_lite tensors live on the CPU: move it there first "
+                          "(e.g. x.cpu() in PyTorch)")
+    return Tensor(np.from_dlpack(x))
 
 
 def where(cond, x, y):
