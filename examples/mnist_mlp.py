@@ -4,6 +4,7 @@
     python examples/mnist_mlp.py --preset lesson    # sigmoid + squared error + plain SGD (about 94.5%)
     python examples/mnist_mlp.py --quick            # a quarter of the data, 2 epochs (a smoke test)
     python examples/mnist_mlp.py --predict my_digit.png
+    python examples/mnist_mlp.py --export-onnx mlp.onnx   # also write the trained network as ONNX
     python examples/mnist_mlp.py --help
 
 Each preset writes its checkpoint and figures to its own folder, outputs/mnist_mlp/<preset>/;
@@ -419,6 +420,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="checkpoint for --predict (default: OUT/mnist_mlp.npz)")
     ap.add_argument("--show", type=at_least(1), default=50,
                     help="--predict: how many images' answers to print")
+    ap.add_argument("--export-onnx", type=Path, metavar="PATH",
+                    help="also write the trained network as an ONNX file (needs the onnx extra)")
     config = ap.parse_args(argv)
     for key, value in PRESETS[config.preset].items():
         if getattr(config, key, None) is None:
@@ -442,6 +445,17 @@ def save_outputs(result: dict, config: argparse.Namespace) -> list[Path]:
     return [config.checkpoint, *save_plots(result, config.out)]
 
 
+def export_onnx(model: MLP, config: argparse.Namespace) -> None:
+    """The trained network as ONNX (input: a batch of 784 pixels, prepared as in training)."""
+    from tinygrad_lite.onnx import export
+
+    export(model, Tensor(np.zeros((1, 784), np.float32)), config.export_onnx,
+           input_names=["pixels"], output_names=["scores"])
+    scaled = "standardized" if config.standardize else "in [0, 1]"
+    print(f"ONNX: input 'pixels' (batch, 784), {scaled}; output 'scores' (batch, 10); open it with "
+          "onnxruntime.InferenceSession or netron (docs/formats.md)")
+
+
 def main(argv=None) -> dict:
     config = parse_args(argv)
     if config.predict is not None:
@@ -457,8 +471,12 @@ def main(argv=None) -> dict:
         x_test = load_data(config.standardize, 1, config.test_limit)[2]
         result.update(noise_check(result["model"], config, x_test))
     result["paths"] = save_outputs(result, config)
+    if config.export_onnx is not None:
+        export_onnx(result["model"], config)
+        result["paths"].append(config.export_onnx)
     for path in result["paths"]:
-        print(f"{'checkpoint' if path.suffix == '.npz' else 'figure'}: {path}")
+        kind = {".npz": "checkpoint", ".onnx": "ONNX model"}.get(path.suffix, "figure")
+        print(f"{kind}: {path}")
     if result["interrupted"]:
         print(f"interrupted after {result['epochs_done']} complete epoch(s): the checkpoint and "
               f"figures above are saved in {config.out}/ (exit status 130)")

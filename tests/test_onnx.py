@@ -180,6 +180,30 @@ def test_onnx_repeated_outputs_and_the_input_as_an_output(tmp_path):
     assert len(proto.graph.output) == 4
 
 
+@pytest.mark.slow
+def test_onnx_mnist_mlp_example_exports_the_trained_network(tmp_path, capsys):
+    """`examples/mnist_mlp.py --quick --export-onnx PATH`: onnxruntime gives the trained network's
+    scores, and so its answers and test accuracy, on real test digits."""
+    example = _example("mnist_mlp")
+    path = tmp_path / "mlp.onnx"
+    result = example.main(["--quick", "--no-progress", "--out", str(tmp_path), "--export-onnx",
+                           str(path)])
+    assert path in result["paths"] and "ONNX model:" in capsys.readouterr().out
+    _, _, x_test, y_test = example.load_data(True, 1, 2000)
+    session = _session(path)
+    assert [i.name for i in session.get_inputs()] == ["pixels"]
+    (scores,) = session.run(["scores"], {"pixels": x_test})
+    model = result["model"].eval()
+    with tg.no_grad():
+        ours = model(Tensor(x_test)).numpy()
+    # NOTE: scores of the trained net reach |20|; float32 sums of 784 products in another order
+    # differ by a few ulp there (1.0e-5 measured), so the bound is relative as well
+    np.testing.assert_allclose(scores, ours, rtol=TOL, atol=TOL)
+    assert (scores.argmax(axis=1) == y_test).mean() == pytest.approx(result["test_accuracy"])
+    (one,) = session.run(None, {"pixels": x_test[:1]})  # batch of one
+    np.testing.assert_allclose(one, ours[:1], rtol=TOL, atol=TOL)
+
+
 # ------------------------------------------------------------------------ what the file says ----
 def test_onnx_parameters_are_initializers_with_their_names(tmp_path):
     model = _mlp(nn.ReLU())
