@@ -764,8 +764,9 @@ class Tensor(Node):
         check_int(chunks, "chunks", minimum=1)
         axis = normalize_axis(axis, self.ndim, "axis")
         n = self.shape[axis]
-        size = max(-(-n // chunks), 1)
-        return self.split(list(range(size, n, size)), axis=axis)
+        size = -(-n // chunks)
+        points = list(range(size, n, size)) if n else [0] * (chunks - 1)  # PyTorch: empty chunks
+        return self.split(points, axis=axis)
 
     # ------------------------------------------------------------------------------ linalg ----
     def matmul(self, other) -> Tensor:
