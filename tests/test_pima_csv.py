@@ -128,3 +128,57 @@ def test_load_csv_matches_numpy_on_pima():
     X, y = load_csv(path)
     np.testing.assert_array_equal(X, table[:, 1:-1])
     np.testing.assert_array_equal(y, table[:, -1])
+
+
+# ----------------------------------------------------------------------- bad files, bad dtypes ----
+def test_load_csv_non_utf8_file_names_the_file_and_line(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"a,label\n1,0\n" + b"2,0\n" * 5000 + "3,\u00e9\n".encode("latin-1"))
+    with pytest.raises(DataFileError, match=r"latin1\.csv, line 5003: not UTF-8 text \(byte 0xe9"):
+        load_csv(path, index_col=False)
+
+
+def test_load_csv_oversized_field_names_the_file_and_line(tmp_path):
+    path = _csv(tmp_path, "a,label\n1,0\n1," + "9" * 200_000 + "\n", "big.csv")
+    with pytest.raises(DataFileError, match=r"big\.csv, line 3: field larger than field limit"):
+        load_csv(path, index_col=False)
+
+
+@pytest.mark.parametrize("value", ["0.5", "nan", "inf", "-1e30", "9.3e18"])
+def test_load_csv_integer_labels_refuse_values_they_would_change(tmp_path, value):
+    path = _csv(tmp_path, f"a,label\n1,0\n2,1\n3,{value}\n", "labels.csv")
+    with pytest.raises(DataFileError, match=r"labels\.csv, line 4, field 2 \('label'\): .* is not an "
+                                            r"integer .* int64"):
+        load_csv(path, index_col=False, label_dtype=np.int64)
+    X, y = load_csv(path, index_col=False)  # float labels keep the value
+    assert y.dtype == np.float64 and y[:2].tolist() == [0.0, 1.0]
+
+
+def test_load_csv_integer_and_bool_dtypes_keep_exact_values(tmp_path):
+    path = _csv(tmp_path, "a,label\n-3,0\n7,1\n", "ints.csv")
+    X, y = load_csv(path, index_col=False, dtype=np.int32, label_dtype=bool)
+    assert X.dtype == np.int32 and X.ravel().tolist() == [-3, 7]
+    assert y.dtype == np.bool_ and y.tolist() == [False, True]
+    with pytest.raises(DataFileError, match=r"line 2, field 1 \('a'\): -3.0 is not an integer"):
+        load_csv(path, index_col=False, dtype=np.uint8)
+    path = _csv(tmp_path, "a,label\n1,2\n", "notbool.csv")
+    with pytest.raises(DataFileError, match=r"line 2, field 2 \('label'\): 2.0 is not 0 or 1"):
+        load_csv(path, index_col=False, label_dtype=bool)
+
+
+def test_load_csv_float32_overflow_is_refused(tmp_path):
+    path = _csv(tmp_path, "a,label\n1e39,0\n", "huge.csv")
+    with pytest.raises(DataFileError, match=r"huge\.csv, line 2, field 1 \('a'\): 1e\+39 is not a "
+                                            r"value within the range of float32"):
+        load_csv(path, index_col=False, dtype=np.float32)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"dtype": np.complex64}, TypeError, "dtype must be a bool, integer or floating-point"),
+    ({"label_dtype": "not a dtype"}, TypeError, "label_dtype must be a numpy dtype"),
+    ({"label_col": 1.5}, TypeError, "label_col must be an int"),
+    ({"index_col": "id"}, TypeError, "index_col must be an int"),
+])
+def test_load_csv_arguments_are_checked(tmp_path, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        load_csv(_csv(tmp_path, "id,a,label\n1,2,3\n"), **kwargs)
