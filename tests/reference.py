@@ -24,21 +24,6 @@ def pair(v) -> tuple:
     return (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
 
 
-def recorded_ops(root: Tensor) -> list:
-    """The names of the ops recorded in root's graph (each op once), walked through the public
-    `grad_fn` and its `inputs`."""
-    names, stack, seen = [], [root], set()
-    while stack:
-        t = stack.pop()
-        fn = t.grad_fn if isinstance(t, Tensor) else None
-        if fn is None or id(fn) in seen:
-            continue
-        seen.add(id(fn))
-        names.append(fn.name)
-        stack.extend(x for x in fn.inputs if isinstance(x, Tensor))
-    return names
-
-
 # ------------------------------------------------------------------------------- activations ----
 def sigmoid(x):
     return 1 / (1 + np.exp(-x))

@@ -1,6 +1,7 @@
-"""nn.Module and friends: parameter discovery (attributes, lists, dicts, nesting, sharing), names,
-buffers, train/eval, zero_grad, state_dict / load_state_dict (strict errors, atomic failure),
-repr, Sequential / ModuleList / ModuleDict, module scopes. PyTorch comparisons are extra."""
+"""nn.Module's surface: parameter/module discovery (attributes, lists, dicts, containers; PyTorch's
+order), shared parameters and modules, dotted names, buffers, train/eval, zero_grad, state_dict /
+load_state_dict (strict errors that change nothing, a file round trip), double()/float(), repr,
+Sequential/ModuleList/ModuleDict, module scopes. PyTorch comparisons are extra."""
 
 from collections import OrderedDict
 
@@ -8,16 +9,566 @@ import numpy as np
 import pytest
 
 import tinygrad_lite as tg
-from tinygrad_lite import Tensor, nn
 from tests.graph_walk import toposort
+from tinygrad_lite import Tensor, gradcheck, nn
 
 
+class Block(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.fc = nn.Linear(width, width)
+        self.norm = nn.BatchNorm1d(width)
+
+    def forward(self, x):
+        return self.norm(self.fc(x)).relu()
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Linear(3, 4)
+        self.blocks = [Block(4), Block(4)]  # a plain list
+        self.heads = {"cls": nn.Linear(4, 2), "reg": nn.Linear(4, 1, bias=False)}  # a plain dict
+        self.scale = nn.Parameter(Tensor.ones(1))
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):
+        h = self.stem(x)
+        for block in self.blocks:
+            h = block(h)
+        h = self.drop(h)
+        return self.heads["cls"](h) * self.scale, self.heads["reg"](h)
+
+
+NET_PARAMS = [
+    ("scale", (1,)),
+    ("stem.weight", (4, 3)), ("stem.bias", (4,)),
+    ("blocks.0.fc.weight", (4, 4)), ("blocks.0.fc.bias", (4,)),
+    ("blocks.0.norm.weight", (4,)), ("blocks.0.norm.bias", (4,)),
+    ("blocks.1.fc.weight", (4, 4)), ("blocks.1.fc.bias", (4,)),
+    ("blocks.1.norm.weight", (4,)), ("blocks.1.norm.bias", (4,)),
+    ("heads.cls.weight", (2, 4)), ("heads.cls.bias", (2,)),
+    ("heads.reg.weight", (1, 4)),
+]
+
+
+# ------------------------------------------------------------------------------- discovery ----
+def test_named_parameters_walk_attributes_lists_and_dicts_with_dotted_names():
+    net = Net()
+    assert [(n, p.shape) for n, p in net.named_parameters()] == NET_PARAMS
+    assert all(isinstance(p, nn.Parameter) for p in net.parameters())
+    assert len(list(net.parameters())) == len(NET_PARAMS)
+    assert net.num_parameters() == sum(int(np.prod(s)) for _, s in NET_PARAMS)
+
+
+def test_named_modules_children_and_modules():
+    net = Net()
+    names = [n for n, _ in net.named_modules()]
+    assert names == ["", "stem", "blocks.0", "blocks.0.fc", "blocks.0.norm", "blocks.1",
+                     "blocks.1.fc", "blocks.1.norm", "heads.cls", "heads.reg", "drop"]
+    assert [n for n, _ in net.named_children()] == ["stem", "blocks.0", "blocks.1", "heads.cls",
+                                                    "heads.reg", "drop"]
+    assert list(net.children())[0] is net.stem
+    assert list(net.modules())[0] is net and len(list(net.modules())) == len(names)
+    assert [n for n, _ in net.named_parameters(prefix="model")][1] == "model.stem.weight"
+
+
+def test_named_parameters_without_recursion_gives_own_only():
+    assert [n for n, _ in Net().named_parameters(recurse=False)] == ["scale"]
+
+
+def test_parameters_in_tuples_and_nested_containers_are_found():
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pair = (nn.Parameter(Tensor.zeros(2)), [nn.Parameter(Tensor.zeros(3))])
+            self.table = {"a": {"b": nn.Parameter(Tensor.zeros(4))}}
+            self.not_a_param = Tensor.zeros(5)  # a plain tensor is neither parameter nor buffer
+
+    assert [(n, p.shape) for n, p in Odd().named_parameters()] == [
+        ("pair.0", (2,)), ("pair.1.0", (3,)), ("table.a.b", (4,))]
+    assert list(Odd().state_dict()) == ["pair.0", "pair.1.0", "table.a.b"]
+
+
+def test_shared_parameter_counted_once_but_named_under_both_in_state_dict():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = nn.Linear(3, 3, bias=False)
+            self.dec = nn.Linear(3, 3, bias=False)
+            self.dec.weight = self.enc.weight
+
+        def forward(self, x):
+            return self.dec(self.enc(x))
+
+    tied = Tied()
+    assert [n for n, _ in tied.named_parameters()] == ["enc.weight"]
+    assert tied.num_parameters() == 9
+    # PyTorch's state dict of tied weights names them twice; loading it keeps them tied
+    sd = tied.state_dict()
+    assert list(sd) == ["enc.weight", "dec.weight"]
+    new = np.arange(9.0).reshape(3, 3)
+    tied.load_state_dict({"enc.weight": new, "dec.weight": new})
+    assert tied.dec.weight is tied.enc.weight
+    np.testing.assert_array_equal(tied.enc.weight.data, new)
+    # gradients from both uses accumulate into the one parameter
+    x = Tensor(np.ones((1, 3), np.float32))
+    tied(x).sum().backward()
+    w = new.astype(np.float32)
+    expected = np.outer(w.sum(0), np.ones(3)) + np.outer(np.ones(3), x.data[0] @ w.T)
+    np.testing.assert_allclose(tied.enc.weight.grad.data, expected, rtol=1e-6)
+
+
+def test_shared_module_counted_once():
+    shared = nn.Linear(2, 2)
+    seq = nn.Sequential(shared, nn.Tanh(), shared)
+    assert seq.num_parameters() == 6
+    assert len(list(seq.parameters())) == 2
+    x = Tensor(np.ones((1, 2), np.float32))
+    w, b = shared.weight.data, shared.bias.data
+    np.testing.assert_allclose(seq(x).data, np.tanh(x.data @ w.T + b) @ w.T + b, rtol=1e-6)
+
+
+def test_mlp_784_16_16_10_has_13002_parameters():
+    mlp = nn.Sequential(nn.Linear(784, 16), nn.Sigmoid(), nn.Linear(16, 16), nn.Sigmoid(),
+                        nn.Linear(16, 10))
+    assert mlp.num_parameters() == 784 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10 == 13002
+    assert mlp(Tensor.zeros(5, 784)).shape == (5, 10)
+
+
+def test_num_parameters_trainable_only_skips_frozen():
+    net = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
+    net[0].requires_grad_(False)
+    assert net.num_parameters() == 23
+    assert net.num_parameters(trainable_only=True) == 8
+
+
+def test_buffers_are_named_and_in_state_dict():
+    net = Net()
+    assert [n for n, _ in net.named_buffers()] == [
+        "blocks.0.norm.running_mean", "blocks.0.norm.running_var",
+        "blocks.0.norm.num_batches_tracked", "blocks.1.norm.running_mean",
+        "blocks.1.norm.running_var", "blocks.1.norm.num_batches_tracked"]
+    assert len(list(net.buffers())) == 6
+
+
+def test_buffer_must_stay_a_tensor():
+    bn = nn.BatchNorm1d(2)
+    with pytest.raises(TypeError, match="running_mean"):
+        bn.running_mean = [0.0, 0.0]
+    bn.running_mean = Tensor([1.0, 2.0])
+    assert bn.state_dict()["running_mean"].tolist() == [1.0, 2.0]
+
+
+def test_register_buffer_on_a_custom_module():
+    class WithBuffer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("count", np.zeros(2, np.int64))
+            self.w = nn.Parameter(Tensor.ones(2))
+
+    m = WithBuffer()
+    assert isinstance(m.count, Tensor) and list(m.state_dict()) == ["w", "count"]
+    assert [n for n, _ in m.named_parameters()] == ["w"]
+
+
+# ---------------------------------------------------------------------------------- calling ----
+def test_call_runs_forward_inside_the_module_scope():
+    net = Net()
+    out, _ = net(Tensor(np.ones((3, 3), np.float32)))
+    scope = out._ctx.scope  # the last op (the Mul by scale) ran in net, outside any child
+    assert scope == (net,)
+    inner = net.stem(Tensor(np.ones((1, 3), np.float32)))
+    assert inner._ctx.scope == (net.stem,)
+    assert tg.autograd.STATE.scope is None  # restored after the calls
+
+
+def test_scope_is_restored_after_an_error():
+    lin = nn.Linear(3, 2)
+    with pytest.raises(ValueError):
+        lin(Tensor.zeros(1, 5))
+    assert tg.autograd.STATE.scope is None
+
+
+def test_forward_not_defined_names_the_class():
+    class Empty(nn.Module):
+        pass
+
+    with pytest.raises(NotImplementedError, match="Empty"):
+        Empty()(Tensor.zeros(1))
+
+
+def test_subclass_that_forgets_super_init_still_finds_parameters():
+    class Forgetful(nn.Module):
+        def __init__(self):
+            self.fc = nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    m = Forgetful()
+    assert m.training and m.num_parameters() == 6
+    assert not m.eval().training and not m.fc.training
+
+
+# ---------------------------------------------------------------------------- train / eval ----
+def test_train_and_eval_are_recursive_through_lists_and_dicts():
+    net = Net()
+    assert all(m.training for m in net.modules())
+    assert net.eval() is net
+    assert not any(m.training for m in net.modules())
+    net.train()
+    assert all(m.training for m in net.modules())
+    net.train(False)
+    assert not net.blocks[1].norm.training and not net.heads["cls"].training
+
+
+def test_eval_switches_dropout_and_batch_norm_behaviour():
+    net = Net()
+    x = Tensor(np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32))
+    net(x)
+    before = net.blocks[0].norm.running_mean.data.copy()
+    net.eval()
+    a, b = net(x)[0].data, net(x)[0].data
+    np.testing.assert_array_equal(a, b)  # no dropout noise, running statistics fixed
+    np.testing.assert_array_equal(net.blocks[0].norm.running_mean.data, before)
+
+
+# --------------------------------------------------------------------------------- zero_grad ----
+def test_zero_grad_clears_every_parameter():
+    net = Net()
+    out, reg = net(Tensor(np.ones((4, 3), np.float32)))
+    (out.sum() + reg.sum()).backward()
+    assert all(p.grad is not None for p in net.parameters())
+    net.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and not p.grad.data.any() for p in net.parameters())
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_gradients_accumulate_until_zero_grad():
+    lin = nn.Linear(2, 1)
+    x = Tensor(np.array([[1.0, 2.0]], np.float32))
+    lin(x).sum().backward()
+    lin(x).sum().backward()
+    np.testing.assert_allclose(lin.weight.grad.data, [[2.0, 4.0]])
+    lin.zero_grad()
+    lin(x).sum().backward()
+    np.testing.assert_allclose(lin.weight.grad.data, [[1.0, 2.0]])
+
+
+def test_requires_grad_false_freezes_a_submodule():
+    net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    net[0].requires_grad_(False)
+    net(Tensor(np.ones((1, 2), np.float32))).sum().backward()
+    assert net[0].weight.grad is None and net[1].weight.grad is not None
+
+
+# ------------------------------------------------------------------------------- state dict ----
+def test_state_dict_order_names_and_copies():
+    net = Net()
+    sd = net.state_dict()
+    assert list(sd)[:3] == ["scale", "stem.weight", "stem.bias"]
+    assert list(sd)[3:10] == ["blocks.0.fc.weight", "blocks.0.fc.bias", "blocks.0.norm.weight",
+                              "blocks.0.norm.bias", "blocks.0.norm.running_mean",
+                              "blocks.0.norm.running_var", "blocks.0.norm.num_batches_tracked"]
+    assert all(type(v) is np.ndarray for v in sd.values())
+    sd["stem.weight"][...] = 123.0  # a copy: the model is untouched
+    assert not np.any(net.stem.weight.data == 123.0)
+    assert sd["blocks.0.norm.num_batches_tracked"].dtype == np.int64
+
+
+def test_load_state_dict_round_trip_restores_outputs():
+    src, dst = Net().eval(), Net().eval()
+    x = Tensor(np.random.default_rng(1).standard_normal((2, 3)).astype(np.float32))
+    result = dst.load_state_dict(src.state_dict())
+    assert tuple(result) == ([], [])
+    np.testing.assert_array_equal(dst(x)[0].data, src(x)[0].data)
+
+
+def test_load_state_dict_accepts_tensors_and_keeps_the_model_dtype():
+    lin = nn.Linear(2, 2)
+    lin.load_state_dict({"weight": Tensor(np.ones((2, 2))), "bias": np.zeros(2, np.float64)})
+    assert lin.weight.dtype == np.float32 and lin.bias.dtype == np.float32
+    assert lin.weight.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    lin.double()
+    lin.load_state_dict({"weight": np.full((2, 2), 0.1, np.float32), "bias": [1, 2]})
+    assert lin.weight.dtype == np.float64 and lin.bias.tolist() == [1.0, 2.0]
+
+
+def test_load_state_dict_does_not_alias_the_given_arrays():
+    lin = nn.Linear(2, 2)
+    w = np.ones((2, 2), np.float32)
+    lin.load_state_dict({"weight": w, "bias": np.zeros(2, np.float32)})
+    w[0, 0] = 5.0
+    assert lin.weight.data[0, 0] == 1.0
+
+
+def _snapshot(module):
+    return {k: v.copy() for k, v in module.state_dict().items()}
+
+
+def _assert_unchanged(module, snap):
+    for k, v in module.state_dict().items():
+        np.testing.assert_array_equal(v, snap[k], err_msg=k)
+
+
+def test_load_state_dict_missing_keys_named_and_nothing_changed():
+    net, other = Net(), Net()
+    snap = _snapshot(net)
+    sd = other.state_dict()
+    del sd["stem.bias"], sd["blocks.1.norm.running_var"]
+    with pytest.raises(RuntimeError, match="stem.bias") as info:
+        net.load_state_dict(sd)
+    assert "blocks.1.norm.running_var" in str(info.value) and "issing" in str(info.value)
+    _assert_unchanged(net, snap)
+
+
+def test_load_state_dict_unexpected_keys_named_and_nothing_changed():
+    net = Net()
+    snap = _snapshot(net)
+    sd = Net().state_dict()
+    sd["head.extra"] = np.zeros(3)
+    with pytest.raises(RuntimeError, match=r"(?i)unexpected.*head\.extra"):
+        net.load_state_dict(sd)
+    _assert_unchanged(net, snap)
+
+
+def test_load_state_dict_shape_mismatch_names_key_and_both_shapes_and_changes_nothing():
+    net = Net()
+    snap = _snapshot(net)
+    sd = Net().state_dict()
+    sd["heads.cls.weight"] = np.zeros((3, 4), np.float32)
+    with pytest.raises(RuntimeError, match=r"heads\.cls\.weight.*\(3, 4\).*\(2, 4\)"):
+        net.load_state_dict(sd)
+    _assert_unchanged(net, snap)
+    # a shape mismatch is an error even when not strict (as in PyTorch)
+    with pytest.raises(RuntimeError, match=r"heads\.cls\.weight"):
+        net.load_state_dict(sd, strict=False)
+    _assert_unchanged(net, snap)
+
+
+def test_load_state_dict_non_numeric_value_is_refused_before_writing():
+    lin = nn.Linear(2, 2)
+    snap = _snapshot(lin)
+    with pytest.raises(RuntimeError, match="bias"):
+        lin.load_state_dict({"weight": np.zeros((2, 2)), "bias": np.array(["a", "b"])})
+    _assert_unchanged(lin, snap)
+
+
+def test_load_state_dict_not_strict_loads_the_overlap_and_reports_the_rest():
+    net = Net()
+    sd = {"stem.weight": np.full((4, 3), 0.5, np.float32), "unknown": np.zeros(1)}
+    missing, unexpected = net.load_state_dict(sd, strict=False)
+    assert unexpected == ["unknown"]
+    assert "stem.weight" not in missing and "stem.bias" in missing
+    assert len(missing) == len(net.state_dict()) - 1
+    np.testing.assert_array_equal(net.stem.weight.data, 0.5)
+
+
+# ------------------------------------------------------------------------------------ dtype ----
+def test_double_and_float_cast_parameters_and_float_buffers_only():
+    net = Net()
+    assert net.double() is net
+    assert all(p.dtype == np.float64 for p in net.parameters())
+    norm = net.blocks[0].norm
+    assert norm.running_mean.dtype == np.float64 and norm.num_batches_tracked.dtype == np.int64
+    out, _ = net(Tensor(np.ones((2, 3))))
+    assert out.dtype == np.float64
+    net.float()
+    assert all(p.dtype == np.float32 for p in net.parameters())
+    assert norm.running_var.dtype == np.float32
+
+
+def test_double_model_passes_gradcheck_for_input_and_every_parameter():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    x = Tensor(np.random.default_rng(2).standard_normal((2, 3)), requires_grad=True)
+    params = list(model.parameters())
+    assert gradcheck(lambda inp, *ps: model(inp), [x, *params])
+
+
+def test_gradcheck_catches_a_wrong_parameter_gradient():
+    # the harness can fail: a model whose forward uses the weight's data as a constant
+    lin = nn.Linear(2, 2).double()
+
+    def broken(inp, w):
+        return inp @ Tensor(w.data).T + inp @ w.T * 0.5
+
+    x = Tensor(np.ones((1, 2)), requires_grad=True)
+    with pytest.raises(tg.GradcheckError):
+        gradcheck(broken, [x, lin.weight])
+
+
+# ------------------------------------------------------------------------------------- repr ----
+def test_repr_of_a_nested_model_is_pytorch_like():
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Sequential(nn.Linear(4 * 14 * 14, 10), nn.Dropout(0.25)),
+    )
+    assert repr(model) == (
+        "Sequential(\n"
+        "  (0): Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))\n"
+        "  (1): ReLU()\n"
+        "  (2): MaxPool2d(kernel_size=2, stride=2, padding=0)\n"
+        "  (3): Flatten(start_dim=1, end_dim=-1)\n"
+        "  (4): Sequential(\n"
+        "    (0): Linear(in_features=784, out_features=10, bias=True)\n"
+        "    (1): Dropout(p=0.25)\n"
+        "  )\n"
+        ")"
+    )
+
+
+def test_repr_of_a_custom_module_names_attributes():
+    text = repr(Net())
+    assert text.startswith("Net(\n  (stem): Linear(in_features=3, out_features=4, bias=True)\n")
+    assert "  (blocks.0): Block(\n    (fc): Linear(in_features=4, out_features=4, bias=True)" in text
+    assert "(heads.reg): Linear(in_features=4, out_features=1, bias=False)" in text
+    assert text.endswith("  (drop): Dropout(p=0.5)\n)")
+
+
+def test_parameter_is_a_leaf_tensor_that_requires_grad_and_owns_its_data():
+    arr = np.zeros(3, np.float32)
+    p = nn.Parameter(arr)
+    assert isinstance(p, Tensor) and p.requires_grad and p.is_leaf
+    p.data[0] = 1.0
+    assert arr[0] == 0.0
+    assert repr(p).startswith("Parameter containing:\ntensor(")
+    assert nn.Parameter(Tensor([1.0, 2.0])).tolist() == [1.0, 2.0]
+    assert not nn.Parameter(Tensor([1.0]), requires_grad=False).requires_grad
+    assert type(p * 2) is Tensor  # results of ops are plain tensors, not parameters
+
+
+# ------------------------------------------------------------------------------ containers ----
+def test_sequential_indexing_slicing_append_and_named_layers():
+    seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    assert len(seq) == 3 and isinstance(seq[-1], nn.Linear) and list(seq)[1] is seq[1]
+    head = seq[:2]
+    assert isinstance(head, nn.Sequential) and len(head) == 2 and head[0] is seq[0]
+    seq.append(nn.Sigmoid())
+    assert [n for n, _ in seq.named_children()] == ["0", "1", "2", "3"]
+    x = Tensor(np.ones((1, 2), np.float32))
+    expected = 1 / (1 + np.exp(-(np.maximum(x.data @ seq[0].weight.data.T + seq[0].bias.data, 0)
+                                 @ seq[2].weight.data.T + seq[2].bias.data)))
+    np.testing.assert_allclose(seq(x).data, expected, rtol=1e-6)
+    named = nn.Sequential(OrderedDict([("fc", nn.Linear(2, 2)), ("act", nn.Tanh())]))
+    assert [n for n, _ in named.named_parameters()] == ["fc.weight", "fc.bias"]
+    assert named.fc is named[0]
+    with pytest.raises(TypeError, match="Module"):
+        nn.Sequential(nn.Linear(2, 2), lambda x: x)
+
+
+def test_module_list_behaves_like_a_list_of_registered_modules():
+    layers = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])
+    layers.append(nn.Linear(2, 3))
+    layers.extend([nn.ReLU()])
+    layers.insert(0, nn.Linear(1, 2))
+    assert len(layers) == 5 and layers[0].in_features == 1 and isinstance(layers[-1], nn.ReLU)
+    assert isinstance(layers[1:3], nn.ModuleList) and len(layers[1:3]) == 2
+    assert [n for n, _ in layers.named_parameters()][:2] == ["0.weight", "0.bias"]
+
+    class Holder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = layers
+
+    assert [n for n, _ in Holder().named_parameters()][-2:] == ["layers.3.weight", "layers.3.bias"]
+    with pytest.raises(TypeError, match="Module"):
+        layers.append("not a module")
+
+
+def test_module_dict_behaves_like_a_dict_of_registered_modules():
+    heads = nn.ModuleDict({"a": nn.Linear(2, 1)})
+    heads["b"] = nn.Linear(2, 3)
+    assert list(heads) == ["a", "b"] and "b" in heads and len(heads) == 2
+    assert [k for k, _ in heads.items()] == ["a", "b"]
+    assert [m.out_features for m in heads.values()] == [1, 3]
+    assert [n for n, _ in heads.named_parameters()] == ["a.weight", "a.bias", "b.weight", "b.bias"]
+    del heads["a"]
+    assert list(heads.keys()) == ["b"]
+    with pytest.raises(TypeError, match="Module"):
+        heads["c"] = 3
+
+
+def test_private_attributes_holding_modules_and_parameters_are_found():
+    # as in PyTorch: `self._encoder = Linear(...)` is a child; it was once skipped silently
+    class Private(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self._encoder = nn.Linear(2, 3)
+            self._gain = nn.Parameter(Tensor.ones(1))
+            self._cache = Tensor.zeros(4)  # a plain tensor: neither parameter nor buffer
+
+        def forward(self, x):
+            return self._encoder(x) * self._gain
+
+    m = Private()
+    assert [n for n, _ in m.named_parameters()] == ["_gain", "_encoder.weight", "_encoder.bias"]
+    assert m.num_parameters() == 10 and list(m.state_dict())[0] == "_gain"
+    assert [n for n, _ in m.named_children()] == ["_encoder"]
+    assert not m.eval()._encoder.training
+    # the containers' own bookkeeping is not mistaken for children
+    seq = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    assert [n for n, _ in seq.named_modules()] == ["", "0", "1"]
+    assert [n for n, _ in nn.ModuleList([nn.ReLU()]).named_modules()] == ["", "0"]
+    assert [n for n, _ in nn.ModuleDict({"a": nn.ReLU()}).named_modules()] == ["", "a"]
+
+
+def test_load_state_dict_not_strict_ignores_the_values_of_unexpected_keys():
+    # a checkpoint with metadata next to the weights (it once failed with "Not numeric")
+    lin = nn.Linear(2, 2)
+    sd = dict(nn.Linear(2, 2).state_dict(), note="trained 3 epochs", history={"loss": [1.0]})
+    missing, unexpected = lin.load_state_dict(sd, strict=False)
+    assert missing == [] and unexpected == ["note", "history"]
+    np.testing.assert_array_equal(lin.weight.data, sd["weight"])
+    with pytest.raises(RuntimeError, match=r"(?i)unexpected.*note"):
+        lin.load_state_dict(sd)
+
+
+def test_load_state_dict_ragged_value_is_a_named_error_that_changes_nothing():
+    lin = nn.Linear(2, 2)
+    snap = _snapshot(lin)
+    with pytest.raises(RuntimeError, match="weight"):
+        lin.load_state_dict({"weight": [[1.0, 2.0], [3.0]], "bias": np.zeros(2)})
+    _assert_unchanged(lin, snap)
+
+
+def test_apply_visits_every_module_children_first_and_returns_self():
+    net = Net()
+    visited = []
+    assert net.apply(visited.append) is net
+    names = {id(m): n for n, m in net.named_modules()}
+    assert [names[id(m)] for m in visited] == [
+        "stem", "blocks.0.fc", "blocks.0.norm", "blocks.0", "blocks.1.fc", "blocks.1.norm",
+        "blocks.1", "heads.cls", "heads.reg", "drop", ""]
+
+    def init_linear(m):
+        if isinstance(m, nn.Linear):
+            nn.init.ones_(m.weight)
+
+    net.apply(init_linear)
+    assert np.all(net.heads["reg"].weight.data == 1) and np.all(net.blocks[1].fc.weight.data == 1)
+
+
+def test_assigning_a_plain_tensor_over_a_parameter_is_refused():
+    # it would silently drop the parameter from parameters(), state_dict() and the optimizer
+    lin = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match=r"'weight'.*Parameter"):
+        lin.weight = Tensor.zeros(2, 2)
+    assert isinstance(lin.weight, nn.Parameter) and lin.num_parameters() == 6
+    lin.weight = nn.Parameter(Tensor.zeros(2, 2))  # a Parameter (or None) is fine
+    assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
+    lin.bias = None
+    assert lin.num_parameters() == 4
+
+
+# ------------------------------------------------ the MLP, PyTorch's order, files, scopes ----
 def mlp():
     return nn.Sequential(nn.Linear(784, 16), nn.Sigmoid(), nn.Linear(16, 16), nn.Sigmoid(),
                          nn.Linear(16, 10))
 
 
-class Block(nn.Module):
+class ScaledBlock(nn.Module):
     def __init__(self, n):
         super().__init__()
         self.fc = nn.Linear(n, n)
@@ -27,13 +578,13 @@ class Block(nn.Module):
         return self.fc(x) * self.scale
 
 
-class Net(nn.Module):
+class ListNet(nn.Module):
     """Parameters reached through a direct attribute, a list, a dict and a nested module."""
 
     def __init__(self):
         super().__init__()
         self.first = nn.Linear(3, 4)
-        self.blocks = [Block(4), Block(4)]
+        self.blocks = [ScaledBlock(4), ScaledBlock(4)]
         self.heads = {"a": nn.Linear(4, 2), "b": nn.Linear(4, 1, bias=False)}
         self.extra = [nn.Parameter(Tensor.zeros(2)), {"deep": nn.Parameter(Tensor.zeros(1))}]
         self.not_a_param = Tensor.ones(3)  # a plain tensor is neither parameter nor buffer
@@ -46,26 +597,8 @@ class Net(nn.Module):
         return self.heads["a"](h), self.heads["b"](h)
 
 
-# -------------------------------------------------------------------------------- Parameter ----
-def test_parameter_requires_grad_and_ops_give_plain_tensors():
-    p = nn.Parameter(Tensor([1.0, 2.0]))
-    assert isinstance(p, Tensor) and p.requires_grad and p.is_leaf
-    q = p * 2 + 1
-    assert type(q) is Tensor and not isinstance(q, nn.Parameter)
-    assert nn.Parameter(Tensor([1.0]), requires_grad=False).requires_grad is False
-    assert repr(p).startswith("Parameter containing:\ntensor([1., 2.]")
-
-
-def test_parameter_copies_the_array_it_is_given():
-    a = np.ones(3, np.float32)
-    p = nn.Parameter(a)
-    p.data[0] = 5.0
-    assert a[0] == 1.0
-
-
-# ---------------------------------------------------------------------------------- discovery ----
 def test_named_parameters_walks_attributes_lists_dicts_in_definition_order():
-    names = [n for n, _ in Net().named_parameters()]
+    names = [n for n, _ in ListNet().named_parameters()]
     # PyTorch's order: module by module (pre-order), each module's own parameters first
     assert names == [
         "extra.0", "extra.1.deep",  # Net's own (in a list, and a dict inside it)
@@ -77,7 +610,7 @@ def test_named_parameters_walks_attributes_lists_dicts_in_definition_order():
 
 
 def test_named_parameters_names_match_the_state_dict_and_cover_every_parameter():
-    net = Net()
+    net = ListNet()
     params = dict(net.named_parameters())
     assert set(params) == set(net.state_dict())
     assert len(params) == 13
@@ -85,18 +618,6 @@ def test_named_parameters_names_match_the_state_dict_and_cover_every_parameter()
     assert params["heads.b.weight"] is net.heads["b"].weight
     assert params["extra.1.deep"] is net.extra[1]["deep"]
     assert [p for p in net.parameters()] == list(params.values())
-
-
-def test_named_modules_children_and_modules_like_pytorch():
-    net = Net()
-    names = [n for n, _ in net.named_modules()]
-    assert names == ["", "first", "blocks.0", "blocks.0.fc", "blocks.1", "blocks.1.fc", "heads.a",
-                     "heads.b"]
-    assert dict(net.named_modules())[""] is net
-    assert [n for n, _ in net.named_children()] == ["first", "blocks.0", "blocks.1", "heads.a",
-                                                     "heads.b"]
-    assert list(net.children())[1] is net.blocks[0]
-    assert len(list(net.modules())) == 8
 
 
 def test_shared_parameter_and_module_are_counted_once():
@@ -118,26 +639,6 @@ def test_shared_parameter_and_module_are_counted_once():
                                     "again.weight", "again.bias"]
 
 
-def test_num_parameters_of_the_lessons_mlp_is_13002():
-    model = mlp()
-    assert model.num_parameters() == 784 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10 == 13002
-    model[0].weight.requires_grad_(False)
-    assert model.num_parameters(trainable_only=True) == 13002 - 784 * 16
-
-
-def test_module_without_super_init_still_finds_parameters():
-    class Lazy(nn.Module):
-        def __init__(self):  # forgot super().__init__()
-            self.fc = nn.Linear(2, 2)
-
-    m = Lazy()
-    assert [n for n, _ in m.named_parameters()] == ["fc.weight", "fc.bias"]
-    assert m.training and list(m.buffers()) == []
-    m.eval()
-    assert not m.training and not m.fc.training
-
-
-# ------------------------------------------------------------------------------------ buffers ----
 def test_buffers_are_registered_named_and_in_the_state_dict():
     class WithBuffer(nn.Module):
         def __init__(self):
@@ -162,45 +663,12 @@ def test_buffers_are_registered_named_and_in_the_state_dict():
         m[0].count = 3
 
 
-# --------------------------------------------------------------------------- train / eval, grads ----
-def test_train_and_eval_switch_every_submodule():
-    net = Net()
-    assert all(m.training for m in net.modules())
-    assert net.eval() is net
-    assert not any(m.training for m in net.modules())
-    assert not net.blocks[1].fc.training
-    net.train()
-    assert all(m.training for m in net.modules())
-    net.train(False)
-    assert not net.heads["a"].training
-
-
-def test_zero_grad_sets_to_none_or_zeros():
-    model = mlp()
-    loss = model(Tensor.ones(2, 784)).sum()
-    loss.backward()
-    assert all(p.grad is not None for p in model.parameters())
-    model.zero_grad(set_to_none=False)
-    for p in model.parameters():
-        assert p.grad.shape == p.shape and not p.grad.data.any()
-    model.zero_grad()
-    assert all(p.grad is None for p in model.parameters())
-
-
 def test_requires_grad_freezes_every_parameter():
     model = mlp().requires_grad_(False)
     assert not any(p.requires_grad for p in model.parameters())
     assert not model(Tensor.ones(1, 784)).requires_grad
 
 
-def test_double_converts_parameters_and_float_buffers_only():
-    bn = nn.BatchNorm1d(3).double()
-    assert bn.weight.dtype == np.float64 and bn.running_mean.dtype == np.float64
-    assert bn.num_batches_tracked.dtype == np.int64
-    assert bn.float().weight.dtype == np.float32
-
-
-# --------------------------------------------------------------------------------- state dict ----
 def test_state_dict_holds_copies_as_numpy_arrays():
     lin = nn.Linear(3, 2)
     sd = lin.state_dict()
@@ -226,59 +694,15 @@ def test_state_dict_round_trip_through_a_file(tmp_path):
     assert int(b[1].num_batches_tracked.data) == 1
 
 
-def test_load_state_dict_accepts_tensors_and_casts_to_the_parameter_dtype():
-    lin = nn.Linear(2, 2)
-    w = np.arange(4, dtype=np.float64).reshape(2, 2)
-    lin.load_state_dict({"weight": Tensor(w), "bias": [1, 2]})
-    assert lin.weight.dtype == np.float32 and lin.bias.dtype == np.float32
-    np.testing.assert_array_equal(lin.weight.data, w)
-    np.testing.assert_array_equal(lin.bias.data, [1.0, 2.0])
-    w[0, 0] = 99.0  # the loaded values are copies
-    assert lin.weight.data[0, 0] == 0.0
-
-
-def _snapshot(model):
-    return {k: v.copy() for k, v in model.state_dict().items()}
-
-
-def _same(a, b):
-    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
-
-
 def test_load_state_dict_missing_key_is_named_and_changes_nothing():
     model = mlp()
-    before = _snapshot(model)
+    before = _snapshot_of(model)
     sd = {k: v + 1 for k, v in mlp().state_dict().items()}
     del sd["2.bias"]
     with pytest.raises(RuntimeError, match=r"Missing key\(s\): 2\.bias") as err:
         model.load_state_dict(sd)
     assert "nothing was changed" in str(err.value)
-    assert _same(_snapshot(model), before)
-
-
-def test_load_state_dict_unexpected_key_is_named_and_changes_nothing():
-    model = mlp()
-    before = _snapshot(model)
-    sd = {k: v + 1 for k, v in model.state_dict().items()}
-    sd["5.weight"] = np.zeros(3)
-    with pytest.raises(RuntimeError, match=r"Unexpected key\(s\): 5\.weight"):
-        model.load_state_dict(sd)
-    assert _same(_snapshot(model), before)
-
-
-def test_load_state_dict_shape_mismatch_names_key_and_both_shapes_and_changes_nothing():
-    model = mlp()
-    before = _snapshot(model)
-    sd = {k: v + 1 for k, v in model.state_dict().items()}
-    sd["4.weight"] = np.zeros((10, 15), np.float32)  # every other key is fine and comes first
-    with pytest.raises(RuntimeError, match=r"4\.weight: checkpoint shape \(10, 15\), model shape "
-                                           r"\(10, 16\)"):
-        model.load_state_dict(sd)
-    assert _same(_snapshot(model), before)
-    # a shape mismatch is an error even when not strict (as in PyTorch)
-    with pytest.raises(RuntimeError, match="4.weight"):
-        model.load_state_dict(sd, strict=False)
-    assert _same(_snapshot(model), before)
+    assert _same_values(_snapshot_of(model), before)
 
 
 def test_load_state_dict_reports_every_problem_at_once():
@@ -290,19 +714,6 @@ def test_load_state_dict_reports_every_problem_at_once():
     assert "weight: checkpoint shape (3, 3)" in text
 
 
-def test_load_state_dict_non_numeric_value_is_refused():
-    with pytest.raises(RuntimeError, match="bias"):
-        nn.Linear(2, 2).load_state_dict({"weight": np.zeros((2, 2)), "bias": np.array(["a", "b"])})
-
-
-def test_load_state_dict_not_strict_loads_the_rest_and_reports():
-    model = nn.Linear(2, 2)
-    missing, unexpected = model.load_state_dict({"weight": np.eye(2), "junk": np.zeros(1)},
-                                                strict=False)
-    assert missing == ["bias"] and unexpected == ["junk"]
-    np.testing.assert_array_equal(model.weight.data, np.eye(2))
-
-
 def test_load_state_dict_keeps_parameter_objects_for_optimizers():
     model = nn.Linear(2, 2)
     w = model.weight
@@ -310,7 +721,6 @@ def test_load_state_dict_keeps_parameter_objects_for_optimizers():
     assert model.weight is w and model.weight.requires_grad
 
 
-# ---------------------------------------------------------------------------------------- repr ----
 def test_repr_of_the_mlp_is_pytorchs():
     assert repr(mlp()) == (
         "Sequential(\n"
@@ -321,38 +731,6 @@ def test_repr_of_the_mlp_is_pytorchs():
         "  (4): Linear(in_features=16, out_features=10, bias=True)\n"
         ")"
     )
-
-
-def test_repr_nests_with_indentation():
-    class Outer(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.body = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU())
-            self.head = nn.Linear(4, 2, bias=False)
-
-    assert repr(Outer()) == (
-        "Outer(\n"
-        "  (body): Sequential(\n"
-        "    (0): Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1))\n"
-        "    (1): ReLU()\n"
-        "  )\n"
-        "  (head): Linear(in_features=4, out_features=2, bias=False)\n"
-        ")"
-    )
-
-
-# ---------------------------------------------------------------------------------- containers ----
-def test_sequential_indexing_len_iteration_slicing():
-    model = mlp()
-    assert len(model) == 5
-    assert isinstance(model[0], nn.Linear) and model[-1].out_features == 10
-    assert [type(m).__name__ for m in model] == ["Linear", "Sigmoid", "Linear", "Sigmoid", "Linear"]
-    head = model[2:]
-    assert isinstance(head, nn.Sequential) and len(head) == 3 and head[0] is model[2]
-    x = Tensor(np.random.default_rng(0).random((2, 784)).astype(np.float32))
-    np.testing.assert_allclose(model(x).data, head(model[1](model[0](x))).data)
-    model.append(nn.Softmax(dim=1))
-    assert len(model) == 6 and np.allclose(model(x).data.sum(axis=1), 1.0)
 
 
 def test_sequential_forward_equals_the_hand_written_composition():
@@ -366,38 +744,6 @@ def test_sequential_forward_equals_the_hand_written_composition():
     np.testing.assert_allclose(model(x).data, h, rtol=1e-5, atol=1e-6)
 
 
-def test_sequential_from_ordered_dict_keeps_names():
-    model = nn.Sequential(OrderedDict([("fc1", nn.Linear(2, 3)), ("act", nn.Tanh()),
-                                       ("fc2", nn.Linear(3, 1))]))
-    assert list(model.state_dict()) == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
-    assert "(fc1): Linear" in repr(model)
-    assert model(Tensor.zeros(4, 2)).shape == (4, 1)
-    with pytest.raises(TypeError, match="Modules"):
-        nn.Sequential(nn.Linear(2, 2), lambda x: x)
-
-
-def test_module_list_and_dict_register_their_modules():
-    class Stack(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(2)])
-            self.heads = nn.ModuleDict({"y": nn.Linear(2, 1)})
-
-    m = Stack()
-    m.layers.append(nn.Linear(2, 2))
-    m.heads["z"] = nn.Linear(2, 3)
-    assert [n for n, _ in m.named_parameters()] == [
-        "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias",
-        "layers.2.weight", "layers.2.bias", "heads.y.weight", "heads.y.bias",
-        "heads.z.weight", "heads.z.bias"]
-    assert len(m.layers) == 3 and len(m.layers[1:]) == 2 and list(m.heads) == ["y", "z"]
-    assert [k for k, _ in m.heads.items()] == ["y", "z"] and "z" in m.heads
-    assert "(layers): ModuleList(\n    (0): Linear(in_features=2" in repr(m)
-    with pytest.raises(TypeError, match="expected a Module"):
-        m.layers.append(Tensor.ones(2))
-
-
-# ----------------------------------------------------------------------------- call, scopes ----
 def test_call_records_ops_inside_the_module_scope():
     inner = nn.Linear(2, 2)
 
@@ -428,12 +774,12 @@ def test_module_layer_records_no_more_ops_than_raw_tensor_code():
     assert len(toposort([model(x)])) <= len(toposort([h]))
 
 
-def test_forward_not_implemented_names_the_class():
-    class Empty(nn.Module):
-        pass
+def _snapshot_of(model):
+    return {k: v.copy() for k, v in model.state_dict().items()}
 
-    with pytest.raises(NotImplementedError, match="Empty"):
-        Empty()(Tensor.ones(1))
+
+def _same_values(a, b):
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
 # -------------------------------------------------------------------------- PyTorch (extra) ----
