@@ -23,6 +23,7 @@ outputs), the table and the figure.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ import tinygrad_lite as tg
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor, nn, optim
 from tinygrad_lite.data import DataLoader, TensorDataset, mnist
+from tinygrad_lite.data.progress import HelpFormatter, StopOnInterrupt, at_least, greater_than
 
 # name: (module factory, the nonlinearity and slope nn.init's gain is computed for)
 ACTIVATIONS = {
@@ -93,7 +95,7 @@ def hidden_outputs(model: nn.Sequential, x: np.ndarray) -> list:
 
 
 # ------------------------------------------------------------------------------------ training ----
-def train(activation: str, data, args) -> dict:
+def train(activation: str, data, args, stop=None) -> dict:
     x_train, y_train, x_test, y_test = data
     model = deep_mlp(activation, args.depth, args.width, args.seed)
     linears = linear_layers(model)
@@ -113,6 +115,11 @@ def train(activation: str, data, args) -> dict:
             optimizer.step()
             losses.append(loss.item())
             step += 1
+            if stop:  # Ctrl-C: this batch is done, the rest is not
+                break
+        if stop:
+            print(f"  {activation:<9} interrupted in epoch {epoch} after {step} steps")
+            break
         recent = np.mean(losses[-len(loader):])
         print(f"  {activation:<9} epoch {epoch}  training cost {recent:.3f}  "
               f"({time.perf_counter() - start:.1f} s)")
@@ -120,7 +127,7 @@ def train(activation: str, data, args) -> dict:
     with tg.no_grad():
         predictions = model(Tensor(x_test)).numpy().argmax(axis=1)
     hidden = hidden_outputs(model, x_test[:1000])
-    grad_norms /= min(step, args.grad_steps)
+    grad_norms /= max(1, min(step, args.grad_steps))
     return dict(test_accuracy=float((predictions == y_test).mean()), grad_norms=grad_norms,
                 grad_ratio=float(grad_norms[0] / grad_norms[-1]), losses=np.array(losses),
                 zero_fraction=float(np.mean([(h == 0).mean() for h in hidden])),
@@ -174,21 +181,23 @@ def plot(results: dict, args, out: Path) -> Path:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     ap.add_argument("--activations", nargs="+", choices=list(ACTIVATIONS),
-                    default=list(ACTIVATIONS))
-    ap.add_argument("--depth", type=int, default=10, help="hidden layers (default 10)")
-    ap.add_argument("--width", type=int, default=64, help="units per hidden layer (default 64)")
-    ap.add_argument("--train-size", type=int, default=10_000)
-    ap.add_argument("--test-size", type=int, default=10_000)
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=0.02)
-    ap.add_argument("--grad-steps", type=int, default=50,
+                    default=list(ACTIVATIONS), help="the activations to compare")
+    ap.add_argument("--depth", type=at_least(1), default=10, help="hidden layers")
+    ap.add_argument("--width", type=at_least(1), default=64, help="units per hidden layer")
+    ap.add_argument("--train-size", type=at_least(1), default=10_000,
+                    help="training digits (at most 60,000)")
+    ap.add_argument("--test-size", type=at_least(1), default=10_000,
+                    help="test digits (at most 10,000)")
+    ap.add_argument("--epochs", type=at_least(1), default=5, help="passes over the training digits")
+    ap.add_argument("--batch-size", type=at_least(1), default=64, help="digits per SGD step")
+    ap.add_argument("--lr", type=greater_than(0), default=0.02, help="SGD's learning rate")
+    ap.add_argument("--grad-steps", type=at_least(1), default=50,
                     help="average the gradient norms over this many first steps")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path("outputs/activations"))
+    ap.add_argument("--seed", type=int, default=0, help="seed of initialization and shuffling")
+    ap.add_argument("--out", type=Path, default=Path("outputs/activations"),
+                    help="folder for the figure")
     ap.add_argument("--quick", action="store_true", help="a small budget, for tests")
     args = ap.parse_args(argv)
     if args.quick:  # 1,500 digits, one epoch (24 steps) (options given still count)
@@ -205,7 +214,12 @@ def main(argv=None) -> dict:
     data = load_data(args.train_size, args.test_size)
     print(f"{args.depth} hidden layers of {args.width}; {len(data[1]):,} training digits, "
           f"{args.epochs} epochs; {len(data[3]):,} test digits")
-    results = {name: train(name, data, args) for name in args.activations}
+    results = {}
+    with StopOnInterrupt() as stop:  # Ctrl-C: stop the network under way, report what ran
+        for name in args.activations:
+            results[name] = train(name, data, args, stop)
+            if stop:
+                break
 
     print(f"\n{'activation':<11}{'test acc':>9}{'|grad W1| / |grad W_out|':>26}"
           f"{'zeros in hidden outputs':>25}{'time':>8}")
@@ -216,8 +230,11 @@ def main(argv=None) -> dict:
           f"over the first {args.grad_steps} steps (1 = the gradient arrives intact)")
     figure = plot(results, args, args.out)
     print(f"figure: {figure}")
-    return dict(results=results, figure=figure)
+    if stop:
+        print(f"interrupted: the table and the figure above cover {', '.join(results)}; the "
+              f"figure is saved in {args.out}/ (exit status 130)")
+    return dict(results=results, figure=figure, interrupted=bool(stop))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(StopOnInterrupt.EXIT_STATUS if main()["interrupted"] else 0)

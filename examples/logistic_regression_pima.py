@@ -22,6 +22,7 @@ full-batch iteration is one pass; one SGD epoch is one pass of 20 minibatch step
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import tinygrad_lite as tg
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor, nn, optim
 from tinygrad_lite.data import DataLoader, TensorDataset, pima
+from tinygrad_lite.data.progress import HelpFormatter, StopOnInterrupt, at_least, greater_than
 
 # Each optimizer with its learning rate, tuned by hand on this problem (standardized inputs):
 # large enough to be quick, small enough not to oscillate. Newton needs none: its step is
@@ -88,7 +90,7 @@ def test_errors(model: nn.Linear, x_test: np.ndarray, y_test: np.ndarray) -> int
 
 
 # -------------------------------------------------------------------------------- training ----
-def train_full_batch(name, x, y, lam, max_iters, tol) -> dict:
+def train_full_batch(name, x, y, lam, max_iters, tol, stop=None) -> dict:
     """One update per pass: J and its gradient on all 200 patients, then optimizer.step()."""
     model = make_model()
     optimizer = OPTIMIZERS[name]["make"](model.parameters())
@@ -100,8 +102,8 @@ def train_full_batch(name, x, y, lam, max_iters, tol) -> dict:
         costs.append(J.item())
         if gradient_norm(model) < tol:
             break  # converged: `iteration` updates were needed
-        if iteration == max_iters:
-            break  # budget spent
+        if iteration == max_iters or stop:
+            break  # budget spent, or Ctrl-C
         if isinstance(optimizer, optim.Newton):
             # Newton differentiates twice (gradient, then Hessian), so it asks for a closure that
             # recomputes the cost; it then solves H d = g and steps theta <- theta - d
@@ -111,7 +113,7 @@ def train_full_batch(name, x, y, lam, max_iters, tol) -> dict:
     return dict(model=model, costs=costs, iterations=iteration, grad_norm=gradient_norm(model))
 
 
-def train_minibatch(name, x, y, lam, max_iters, tol, seed) -> dict:
+def train_minibatch(name, x, y, lam, max_iters, tol, seed, stop=None) -> dict:
     """Stochastic gradient descent: many cheap, noisy steps per pass, on minibatches of 10.
 
     A constant step would leave SGD wandering in a noise ball around the minimum, so the learning
@@ -129,12 +131,14 @@ def train_minibatch(name, x, y, lam, max_iters, tol, seed) -> dict:
         optimizer.zero_grad()
         J.backward()
         costs.append(J.item())
-        if gradient_norm(model) < tol or epoch == max_iters:
+        if gradient_norm(model) < tol or epoch == max_iters or stop:
             break
         for x_batch, y_batch in loader:
             optimizer.zero_grad()
             cost(model, x_batch, y_batch, lam, len(y)).backward()
             optimizer.step()
+            if stop:  # Ctrl-C: finish this batch, then the epoch's cost, then stop
+                break
         schedule.step()
     return dict(model=model, costs=costs, iterations=epoch, grad_norm=gradient_norm(model),
                 updates=epoch * len(loader))
@@ -175,14 +179,15 @@ def plot_costs(runs: dict, best: float, tol: float, out: Path) -> Path:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lam", type=float, default=0.0, help="L2 penalty weight lambda (default 0)")
-    ap.add_argument("--max-iters", type=int, default=2000,
-                    help="budget in passes over the training data (default 2000)")
-    ap.add_argument("--tol", type=float, default=1e-5, help="gradient-norm tolerance")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--lam", type=at_least(0.0, float), default=0.0,
+                    help="L2 penalty weight lambda")
+    ap.add_argument("--max-iters", type=at_least(1), default=2000,
+                    help="budget in passes over the training data")
+    ap.add_argument("--tol", type=greater_than(0), default=1e-5, help="gradient-norm tolerance")
     ap.add_argument("--seed", type=int, default=0, help="seed of SGD's minibatch order")
-    ap.add_argument("--out", type=Path, default=Path("outputs/logistic_regression_pima"))
+    ap.add_argument("--out", type=Path, default=Path("outputs/logistic_regression_pima"),
+                    help="folder for the figure")
     ap.add_argument("--quick", action="store_true", help="a small budget (200 passes), for tests")
     args = ap.parse_args(argv)
     if args.quick:
@@ -203,18 +208,22 @@ def main(argv=None) -> dict:
           f"||grad J|| < {args.tol:g}; budget: {args.max_iters} passes\n")
 
     runs = {}
-    for name in OPTIMIZERS:
-        start = time.perf_counter()
-        if name == "SGD":
-            run = train_minibatch(name, x, y, args.lam, args.max_iters, args.tol, args.seed)
-        else:
-            run = train_full_batch(name, x, y, args.lam, args.max_iters, args.tol)
-        run["seconds"] = time.perf_counter() - start
-        run["converged"] = run["grad_norm"] < args.tol
-        run["final_cost"] = run["costs"][-1]
-        run["test_errors"] = test_errors(run["model"], x_test, y_test)
-        run["test_accuracy"] = 1 - run["test_errors"] / len(y_test)
-        runs[name] = run
+    with StopOnInterrupt() as stop:  # Ctrl-C: stop the optimizer under way, report what ran
+        for name in OPTIMIZERS:
+            if stop:
+                break
+            start = time.perf_counter()
+            if name == "SGD":
+                run = train_minibatch(name, x, y, args.lam, args.max_iters, args.tol, args.seed,
+                                      stop)
+            else:
+                run = train_full_batch(name, x, y, args.lam, args.max_iters, args.tol, stop)
+            run["seconds"] = time.perf_counter() - start
+            run["converged"] = run["grad_norm"] < args.tol
+            run["final_cost"] = run["costs"][-1]
+            run["test_errors"] = test_errors(run["model"], x_test, y_test)
+            run["test_accuracy"] = 1 - run["test_errors"] / len(y_test)
+            runs[name] = run
 
     best = min(run["final_cost"] for run in runs.values())
     print(f"{'optimizer':<10}{'iterations':>18}{'converged':>11}{'final cost J':>16}"
@@ -227,20 +236,25 @@ def main(argv=None) -> dict:
               f"{run['test_errors']:>5d}/{len(y_test)}{run['seconds']:>7.2f}s")
     print("iterations: updates for the full-batch methods; epochs (and minibatch steps) for SGD")
 
-    newton = runs["Newton"]["model"]
-    coefficients = dict(zip(pima.FEATURES, newton.weight.numpy().reshape(-1).tolist()))
-    print("\nNewton's coefficients (per standard deviation of each feature; intercept "
-          f"{newton.bias.item():+.3f}):")
-    print("  " + "  ".join(f"{k} {v:+.3f}" for k, v in coefficients.items()))
-    print(f"test accuracy at the optimum: {runs['Newton']['test_accuracy']:.1%} "
-          f"({runs['Newton']['test_errors']} errors out of {len(y_test)})")
+    coefficients = {}
+    if "Newton" in runs and not stop:
+        newton = runs["Newton"]["model"]
+        coefficients = dict(zip(pima.FEATURES, newton.weight.numpy().reshape(-1).tolist()))
+        print("\nNewton's coefficients (per standard deviation of each feature; intercept "
+              f"{newton.bias.item():+.3f}):")
+        print("  " + "  ".join(f"{k} {v:+.3f}" for k, v in coefficients.items()))
+        print(f"test accuracy at the optimum: {runs['Newton']['test_accuracy']:.1%} "
+              f"({runs['Newton']['test_errors']} errors out of {len(y_test)})")
 
     figure = plot_costs(runs, best, args.tol, args.out)
     print(f"figure: {figure}")
+    if stop:
+        print(f"interrupted: the table and the figure above cover {', '.join(runs)}; the figure "
+              f"is saved in {args.out}/ (exit status 130)")
     results = {name: {k: v for k, v in run.items() if k != "model"} for name, run in runs.items()}
     return dict(runs=results, optimum=best, n_test=len(y_test), coefficients=coefficients,
-                figure=figure)
+                figure=figure, interrupted=bool(stop))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(StopOnInterrupt.EXIT_STATUS if main()["interrupted"] else 0)

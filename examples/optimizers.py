@@ -20,6 +20,7 @@ RACERS), the race, the table, the pictures (contours with every path, and the lo
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import numpy as np
 
 import tinygrad_lite as tg
 from tinygrad_lite import Tensor, optim
+from tinygrad_lite.data.progress import HelpFormatter, StopOnInterrupt, at_least, greater_than
 
 
 # --------------------------------------------------------------------------- the functions ----
@@ -70,7 +72,7 @@ COLORS = dict(zip(RACERS, ["tab:blue", "tab:cyan", "tab:green", "tab:red", "tab:
                            "tab:orange", "black"]))
 
 
-def race(name: str, function: str, steps: int, tol: float) -> dict:
+def race(name: str, function: str, steps: int, tol: float, stop=None) -> dict:
     """Run one optimizer from the start until ||grad f|| < tol or `steps` steps; keep the path."""
     spec = FUNCTIONS[function]
     f = spec["f"]
@@ -86,7 +88,7 @@ def race(name: str, function: str, steps: int, tol: float) -> dict:
         losses.append(loss.item())
         if not np.isfinite(losses[-1]) or np.linalg.norm(point.grad.numpy()) < tol:
             break
-        if step == steps:
+        if step == steps or stop:  # the budget is spent, or Ctrl-C
             break
         if isinstance(optimizer, optim.Newton):
             optimizer.step(lambda: f(point))  # solves H d = grad, moves by -d
@@ -179,13 +181,16 @@ def print_table(function: str, runs: dict, tol: float) -> None:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--function", choices=[*FUNCTIONS, "both"], default="both")
-    ap.add_argument("--steps", type=int, default=5000, help="budget of steps per optimizer")
-    ap.add_argument("--tol", type=float, default=1e-8, help="stop when ||grad f|| < tol")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--function", choices=[*FUNCTIONS, "both"], default="both",
+                    help="the surface to race on")
+    ap.add_argument("--steps", type=at_least(1), default=5000,
+                    help="budget of steps per optimizer")
+    ap.add_argument("--tol", type=greater_than(0), default=1e-8,
+                    help="stop when ||grad f|| < tol")
     ap.add_argument("--seed", type=int, default=0, help="unused: the race is deterministic")
-    ap.add_argument("--out", type=Path, default=Path("outputs/optimizers"))
+    ap.add_argument("--out", type=Path, default=Path("outputs/optimizers"),
+                    help="folder for the figures")
     ap.add_argument("--quick", action="store_true", help="a small budget (1000 steps), for tests")
     args = ap.parse_args(argv)
     if args.quick:
@@ -199,15 +204,24 @@ def main(argv=None) -> dict:
     tg.manual_seed(args.seed)
     functions = list(FUNCTIONS) if args.function == "both" else [args.function]
     results = {}
-    for function in functions:
-        start = time.perf_counter()
-        runs = {name: race(name, function, args.steps, args.tol) for name in RACERS}
-        print_table(function, runs, args.tol)
-        figure = plot_race(function, runs, args.out)
-        newton = runs["Newton"]["path"]
-        print("Newton's path: " + " -> ".join(f"({x:.3g}, {y:.3g})" for x, y in newton))
-        print(f"figure: {figure}  ({time.perf_counter() - start:.1f} s)")
-        results[function] = dict(runs=runs, figure=figure)
+    with StopOnInterrupt() as stop:  # Ctrl-C: stop the race under way, draw what has run
+        for function in functions:
+            start, runs = time.perf_counter(), {}
+            for name in RACERS:
+                runs[name] = race(name, function, args.steps, args.tol, stop)
+                if stop:
+                    break
+            print_table(function, runs, args.tol)
+            figure = plot_race(function, runs, args.out)
+            if "Newton" in runs:
+                newton = runs["Newton"]["path"]
+                print("Newton's path: " + " -> ".join(f"({x:.3g}, {y:.3g})" for x, y in newton))
+            print(f"figure: {figure}  ({time.perf_counter() - start:.1f} s)")
+            results[function] = dict(runs=runs, figure=figure)
+            if stop:
+                print(f"interrupted: the figure above, of the races run so far, is saved in "
+                      f"{args.out}/ (exit status 130)")
+                return dict(results, interrupted=True)
     print("\nAdadelta and RMSProp do not settle: their step is a running average's ratio, so near "
           "the valley floor they keep bouncing across it with a fixed amplitude (the loss stops "
           "falling, or even rises). Adam's momentum averages those bounces out.")
@@ -220,4 +234,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(StopOnInterrupt.EXIT_STATUS if main().get("interrupted") else 0)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -35,6 +36,7 @@ import tinygrad_lite as tg
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor, nn, optim
 from tinygrad_lite.data import DataLoader, TensorDataset, mnist
+from tinygrad_lite.data.progress import HelpFormatter, StopOnInterrupt, at_least, greater_than
 
 
 # ------------------------------------------------------------------------------- data and model ----
@@ -112,8 +114,10 @@ def save_features(model: SparseAutoencoder, out: Path) -> Path:
     return path
 
 
-def save_reconstructions(model: SparseAutoencoder, x: np.ndarray, out: Path, n: int = 10) -> Path:
-    """Top: test digits. Middle: their copies. Bottom: the hidden code (few bright units)."""
+def save_reconstructions(model: SparseAutoencoder, x: np.ndarray, out: Path,
+                         mean_activation: float, n: int = 10) -> Path:
+    """Top: test digits. Middle: their copies. Bottom: the hidden code (few bright units).
+    `mean_activation` is over all of x (the number printed), not just the n digits shown."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -136,7 +140,8 @@ def save_reconstructions(model: SparseAutoencoder, x: np.ndarray, out: Path, n: 
     for row, label in enumerate(["input", "copy", "code"]):
         axes[row, 0].set_ylabel(label, fontsize=10)
     fig.suptitle(f"test digits, their reconstructions, and the {code.shape[1]} hidden "
-                 f"activations (mean {code.mean():.3f})", fontsize=10)
+                 f"activations (mean over all {len(x):,} test digits {mean_activation:.3f}, "
+                 f"over these {n} {code.mean():.3f})", fontsize=10)
     fig.tight_layout()
     path = out / "reconstructions.png"
     fig.savefig(path, dpi=100)
@@ -146,21 +151,29 @@ def save_reconstructions(model: SparseAutoencoder, x: np.ndarray, out: Path, n: 
 
 # ---------------------------------------------------------------------------------------- main ----
 def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--hidden", type=int, default=196, help="hidden units (196 = a 14x14 grid)")
-    ap.add_argument("--rho", type=float, default=0.05, help="target mean activation")
-    ap.add_argument("--beta", type=float, default=3.0, help="weight of the sparsity penalty")
-    ap.add_argument("--weight-decay", type=float, default=3e-3, help="lam of lam/2 sum(W^2)")
-    ap.add_argument("--train-size", type=int, default=20_000)
-    ap.add_argument("--test-size", type=int, default=2_000)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--batch-size", type=int, default=100)
-    ap.add_argument("--lr", type=float, default=3e-3, help="Adam's learning rate")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path("outputs/sparse_autoencoder"))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    ap.add_argument("--hidden", type=at_least(1), default=196,
+                    help="hidden units (196 = a 14x14 grid)")
+    ap.add_argument("--rho", type=greater_than(0), default=0.05,
+                    help="target mean activation (below 1)")
+    ap.add_argument("--beta", type=at_least(0.0, float), default=3.0,
+                    help="weight of the sparsity penalty")
+    ap.add_argument("--weight-decay", type=at_least(0.0, float), default=3e-3,
+                    help="lam of lam/2 sum(W^2)")
+    ap.add_argument("--train-size", type=at_least(1), default=20_000,
+                    help="training digits (at most 60,000)")
+    ap.add_argument("--test-size", type=at_least(1), default=2_000,
+                    help="held-out digits (at most 10,000)")
+    ap.add_argument("--epochs", type=at_least(1), default=10, help="passes over the training digits")
+    ap.add_argument("--batch-size", type=at_least(1), default=100, help="digits per Adam step")
+    ap.add_argument("--lr", type=greater_than(0), default=3e-3, help="Adam's learning rate")
+    ap.add_argument("--seed", type=int, default=0, help="seed of initialization and shuffling")
+    ap.add_argument("--out", type=Path, default=Path("outputs/sparse_autoencoder"),
+                    help="folder for the figures")
     ap.add_argument("--quick", action="store_true", help="a small budget, for tests")
     args = ap.parse_args(argv)
+    if args.rho >= 1:
+        ap.error(f"argument --rho: must be below 1 (a mean sigmoid activation), got {args.rho}")
     if args.quick:  # 64 units, 3,000 digits, 5 epochs of 60 steps (options given still count)
         quick = dict(hidden=64, train_size=3_000, test_size=500, epochs=5, batch_size=50)
         for key, value in quick.items():
@@ -186,30 +199,41 @@ def main(argv=None) -> dict:
     print(f"{0:>5}{'':>34}{'|':>2}{history[0]['recon']:>11.2f}"
           f"{history[0]['mean_activation']:>10.3f}{history[0]['active']:>10.1f}")
     start = time.perf_counter()
-    for epoch in range(1, args.epochs + 1):
-        totals = np.zeros(4)
-        for (images,) in loader:
-            parts = cost(model, images, args)
-            optimizer.zero_grad()
-            parts[0].backward()
-            optimizer.step()
-            totals += [p.item() for p in parts]
-        totals /= len(loader)
-        history.append(dict(epoch=epoch, train_cost=totals[0], train_recon=totals[1],
-                            **evaluate(model, x_test)))
-        h = history[-1]
-        print(f"{epoch:>5}{totals[0]:>9.2f}{totals[1]:>9.2f}{totals[2]:>8.3f}{totals[3]:>8.3f}"
-              f"{'|':>2}{h['recon']:>11.2f}{h['mean_activation']:>10.3f}{h['active']:>10.1f}"
-              f"   ({time.perf_counter() - start:.1f} s)")
+    with StopOnInterrupt() as stop:
+        for epoch in range(1, args.epochs + 1):
+            totals, steps = np.zeros(4), 0
+            for (images,) in loader:
+                parts = cost(model, images, args)
+                optimizer.zero_grad()
+                parts[0].backward()
+                optimizer.step()
+                totals += [p.item() for p in parts]
+                steps += 1
+                if stop:  # Ctrl-C: this batch is done, the rest is not
+                    break
+            totals /= steps
+            history.append(dict(epoch=epoch, train_cost=totals[0], train_recon=totals[1],
+                                **evaluate(model, x_test)))
+            h = history[-1]
+            print(f"{epoch:>5}{totals[0]:>9.2f}{totals[1]:>9.2f}{totals[2]:>8.3f}"
+                  f"{totals[3]:>8.3f}{'|':>2}{h['recon']:>11.2f}{h['mean_activation']:>10.3f}"
+                  f"{h['active']:>10.1f}   ({time.perf_counter() - start:.1f} s)")
+            if stop:
+                break
     print(f"mean hidden activation: {history[0]['mean_activation']:.3f} at the start -> "
           f"{history[-1]['mean_activation']:.3f} (target rho = {args.rho}); a digit turns on "
           f"{history[-1]['active']:.1f} of {args.hidden} units (activation > 0.5)")
-    figures = [save_features(model, args.out), save_reconstructions(model, x_test, args.out)]
+    figures = [save_features(model, args.out),
+               save_reconstructions(model, x_test, args.out, history[-1]["mean_activation"])]
     for path in figures:
         print(f"figure: {path}")
+    if stop:
+        print(f"interrupted in epoch {epoch}: the figures above, of the network as it was, are "
+              f"saved in {args.out}/ (exit status 130)")
     return dict(history=history, figures=figures, seconds=time.perf_counter() - start,
-                hidden=args.hidden)
+                hidden=args.hidden, interrupted=bool(stop))
+
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(StopOnInterrupt.EXIT_STATUS if main()["interrupted"] else 0)
