@@ -160,16 +160,15 @@ def test_conv2d_without_bias_and_wrong_channels():
 
 
 # ------------------------------------------------------------------------------------ pools ----
+@pytest.mark.parametrize("kind,layer,function", [("max", nn.MaxPool2d, F.max_pool2d),
+                                                   ("avg", nn.AvgPool2d, F.avg_pool2d)])
 @pytest.mark.parametrize("kernel,stride,padding", [(2, None, 0), (3, 2, 1), ((2, 3), (1, 2), (1, 1))])
-def test_max_pool2d_matches_numpy_and_gradchecks(kernel, stride, padding):
-    pool = nn.MaxPool2d(kernel, stride, padding)
+def test_pool2d_matches_numpy_and_gradchecks(kind, layer, function, kernel, stride, padding):
+    pool = layer(kernel, stride, padding)
     x = RNG.standard_normal((2, 2, 6, 7))
-    k = (kernel, kernel) if isinstance(kernel, int) else kernel
-    s = k if stride is None else ((stride, stride) if isinstance(stride, int) else stride)
-    p = (padding, padding) if isinstance(padding, int) else padding
-    ref = reference.pool2d(x, k, s, p, "max")
-    np.testing.assert_allclose(pool(Tensor(x)).data, ref)
-    np.testing.assert_allclose(F.max_pool2d(Tensor(x), kernel, stride, padding).data, ref)
+    ref = reference.pool2d(x, kernel, stride, padding, kind)  # avg: padded zeros count, as PyTorch
+    np.testing.assert_allclose(pool(Tensor(x)).data, ref, rtol=1e-12)
+    np.testing.assert_allclose(function(Tensor(x), kernel, stride, padding).data, ref, rtol=1e-12)
     assert gradcheck(lambda t: pool(t), [t64(x)])
 
 
@@ -177,20 +176,6 @@ def test_max_pool2d_gradient_goes_to_the_maximum():
     x = Tensor(np.array([[[[1.0, 5.0], [3.0, 2.0]]]]), requires_grad=True)
     nn.MaxPool2d(2)(x).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [[[[0.0, 1.0], [0.0, 0.0]]]])
-
-
-@pytest.mark.parametrize("kernel,stride,padding", [(2, None, 0), (3, 2, 1), ((2, 3), (1, 2), (1, 1))])
-def test_avg_pool2d_matches_numpy_and_gradchecks(kernel, stride, padding):
-    pool = nn.AvgPool2d(kernel, stride, padding)
-    x = RNG.standard_normal((2, 2, 6, 7))
-    k = (kernel, kernel) if isinstance(kernel, int) else kernel
-    s = k if stride is None else ((stride, stride) if isinstance(stride, int) else stride)
-    p = (padding, padding) if isinstance(padding, int) else padding
-    ref = reference.pool2d(x, k, s, p, "avg")  # padded zeros count (PyTorch's count_include_pad=True)
-    np.testing.assert_allclose(pool(Tensor(x)).data, ref, rtol=1e-12)
-    np.testing.assert_allclose(F.avg_pool2d(Tensor(x), kernel, stride, padding).data, ref,
-                               rtol=1e-12)
-    assert gradcheck(lambda t: pool(t), [t64(x)])
 
 
 def test_pool_padding_over_half_the_kernel_is_refused_like_pytorch():
