@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from ..argcheck import check_int
-from ..tensor import Tensor, _pair, _pool_args
+from ..argcheck import check_int, int_pair
+from ..tensor import Tensor, _pool_args
 from . import init
 from .module import Module, Parameter
 
@@ -79,7 +79,7 @@ def _conv_padding(padding, kernel_size, stride):
                                  "numbers instead")
             return (kernel_size[0] // 2, kernel_size[1] // 2)
         raise ValueError(f"padding must be a number, a pair, 'valid' or 'same', got {padding!r}")
-    return _pair(padding, "Conv2d: padding", 0)
+    return int_pair(padding, "Conv2d: padding", 0)
 
 
 class Conv2d(Module):
@@ -96,8 +96,8 @@ class Conv2d(Module):
         check_int(in_channels, "Conv2d: in_channels", 1)
         check_int(out_channels, "Conv2d: out_channels", 1)
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _pair(kernel_size, "Conv2d: kernel_size", 1)
-        self.stride = _pair(stride, "Conv2d: stride", 1)
+        self.kernel_size = int_pair(kernel_size, "Conv2d: kernel_size", 1)
+        self.stride = int_pair(stride, "Conv2d: stride", 1)
         self.padding = _conv_padding(padding, self.kernel_size, self.stride)
         fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
         bound = 1.0 / math.sqrt(fan_in)
