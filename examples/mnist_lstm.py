@@ -97,8 +97,7 @@ def train(config: argparse.Namespace, stop: StopOnInterrupt) -> dict:
                         shuffle=True, generator=config.seed)
     schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * len(loader))
     print(f"training: {config.epochs} epoch(s) of {len(x_train):,} images in batches of "
-          f"{config.batch_size} ({len(loader):,} steps per epoch), Adam lr={config.lr} (cosine); "
-          f"Ctrl-C: stop and save", flush=True)
+          f"{config.batch_size} ({len(loader):,} steps per epoch), Adam lr={config.lr} (cosine)")
 
     history = {"step_loss": [], "epoch": [], "train_loss": [], "test_accuracy": [],
                "test_loss": [], "epoch_seconds": []}

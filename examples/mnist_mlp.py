@@ -153,7 +153,7 @@ def train(config: argparse.Namespace, stop: StopOnInterrupt) -> dict:
                         shuffle=True, generator=config.seed)
     print(f"training: {config.epochs} epochs of {len(x_train):,} images in batches of "
           f"{config.batch_size} ({len(loader):,} steps per epoch), {config.optimizer} lr={config.lr}, "
-          f"{config.activation} activations, {config.loss} cost (Ctrl-C: stop and save)", flush=True)
+          f"{config.activation} activations, {config.loss} cost")
 
     history = {"epoch": [], "loss": [], "train_acc": [], "test_acc": []}
     start = time.perf_counter()

@@ -67,7 +67,9 @@ def test_stop_on_interrupt_finishes_the_batch_then_stops(capsys):
             if stop:
                 break
     assert done == [0, 1, 2, 3] and stop.requested
-    assert "stopping after this batch" in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert StopOnInterrupt.HINT in printed.out  # said on entry, so the user knows
+    assert "stopping after this batch" in printed.err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 

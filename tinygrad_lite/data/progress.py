@@ -56,15 +56,17 @@ class StopOnInterrupt:
     it has and exits with status 130, the shell's code for "ended by Ctrl-C". Outside the main
     thread (where Python cannot catch signals) it does nothing.
 
-    >>> with StopOnInterrupt() as stop:
+    >>> with StopOnInterrupt(hint=None) as stop:
     ...     bool(stop)
     False
     """
 
     EXIT_STATUS = 130
+    HINT = "(Ctrl-C stops after the current batch and saves what there is)"
 
-    def __init__(self) -> None:
+    def __init__(self, hint: str | None = HINT) -> None:
         self.requested = False
+        self.hint = hint  # printed on entering the block, so the user knows
         self._previous = None
 
     def __bool__(self) -> bool:
@@ -74,6 +76,8 @@ class StopOnInterrupt:
         self.requested = False
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
+            if self.hint:
+                print(self.hint, flush=True)
         return self
 
     def __exit__(self, *exc) -> None:
