@@ -80,11 +80,20 @@ def _to_array(data, dtype):
     return arr
 
 
-def _shape_arg(shape):
-    """zeros(2, 3), zeros((2, 3)) and zeros([2, 3]) all mean shape (2, 3)."""
+def _shape_arg(shape, minimum=0):
+    """zeros(2, 3), zeros((2, 3)) and zeros([2, 3]) all mean shape (2, 3); each size an int of at
+    least `minimum` (-1 where a size may be inferred)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    return tuple(int(n) for n in shape)
+    return tuple(n if type(n) is int and n >= minimum else check_int(n, "shape", minimum)
+                 for n in shape)
+
+
+def _axis_arg(axis):
+    """A reduction's axis: None, an int or a tuple/list of ints (each checked by the op)."""
+    if isinstance(axis, (tuple, list)):
+        return tuple(axis)
+    return check_int(axis, "axis")
 
 
 def _index_arg(index):
@@ -168,7 +177,7 @@ class Tensor(Node):
     @staticmethod
     def full(shape, fill_value, dtype=None, requires_grad=False) -> Tensor:
         """A tensor of `shape` filled with `fill_value` (float32 for a Python float)."""
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        shape = _shape_arg((shape,) if not isinstance(shape, (tuple, list)) else shape)
         return Tensor(np.full(shape, _to_array(fill_value, _as_dtype(dtype))), requires_grad=requires_grad)
 
     @staticmethod
@@ -184,6 +193,7 @@ class Tensor(Node):
     @staticmethod
     def eye(n, m=None, dtype=float32, requires_grad=False) -> Tensor:
         """The n x m identity matrix."""
+        n, m = check_int(n, "n", 0), None if m is None else check_int(m, "m", 0)
         return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
 
     @staticmethod
@@ -325,6 +335,8 @@ class Tensor(Node):
     # ------------------------------------------------------------------------------- dtypes ----
     def astype(self, dtype) -> Tensor:
         """A copy converted to `dtype` (numpy's astype); gradients flow back in the old dtype."""
+        if dtype is None:
+            raise TypeError("astype needs a dtype (e.g. np.float32 or 'float64'), got None")
         dtype = _as_dtype(dtype)
         if dtype == self.data.dtype:
             return self
@@ -396,18 +408,21 @@ class Tensor(Node):
     def __le__(self, other): return Tensor(self.data <= _array(other))
     def __gt__(self, other): return Tensor(self.data > _array(other))
     def __ge__(self, other): return Tensor(self.data >= _array(other))
-    def __eq__(self, other): return Tensor(self.data == _array(other))  # type: ignore[override]
-    def __ne__(self, other): return Tensor(self.data != _array(other))  # type: ignore[override]
-    def __invert__(self): return Tensor(~self.data)
-    def __and__(self, other): return Tensor(self.data & _array(other))
-    def __or__(self, other): return Tensor(self.data | _array(other))
+    # NOTE: == and != take anything, as in numpy (`x == None` is all False; `x in [None]` works)
+    def __eq__(self, other): return Tensor(self.data == _raw(other))  # type: ignore[override]
+    def __ne__(self, other): return Tensor(self.data != _raw(other))  # type: ignore[override]
+    def __invert__(self): return Tensor(~_logical(self, "~"))
+    def __and__(self, other): return Tensor(_logical(self, "&") & _logical(other, "&"))
+    def __or__(self, other): return Tensor(_logical(self, "|") | _logical(other, "|"))
 
     def any(self, axis=None, keepdims=False) -> Tensor:
         """True where any element along `axis` is true (no gradient)."""
+        axis = axis if axis is None or type(axis) is int else _axis_arg(axis)
         return Tensor(np.any(self.data, axis=axis, keepdims=keepdims))
 
     def all(self, axis=None, keepdims=False) -> Tensor:
         """True where all elements along `axis` are true (no gradient)."""
+        axis = axis if axis is None or type(axis) is int else _axis_arg(axis)
         return Tensor(np.all(self.data, axis=axis, keepdims=keepdims))
 
     # ------------------------------------------------------------------ unary (primitives) ----
@@ -535,6 +550,8 @@ class Tensor(Node):
         >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0)
         tensor([4., 6.])
         """
+        if axis is not None and type(axis) is not int:  # NOTE: the common cases skip the check
+            axis = _axis_arg(axis)
         return Sum.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False) -> Tensor:
@@ -556,18 +573,24 @@ class Tensor(Node):
 
     def max(self, axis=None, keepdims=False) -> Tensor:
         """Maximum over `axis`. Ties split the gradient evenly among the maximal elements."""
+        if axis is not None and type(axis) is not int:
+            axis = _axis_arg(axis)
         return Max.apply(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims=False) -> Tensor:
         """Minimum over `axis` (ties split the gradient evenly)."""
+        if axis is not None and type(axis) is not int:
+            axis = _axis_arg(axis)
         return Min.apply(self, axis=axis, keepdims=keepdims)
 
     def argmax(self, axis=None, keepdims=False) -> Tensor:
         """Index of the maximum (no gradient)."""
+        axis = None if axis is None else normalize_axis(axis, max(self.ndim, 1))
         return Tensor(np.argmax(self.data, axis=axis, keepdims=keepdims))
 
     def argmin(self, axis=None, keepdims=False) -> Tensor:
         """Index of the minimum (no gradient)."""
+        axis = None if axis is None else normalize_axis(axis, max(self.ndim, 1))
         return Tensor(np.argmin(self.data, axis=axis, keepdims=keepdims))
 
     def logsumexp(self, axis=None, keepdims=False) -> Tensor:
@@ -599,7 +622,7 @@ class Tensor(Node):
         >>> Tensor([1000.0, 0.0]).log_softmax()
         tensor([    0., -1000.])
         """
-        return LogSoftmax.apply(self, axis=int(axis))
+        return LogSoftmax.apply(self, axis=normalize_axis(axis, max(self.ndim, 1)))  # 0-d: as PyTorch
 
     # ---------------------------------------------------------------------------- movement ----
     def reshape(self, *shape) -> Tensor:
@@ -608,7 +631,7 @@ class Tensor(Node):
         >>> Tensor.arange(6).reshape(2, 3).shape
         (2, 3)
         """
-        shape = _shape_arg(shape)
+        shape = _shape_arg(shape, minimum=-1)
         if shape == self.data.shape:
             return self
         return Reshape.apply(self, shape=shape)
@@ -674,6 +697,8 @@ class Tensor(Node):
 
     def expand_dims(self, axis) -> Tensor:
         """A size-1 dimension inserted at `axis` (int or tuple), numpy's expand_dims."""
+        axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+        axis = tuple(normalize_axis(a, self.ndim + len(axes)) for a in axes)
         return self.reshape(np.expand_dims(np.empty(self.shape, dtype=bool), axis).shape)
 
     def unsqueeze(self, axis: int) -> Tensor:
@@ -682,14 +707,14 @@ class Tensor(Node):
 
     def broadcast_to(self, shape) -> Tensor:
         """The tensor broadcast to `shape` (numpy's broadcast_to); gradients are summed back."""
-        shape = tuple(shape)
+        shape = _shape_arg((shape,) if not isinstance(shape, (tuple, list)) else shape)
         if shape == self.data.shape:
             return self
         return Expand.apply(self, shape=shape)
 
     def expand(self, *shape) -> Tensor:
         """PyTorch's expand: broadcast to `shape`, where -1 keeps a dimension."""
-        shape = _shape_arg(shape)
+        shape = _shape_arg(shape, minimum=-1)
         lead = len(shape) - self.ndim
         shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
         return self.broadcast_to(shape)
@@ -704,7 +729,15 @@ class Tensor(Node):
         pair / one int for all axes."""
         if mode != "constant":
             raise ValueError(f"pad supports mode='constant' only, got {mode!r}")
-        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (self.ndim, 2))
+        widths = np.asarray(pad_width)
+        if widths.dtype.kind not in "iu" or widths.ndim > 2:
+            raise TypeError(f"pad_width must be ints: one (before, after) pair per axis, one pair, "
+                            f"or one int; got {pad_width!r:.60}")
+        try:
+            widths = np.broadcast_to(widths, (self.ndim, 2))
+        except ValueError:
+            raise ValueError(f"pad_width {pad_width!r:.60} does not fit a tensor with {self.ndim} "
+                             "dimension(s): give one (before, after) pair per axis") from None
         pad_width = tuple((int(a), int(b)) for a, b in widths)
         if any(a < 0 or b < 0 for a, b in pad_width):
             raise ValueError(f"pad widths must be non-negative, got {pad_width}")
@@ -807,7 +840,7 @@ class Tensor(Node):
         labels = self.data
         if labels.dtype.kind not in "iu":
             raise TypeError(f"one_hot needs integer labels, got dtype {labels.dtype}")
-        if num_classes < 0:
+        if check_int(num_classes, "num_classes", -1) < 0:
             num_classes = int(labels.max()) + 1 if labels.size else 0
         if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
             bad = labels[(labels < 0) | (labels >= num_classes)].flat[0]
@@ -816,7 +849,7 @@ class Tensor(Node):
 
     def dropout(self, p: float = 0.5, training: bool = True, generator=None) -> Tensor:
         """Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p)."""
-        if not 0.0 <= p <= 1.0:
+        if not isinstance(p, (int, float, np.number)) or not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         if not training or p == 0.0:
             return self
@@ -1067,6 +1100,20 @@ def _array(x):
         return x.data
     x = x if isinstance(x, _CONST) else _operand(x)
     return x.data if isinstance(x, Tensor) else x
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _logical(x, op):
+    """The array behind an operand of & | ~: bool or integer only (numpy's bitwise ops)."""
+    x = _array(x)
+    dtype = np.asarray(x).dtype if not isinstance(x, np.ndarray) else x.dtype
+    if dtype.kind not in "biu":
+        raise TypeError(f"{op} takes bool or integer tensors, got an operand of dtype {dtype} (compare "
+                        "first, e.g. (x > 0) & (y > 0))")
+    return x
 
 
 def _tensor_list(tensors, name):
