@@ -19,6 +19,7 @@ gradient descent on minibatches, the result, and a warning about what the networ
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -328,13 +329,19 @@ def read_image(path: Path) -> np.ndarray:
     return pixels.reshape(1, 784)
 
 
+@functools.lru_cache(maxsize=1)
+def unit_training_digits() -> np.ndarray:
+    """The 60,000 training images as vectors of length 1, shape (60000, 784)."""
+    train = mnist.load("train", flatten=True)[0].astype(np.float32)
+    return train / np.maximum(np.linalg.norm(train, axis=1, keepdims=True), 1e-12)
+
+
 def similarity(images: np.ndarray, chunk: int = 1000) -> np.ndarray:
     """How much each image looks like the most similar of the 60,000 training digits: the cosine of
     the angle between the two as vectors of 784 pixels (1: the same picture up to brightness, 0: no
     ink in common). An answer for an image below SIMILARITY_FLOOR is about something the network
     has never seen: it answers anyway, as it does for pure noise."""
-    train = mnist.load("train", flatten=True)[0].astype(np.float32)
-    train /= np.maximum(np.linalg.norm(train, axis=1, keepdims=True), 1e-12)
+    train = unit_training_digits()
     norms = np.linalg.norm(images, axis=1)
     best = np.concatenate([(images[i:i + chunk] @ train.T).max(axis=1)
                            for i in range(0, len(images), chunk)])
