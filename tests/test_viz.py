@@ -343,17 +343,6 @@ def test_draw_graph_show_data_summarizes_large_tensors():
     assert nodes[one(nodes, "data 45.0000")]["fillcolor"] == viz.COLORS["output"]
 
 
-def test_draw_graph_released_graph_raises_clear_error():
-    x = tg.Tensor(2.0, requires_grad=True)
-    y = (x * x).exp()
-    y.backward()
-    with pytest.raises(RuntimeError, match=r"backward\(retain_graph=True\)") as info:
-        viz.draw_graph(y)
-    assert "Draw the graph before calling backward()" in str(info.value)
-    with pytest.raises(RuntimeError, match="retain_graph=True"):
-        viz.trace_gradients(y)
-
-
 def test_draw_graph_after_backward_with_retain_graph():
     x = tg.Tensor(2.0, requires_grad=True)
     y = (x * x).exp()
@@ -458,6 +447,134 @@ def test_grad_color_scale_ends_and_none():
     assert viz._grad_color(1.0, lo, hi)[1] == "black"
     assert viz._grad_range([3e-7, 0.2]) == (1e-7, 1.0)
     assert viz._grad_range([0.5]) == (1e-4, 1.0)  # at least four decades
+
+
+# ------------------------------------------------------------------------------ after backward ----
+def numbers(label):
+    """The numbers of a record label's "grad ..." or "data ..." field."""
+    return [float(s) for s in re.findall(r"-?\d+\.\d+(?:e[-+]?\d+)?", label)]
+
+
+def test_draw_graph_after_backward_draws_the_same_graph():
+    v = micrograd_expression()  # in-place ops (c += ...), scalar operands on both sides
+    model, loss_fn = MLP(), MSELoss()
+    x, y = mnist_batch()
+    mlp_loss = cross_entropy(model(x), y)
+    mse = loss_fn(model(x), tg.zeros(8, 10))  # a loss module and a constant array operand
+    drawings = [lambda: viz.draw_graph(v["g"], v),
+                lambda: viz.draw_graph(v["g"], v, max_nodes=12),
+                *[lambda c=c: viz.draw_graph(mlp_loss, model, collapse_modules=c)
+                  for c in (False, True, "clusters")],
+                lambda: viz.draw_graph(mse, model, collapse_modules=True, rankdir="TB")]
+    before = [draw().source for draw in drawings]
+    for root in (v["g"], mlp_loss, mse):
+        root.backward()
+    assert all(p.grad is not None for _, p in model.named_parameters())
+    assert v["g"].grad_fn.released and mlp_loss.grad_fn.released  # the graphs were freed
+    after = [draw().source for draw in drawings]
+    for b, a in zip(before, after):
+        assert a == b
+    nodes, edges, _ = parse(viz.draw_graph(v["g"], v))
+    divs = [nodes[k]["label"] for k in by_label(nodes, "Div")]  # constants kept in op labels
+    assert sorted(divs) == ["Div\\n10.0 ÷ ·", "Div\\n· ÷ 2.0"]
+    assert is_acyclic(edges) and len(by_label(nodes, "Add")) == 13  # in-place ones included
+
+
+def test_draw_graph_after_backward_shows_leaf_grads_names_and_shapes():
+    v = micrograd_expression()
+    v["e"].retain_grad()
+    v["g"].backward()
+    nodes, _, _ = parse(viz.draw_graph(v["g"], v, show_data=True, show_grad=True))
+    # micrograd's README: a.grad = 138.8338, b.grad = 645.5773
+    assert nodes[one(nodes, "{a |")]["label"] == "{a | data -4.0000 | grad 138.8338}"
+    assert nodes[one(nodes, "{b |")]["label"] == "{b | data 2.0000 | grad 645.5773}"
+    e_grad = (0.5 - 10 / 49**2) * 2 * -7  # d g / d e, kept by retain_grad()
+    assert nodes[one(nodes, "{e |")]["label"] == f"{{e | data -7.0000 | grad {e_grad:.4f}}}"
+    # named tensors the user holds keep their values; what backward freed is said, not guessed
+    assert nodes[one(nodes, "{f |")]["label"] == "{f | data 49.0000 | grad not kept}"
+    unnamed = [k for k in by_label(nodes, "data freed")]
+    assert unnamed and all(nodes[k]["label"] == "{float32 | data freed | grad not kept}"
+                           for k in unnamed)
+
+    model = MLP()
+    x, y = mnist_batch()
+    loss = cross_entropy(model(x), y)
+    traced = parse(viz.draw_graph(loss, model, show_grad=True))[0]  # computed by the drawing
+    loss.backward()
+    nodes, _, _ = parse(viz.draw_graph(loss, model, show_grad=True))  # read from .grad
+    for name, p in model.named_parameters():
+        label = nodes[one(nodes, name + " |")]["label"]
+        g = p.grad.numpy().astype(np.float64)
+        assert label.startswith(f"{{{name} | {tuple(p.shape)} float32 | grad mean ")
+        np.testing.assert_allclose(numbers(label.split("grad")[1]), [g.mean(), g.std()],
+                                   rtol=1e-3, atol=1e-12)
+        assert label == traced[one(traced, name + " |")]["label"]
+    hidden = by_label(nodes, "{(8, 16) float32 | grad")
+    assert len(hidden) == 6 and all(nodes[k]["label"] == "{(8, 16) float32 | grad not kept}"
+                                    for k in hidden)
+
+
+def test_draw_graph_after_backward_keeps_no_activation_alive():
+    import gc
+    import weakref
+
+    def run(retain_graph):
+        rng = np.random.default_rng(0)
+        w = tg.Tensor(rng.standard_normal((256, 256)).astype(np.float32), requires_grad=True)
+        x = tg.Tensor(rng.standard_normal((64, 256)).astype(np.float32))
+        h = (x @ w * 2.0).tanh()
+        out = h.exp()
+        freed = [weakref.ref(h.data), weakref.ref(out.data)]
+        loss = out.mean()
+        del h, out
+        loss.backward(retain_graph=retain_graph)
+        gc.collect()
+        return loss, w, x, freed
+
+    loss, w, x, freed = run(retain_graph=False)
+    assert [r() for r in freed] == [None, None]  # the activations' arrays are gone
+    g = viz.draw_graph(loss, {"w": w, "x": x}, show_grad=True, show_data=True)
+    nodes, edges, _ = parse(g)
+    assert [r() for r in freed] == [None, None]  # and drawing brought nothing back
+    ops = sorted(v["label"] for k, v in graph_nodes(nodes).items() if k.startswith("op"))
+    assert ops == ["Div\\n· ÷ 16384", "Exp", "MatMul", "Mul\\n· × 2.0", "Sum", "Tanh"]
+    assert nodes[one(nodes, "{w |")]["label"].startswith("{w | (256, 256) float32 | data mean")
+    grad = w.grad.numpy().astype(np.float64)
+    np.testing.assert_allclose(numbers(nodes[one(nodes, "{w |")]["label"].split("grad")[1]),
+                               [grad.mean(), grad.std()], rtol=1e-3, atol=1e-12)
+    assert nodes[one(nodes, "{x |")]["fillcolor"] == viz.COLORS["input"]
+    assert len(by_label(nodes, "(64, 256) float32 | data freed | grad not kept")) == 4
+    assert len(graph_nodes(nodes)) == 14 and is_acyclic(edges)
+    # the check can fail: a graph kept with retain_graph=True keeps its activations
+    kept_loss, _, _, kept = run(retain_graph=True)
+    assert all(r() is not None for r in kept)
+    del kept_loss
+    gc.collect()
+    assert [r() for r in kept] == [None, None]
+
+
+def test_draw_graph_on_a_graph_built_after_backward():
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).exp()
+    y.sum().backward()
+    z = (y * 3.0).sum()  # new ops on top of a released graph
+    nodes, edges, _ = parse(viz.draw_graph(z, {"x": x, "y": y}, show_data=True))
+    assert [len(by_label(nodes, op)) for op in ("Sum", "Mul", "Exp")] == [1, 2, 1]
+    assert f"y | (2,) float32 | data {viz._data_text(np.exp([1.0, 4.0]).astype(np.float32))}" \
+        in nodes[one(nodes, "y |")]["label"]
+    assert len(graph_nodes(nodes)) == 9 and is_acyclic(edges)  # 5 tensors, 4 ops
+
+
+def test_after_backward_gradients_the_graph_did_not_keep_are_refused():
+    net = deep_sigmoid(depth=2)
+    loss = (net(tg.ones(3, 4)) ** 2).mean()
+    loss.backward()
+    with pytest.raises(RuntimeError, match=r"grad_flow.*before backward\(\).*retain_graph=True"):
+        viz.draw_graph(loss, net, grad_flow=True)
+    with pytest.raises(RuntimeError, match=r"before backward\(\), or call backward\(retain_graph"):
+        viz.trace_gradients(loss)
+    nodes, _, _ = parse(viz.draw_graph(loss, net, collapse_modules=True))  # drawing still works
+    assert len(module_boxes(nodes)) == 4
 
 
 # ------------------------------------------------------------------------------------- modules ----

@@ -13,10 +13,14 @@ What is drawn:
 - colours: inputs (leaves without grad), parameters (leaves with grad), ops, the output(s), and a
   legend. With `grad_flow=True` parameters and ops are coloured by gradient norm on a log scale.
 
-Draw before `backward()`, or call `backward(retain_graph=True)`: backward frees each op's inputs,
-after which the graph cannot be walked (draw_graph says so). Gradients shown by `show_grad` and
-`grad_flow` are computed by the drawing itself (one extra backward pass with retain_graph=True, see
-`trace_gradients`), so they never touch `.grad`.
+Draw after `backward()`: backward frees the values an op saved but keeps the graph's structure
+(ops, shapes, settings, module scopes; leaves weakly, with their `.grad`), so the drawing shows the
+same nodes as before backward, with the parameters' gradients. What backward freed is said, not
+guessed: an intermediate's value is "freed" unless you hold the tensor (name it in `params`), its
+gradient "not kept" unless it called `retain_grad()`. Before backward (or after
+`backward(retain_graph=True)`), gradients that `.grad` does not hold are computed by the drawing
+itself (one extra backward pass with retain_graph=True, see `trace_gradients`), which never touches
+`.grad`; `grad_flow` needs that pass, so it needs the graph alive.
 """
 
 from __future__ import annotations
@@ -29,9 +33,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-# NOTE: the engine's own resolution of in-place changes: `c += c + 1` leaves the Add inside `c + 1`
-# holding `c` itself (now rebound to a later op); backward, and the drawing, use the snapshot of
-# `c` as it was when that Add ran, so the picture has no false cycle.
+from .autograd import GraphInput
 from .tensor import Tensor
 
 __all__ = ["GraphvizNotFoundError", "draw_graph", "save", "trace_gradients"]
@@ -104,12 +106,22 @@ def _digraph_class():
 
 
 # ----------------------------------------------------------------------------------- the graph ----
-_RELEASED = (
-    "draw_graph met an op whose saved inputs were released by backward(), so the graph can no "
-    "longer be walked. Draw the graph before calling backward(), or call "
-    "backward(retain_graph=True) if you want to draw it afterwards (with gradients)."
-)
+# NOTE: after backward() (without retain_graph) an op is released: its saved arrays are gone and
+# `fn.parents()` gives `GraphInput` stand-ins (shape, dtype, grad_fn, the leaf while it lives). The
+# walk treats a tensor and its stand-in as one node: an op's output is known by the op that made
+# it, a leaf by the leaf itself, so a graph drawn after backward has the same nodes as before.
 
+_RELEASED = (
+    "trace_gradients needs the values the graph saved, and backward() freed them. Call it before "
+    "backward(), or call backward(retain_graph=True). (draw_graph after backward() still draws the "
+    "graph, and show_grad=True shows the leaves' .grad.)"
+)
+_RELEASED_FLOW = (
+    "draw_graph(grad_flow=True) colours every op by the gradient reaching it, which backward() does "
+    "not keep (it freed this graph). Draw with grad_flow=True before backward() (the drawing "
+    "computes the gradients itself), or call backward(retain_graph=True); after backward(), "
+    "show_grad=True shows the parameters' .grad."
+)
 
 def _roots(root) -> list:
     roots = [root] if isinstance(root, Tensor) else list(root)
@@ -121,52 +133,69 @@ def _roots(root) -> list:
     return roots
 
 
-def _inputs(ctx) -> tuple:
-    """The op's inputs as backward will see them (in-place changes resolved to snapshots)."""
-    if ctx.released:
-        raise RuntimeError(_RELEASED)
-    return ctx.parents()
+def _is_tensor(x) -> bool:
+    """An op's tensor input (live, or a released op's stand-in for one), not a constant operand."""
+    if isinstance(x, GraphInput):
+        return x.grad_fn is not None or x.tensor is not None
+    return isinstance(x, Tensor)
+
+
+def _identity(x) -> int:
+    """One id per drawn tensor, the same for a tensor and its stand-in: the op that made it, or the
+    leaf itself."""
+    fn = x.grad_fn
+    if fn is not None:
+        return id(fn)
+    return id(x.tensor) if isinstance(x, GraphInput) else id(x)
 
 
 class _Walk:
     """Breadth-first walk back from the roots (iterative: any depth), at most `max_nodes` nodes.
 
-    tensors: [Tensor], ops: [ctx]; keys: id -> node key; edges: [(src, dst, label)];
-    producer: tensor key -> op key; consumers: tensor key -> [op key]; cut: keys whose inputs were
-    not drawn (linked to the "... N more" node).
+    tensors: [Tensor, or GraphInput where no live tensor is known], ops: [fn]; parents: op key ->
+    the op's inputs; edges: [(src, dst, label)]; producer: tensor key -> op key; consumers: tensor
+    key -> [op key]; cut: keys whose inputs were not drawn (linked to the "... N more" node);
+    released: some op's saved values were freed by backward. `live` maps `_identity` to tensors
+    known to be alive (the roots, tensors named in `params`), drawn in place of stand-ins.
     """
 
-    def __init__(self, roots, max_nodes):
+    def __init__(self, roots, max_nodes, live=None):
         self.tensors, self.ops, self.edges, self.cut = [], [], [], []
-        self.keys, self.producer, self.consumers = {}, {}, {}
+        self.tkeys, self.okeys, self.parents, self.producer, self.consumers = {}, {}, {}, {}, {}
+        self.released = False
+        self.live = {_identity(r): r for r in roots}
+        self.live.update(live or {})
         budget = math.inf if max_nodes is None else max_nodes
         if budget < 1:
             raise ValueError(f"max_nodes must be at least 1, got {max_nodes}")
         queue = deque()
         for r in roots:
-            if id(r) not in self.keys and len(self.keys) < budget:
+            if _identity(r) not in self.tkeys and self.size < budget:
                 self._add_tensor(r, queue)
         while queue:
             t = queue.popleft()
-            tkey = self.keys[id(t)]
-            ctx = t._ctx
-            if ctx is None:
+            tkey = self.key(t)
+            fn = t.grad_fn
+            if fn is None:
                 continue
-            okey = self.keys.get(id(ctx))
+            okey = self.okeys.get(id(fn))
             if okey is None:
-                if len(self.keys) >= budget:
+                if self.size >= budget:
                     self.cut.append(tkey)
                     continue
-                okey = self.keys[id(ctx)] = f"op{len(self.ops)}"
-                self.ops.append(ctx)
-                inputs = _inputs(ctx)
-                ordered = type(ctx).__name__ in _ORDERED
-                tensor_inputs = [i for i, x in enumerate(inputs) if isinstance(x, Tensor)]
+                okey = self.okeys[id(fn)] = f"op{len(self.ops)}"
+                self.ops.append(fn)
+                self.released = self.released or fn.released
+                # NOTE: parents() resolves in-place changes: in `c += c + 1` the Add of `c + 1`
+                # gets `c` as it was then (a snapshot), so the picture has no false cycle
+                inputs = self.parents[okey] = fn.parents()
+                ordered = fn.name in _ORDERED
+                tensor_inputs = [i for i, x in enumerate(inputs) if _is_tensor(x)]
                 for i in tensor_inputs:
                     inp = inputs[i]
-                    ikey = self.keys.get(id(inp))
+                    ikey = self.tkeys.get(_identity(inp))
                     if ikey is None:
-                        if len(self.keys) >= budget:
+                        if self.size >= budget:
                             if okey not in self.cut:
                                 self.cut.append(okey)
                             continue
@@ -177,28 +206,23 @@ class _Walk:
             self.edges.append((okey, tkey, ""))
             self.producer[tkey] = okey
 
+    @property
+    def size(self) -> int:
+        """Tensor and op nodes found so far."""
+        return len(self.tkeys) + len(self.okeys)
+
+    def key(self, t) -> str:
+        return self.tkeys[_identity(t)]
+
     def _add_tensor(self, t, queue):
-        key = self.keys[id(t)] = f"t{len(self.tensors)}"
+        ident = _identity(t)
+        if isinstance(t, GraphInput):  # a released op's input: draw the tensor if it is alive
+            alive = self.live.get(ident, t.tensor)
+            t = t if alive is None else alive
+        key = self.tkeys[ident] = f"t{len(self.tensors)}"
         self.tensors.append(t)
         queue.append(t)
         return key
-
-
-def _count_nodes(roots) -> int:
-    """Tensors plus ops reachable from the roots (for the "... N more" node)."""
-    seen, stack, count = set(), list(roots), 0
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        count += 1
-        ctx = t._ctx
-        if ctx is not None and id(ctx) not in seen:
-            seen.add(id(ctx))
-            count += 1
-            stack.extend(x for x in _inputs(ctx) if isinstance(x, Tensor))
-    return count
 
 
 # ----------------------------------------------------------------------------------- gradients ----
@@ -219,19 +243,16 @@ def trace_gradients(root, tensors=None) -> dict:
     from .functional import grad
 
     roots = [r for r in _roots(root) if r.requires_grad]
+    walk = _Walk(roots, None)
+    if walk.released:
+        raise RuntimeError(_RELEASED)
     if tensors is None:
-        walk = _Walk(roots, None)
         tensors = walk.tensors
     wanted = [t for t in tensors if t.requires_grad]
     if not roots or not wanted:
         return {t: None for t in tensors}
     seeds = [Tensor(np.ones(r.shape, dtype=r.dtype)) for r in roots]
-    try:
-        grads = grad(roots, wanted, grad_outputs=seeds, retain_graph=True, allow_unused=True)
-    except RuntimeError as err:
-        if "second time" in str(err):
-            raise RuntimeError(_RELEASED) from None
-        raise
+    grads = grad(roots, wanted, grad_outputs=seeds, retain_graph=True, allow_unused=True)
     # NOTE: Tensor hashes by identity (== is elementwise, but dict lookups compare identity first
     # and distinct live objects never share an identity hash), so tensors work as keys here.
     out = {t: None for t in tensors}
@@ -331,8 +352,22 @@ def _data_text(a: np.ndarray) -> str:
     return f"mean {a64.mean():.4g}, std {a64.std():.4g}"
 
 
-def _shape_text(t: Tensor) -> str:
-    return f"{tuple(t.shape)} {t.dtype}" if t.ndim else str(t.dtype)
+def _grad_text(t, traced, released) -> str:
+    """The gradient a node shows: `.grad` if the tensor has one, else the one traced for the
+    drawing; after backward released the graph, "not kept" for a tensor it did not keep it for (an
+    intermediate without retain_grad(), whose gradient backward passed on and dropped)."""
+    grad = t.grad if isinstance(t, Tensor) else None
+    if grad is None:
+        grad = traced
+    if grad is not None:
+        return _data_text(grad.data)
+    if released and t.grad_fn is not None:
+        return "not kept"
+    return "None"
+
+
+def _shape_text(t) -> str:
+    return f"{tuple(t.shape)} {t.dtype}" if len(t.shape) else str(t.dtype)
 
 
 def _record(fields, rankdir) -> str:
@@ -347,23 +382,26 @@ def _lines(lines) -> str:
     return "\\n".join(str(x).replace("\\", "\\\\") for x in lines)
 
 
-def _op_lines(ctx, inputs, show_attrs) -> list:
-    name = type(ctx).__name__
+def _op_lines(fn, inputs, show_attrs) -> list:
+    name = fn.name
     lines = [name]
-    consts = [x for x in inputs if not isinstance(x, Tensor)]
-    if consts:
-        args = ["·" if isinstance(x, Tensor) else _fmt(x, 24) for x in inputs]
+    if not all(_is_tensor(x) for x in inputs):
+        args = ["·" if _is_tensor(x) else _constant_text(x) for x in inputs]
         sym = _SYMBOLS.get(name)
         lines.append(f" {sym} ".join(args) if sym and len(args) == 2 else
                      f"{name.lower()}({', '.join(args)})")
     if show_attrs:
-        settings = getattr(ctx, "settings", None) or {}
-        for key, value in settings.items():
+        for key, value in fn.settings.items():
             if value is None or value is False:
                 continue
             text = _index_text(value) if key == "index" else _fmt(value)
             lines.append(f"{key}={text}")
     return lines
+
+
+def _constant_text(x) -> str:
+    """A constant operand, or a released op's stand-in for one."""
+    return _fmt(x.value if isinstance(x, GraphInput) else x, 24)
 
 
 def _index_text(index) -> str:
@@ -377,24 +415,28 @@ def _fmt_trunc(s, limit=40):
 
 # ------------------------------------------------------------------------------------- modules ----
 def _names(params) -> tuple:
-    """(tensor names by id, module names by id) from a Module or a name -> Tensor mapping."""
+    """(tensor names by `_identity`, module names by id, the root module, the named tensors by
+    `_identity`) from a Module or a name -> Tensor mapping."""
     if params is None:
-        return {}, {}, None
+        return {}, {}, None, {}
     if hasattr(params, "named_parameters"):
-        tensor_names = {id(p): n for n, p in params.named_parameters()}
+        named = dict(params.named_parameters())
         module_names = {}
         if hasattr(params, "named_modules"):
             module_names = {id(m): n for n, m in params.named_modules()}
-        return tensor_names, module_names, params
-    if isinstance(params, Mapping):
+        root_module = params
+    elif isinstance(params, Mapping):
         for n, t in params.items():
             if not isinstance(t, Tensor):
                 raise TypeError(f"params maps names to Tensors; {n!r} maps to {type(t).__name__}")
-        return {id(t): str(n) for n, t in params.items()}, {}, None
-    raise TypeError(
-        "params must be a Module (anything with named_parameters()) or a dict name -> Tensor, got "
-        f"{type(params).__name__}"
-    )
+        named, module_names, root_module = {str(n): t for n, t in params.items()}, {}, None
+    else:
+        raise TypeError(
+            "params must be a Module (anything with named_parameters()) or a dict name -> Tensor, "
+            f"got {type(params).__name__}"
+        )
+    return ({_identity(t): n for n, t in named.items()}, module_names, root_module,
+            {_identity(t): t for t in named.values()})
 
 
 def _units(ops, root_module) -> list:
@@ -405,7 +447,7 @@ def _units(ops, root_module) -> list:
     (activations written as Tensor methods in its forward) stay ops; a module called on its own
     with no sub-modules (a loss module, a lone layer) is one box.
     """
-    scopes = [getattr(ctx, "scope", None) or () for ctx in ops]
+    scopes = [fn.scope or () for fn in ops]
     containers = {id(s[0]) for s in scopes if len(s) > 1}  # outermost modules that call others
     units = []
     for scope in scopes:
@@ -485,18 +527,22 @@ def draw_graph(root, params=None, *, show_data: bool = False, show_grad: bool = 
         raise ValueError(
             f"collapse_modules must be True, False or 'clusters', got {collapse_modules!r}"
         )
-    tensor_names, module_names, root_module = _names(params)
-    walk = _Walk(roots, max_nodes)
-    root_ids = {id(r) for r in roots}
+    tensor_names, module_names, root_module, named = _names(params)
+    walk = _Walk(roots, max_nodes, live=named)
+    root_ids = {_identity(r) for r in roots}
+    if grad_flow and walk.released:
+        raise RuntimeError(_RELEASED_FLOW)
 
-    # gradients, computed once for everything drawn that needs them
+    # gradients, computed once for everything drawn that needs them (only while the graph is
+    # alive: after backward the drawing shows what .grad holds and says what was not kept)
     grads = {}
-    if grad_flow or show_grad:
+    if (grad_flow or show_grad) and not walk.released:
         need = walk.tensors if grad_flow else [
             t for t in walk.tensors if t.grad is None and t.requires_grad]
         if need:
-            grads = {id(t): g for t, g in trace_gradients(roots, need).items()}
-    norms = {id(t): _norm(grads.get(id(t))) for t in walk.tensors} if grad_flow else {}
+            grads = {_identity(t): g for t, g in trace_gradients(roots, need).items()}
+    norms = {walk.key(t): _norm(grads.get(_identity(t))) for t in walk.tensors} if grad_flow \
+        else {}
     lo, hi = grad_range if grad_range is not None else _grad_range(norms.values())
     if grad_flow and not 0 < lo < hi:
         raise ValueError(f"grad_range must be (low, high) with 0 < low < high, got {grad_range}")
@@ -513,29 +559,29 @@ def draw_graph(root, params=None, *, show_data: bool = False, show_grad: bool = 
     specs = {}
 
     def kind_of(t):
-        if id(t) in root_ids:
+        if _identity(t) in root_ids:
             return "output"
-        if t._ctx is not None:
+        if t.grad_fn is not None:
             return "tensor"
         return "parameter" if t.requires_grad else "input"
 
     for t in walk.tensors:
-        key = walk.keys[id(t)]
+        key = walk.key(t)
         kind = kind_of(t)
+        alive = isinstance(t, Tensor)  # else an op's output that backward freed
         fields = []
-        name = tensor_names.get(id(t))
+        name = tensor_names.get(_identity(t))
         if name:
             fields.append(name)
-        if not (show_data and t.ndim == 0 and t.dtype == np.float32):  # the value says it all
+        if not (show_data and alive and t.ndim == 0 and t.dtype == np.float32):  # value says all
             fields.append(_shape_text(t))
         if show_data:
-            fields.append("data " + _data_text(t.data))
+            fields.append("data " + (_data_text(t.data) if alive else "freed"))
         if show_grad and t.requires_grad:
-            grad = t.grad if t.grad is not None else grads.get(id(t))
-            fields.append("grad " + ("None" if grad is None else _data_text(grad.data)))
+            fields.append("grad " + _grad_text(t, grads.get(_identity(t)), walk.released))
         fill, font = COLORS[kind], "black"
         if grad_flow and kind == "parameter":
-            n = norms.get(id(t))
+            n = norms.get(key)
             fields.append("‖grad‖ " + ("None" if n is None else f"{n:.2e}"))
             fill, font = _grad_color(n, lo, hi)
         specs[key] = {"label": _record(fields, rankdir), "shape": "record", "fillcolor": fill,
@@ -544,17 +590,16 @@ def draw_graph(root, params=None, *, show_data: bool = False, show_grad: bool = 
     output_of = {}  # op key -> the tensor it made
     for tkey, okey in walk.producer.items():
         output_of.setdefault(okey, tkey)
-    tensor_at = {walk.keys[id(t)]: t for t in walk.tensors}
-    for ctx in walk.ops:
-        key = walk.keys[id(ctx)]
-        lines = _op_lines(ctx, ctx.inputs, show_attrs)
+    for fn in walk.ops:
+        key = walk.okeys[id(fn)]
+        lines = _op_lines(fn, walk.parents[key], show_attrs)
         fill, font = COLORS["op"], "black"
         if grad_flow:
-            n = norms.get(id(tensor_at[output_of[key]]))
+            n = norms.get(output_of[key])
             lines.append("‖grad‖ " + ("None" if n is None else f"{n:.2e}"))
             fill, font = _grad_color(n, lo, hi)
         attrs = {"label": _lines(lines), "shape": "ellipse", "fillcolor": fill, "fontcolor": font}
-        scope = getattr(ctx, "scope", None)
+        scope = fn.scope
         if scope:
             attrs["tooltip"] = " / ".join(
                 module_names.get(id(m)) or type(m).__name__ for m in scope)
@@ -569,7 +614,7 @@ def draw_graph(root, params=None, *, show_data: bool = False, show_grad: bool = 
                           lo, hi, rankdir)
 
     if walk.cut:
-        more = _count_nodes(roots) - len(walk.keys)
+        more = _Walk(roots, None, live=named).size - walk.size
         specs["more"] = {"label": f"… {more} more nodes", "shape": "note", "style": "dashed,filled",
                          "fillcolor": "#f3f3f3"}
         edges += [("more", key, "") for key in dict.fromkeys(walk.cut)]
@@ -602,9 +647,9 @@ def _collapse(walk, specs, edges, clusters, cluster_labels, root_module, module_
     units = _units(walk.ops, root_module)
     unit_of = {}  # node key -> module
     box_key = {}  # id(module) -> box key
-    for ctx, m in zip(walk.ops, units):
+    for fn, m in zip(walk.ops, units):
         if m is not None:
-            unit_of[walk.keys[id(ctx)]] = m
+            unit_of[walk.okeys[id(fn)]] = m
             box_key.setdefault(id(m), f"mod{len(box_key)}")
     if not box_key:
         return edges
@@ -623,9 +668,9 @@ def _collapse(walk, specs, edges, clusters, cluster_labels, root_module, module_
     # there); in cluster mode everything made in a box is drawn inside its frame
     member = {}
     for t in walk.tensors:
-        tkey = walk.keys[id(t)]
+        tkey = walk.key(t)
         made = box(walk.producer[tkey]) if tkey in walk.producer else None
-        if id(t) in root_ids or tkey in walk.cut:
+        if _identity(t) in root_ids or tkey in walk.cut:
             continue
         if as_clusters and made is not None:
             member[tkey] = made
@@ -634,7 +679,7 @@ def _collapse(walk, specs, edges, clusters, cluster_labels, root_module, module_
         if len(users) != 1:
             continue
         (b,) = users
-        if b is not None and (made == b or (t._ctx is None and t.requires_grad)):
+        if b is not None and (made == b or (t.grad_fn is None and t.requires_grad)):
             member[tkey] = b
 
     if as_clusters:
@@ -650,8 +695,8 @@ def _collapse(walk, specs, edges, clusters, cluster_labels, root_module, module_
     folded = {bkey: [] for bkey in modules}
     output = {}
     for t in walk.tensors:
-        tkey = walk.keys[id(t)]
-        if t._ctx is None and tkey in member:
+        tkey = walk.key(t)
+        if t.grad_fn is None and tkey in member:
             folded[member[tkey]].append(t)
         elif tkey not in member and tkey in walk.producer and box(walk.producer[tkey]):
             output.setdefault(box(walk.producer[tkey]), t)
@@ -659,23 +704,23 @@ def _collapse(walk, specs, edges, clusters, cluster_labels, root_module, module_
     for bkey, m in modules.items():
         lines = [titles[bkey]]
         prefix = module_names.get(id(m))
-        for t in sorted(folded[bkey], key=lambda t: order.get(id(t), len(order))):
-            name = tensor_names.get(id(t), "")
+        for t in sorted(folded[bkey], key=lambda t: order.get(_identity(t), len(order))):
+            name = tensor_names.get(_identity(t), "")
             if prefix and name.startswith(prefix + "."):
                 name = name[len(prefix) + 1:]
             line = f"{name} {_shape_text(t)}".strip()
             if grad_flow:
-                n = norms.get(id(t))
+                n = norms.get(walk.key(t))
                 line += "  ‖grad‖ " + ("None" if n is None else f"{n:.2e}")
             lines.append(line)
         fill, font = COLORS["module"], "black"
         if grad_flow:
-            known = [norms.get(id(t)) for t in folded[bkey]]
+            known = [norms.get(walk.key(t)) for t in folded[bkey]]
             known = [n for n in known if n is not None]
             if known:
                 total = math.sqrt(sum(n * n for n in known))
             else:
-                total = norms.get(id(output[bkey])) if bkey in output else None
+                total = norms.get(walk.key(output[bkey])) if bkey in output else None
                 lines.append("output ‖grad‖ " + ("None" if total is None else f"{total:.2e}"))
             fill, font = _grad_color(total, lo, hi)
         specs[bkey] = {"label": _lines(lines), "shape": "box", "style": "rounded,filled,bold",
