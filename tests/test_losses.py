@@ -343,6 +343,21 @@ def test_cross_entropy_mismatched_target_shape_names_both_shapes():
         F.cross_entropy(Tensor.zeros(4, 5), Tensor.zeros(4, 3))
 
 
+def test_loss_arguments_are_checked_with_named_errors():
+    z = Tensor.zeros(2, 3)
+    for fn in (F.cross_entropy, F.nll_loss):
+        with pytest.raises(ValueError, match="class dimension"):
+            fn(Tensor(1.0), Tensor(np.array(0)))
+        with pytest.raises(ValueError, match=r"one entry per class \(3\)"):
+            fn(z, Tensor([0, 1]), weight=np.ones(4))
+    with pytest.raises(ValueError, match="reduction"):
+        F.nll_loss(z, Tensor([0, 1]), reduction="avg")
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\]"):
+        F.cross_entropy(z, Tensor([0, 1]), label_smoothing=1.5)
+    with pytest.raises(ValueError, match="lam >= 0 and n > 0"):
+        F.l2_penalty([Tensor([1.0])], lam=-1.0, n=3)
+
+
 def test_cross_entropy_float_labels_in_index_shape_is_explained():
     with pytest.raises((TypeError, ValueError), match=r"integer|\(4,\)"):
         F.cross_entropy(Tensor.zeros(4, 3), Tensor([0.0, 1.0, 2.0, 1.0]))

@@ -443,6 +443,8 @@ def test_activation_reprs():
     assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
     assert repr(nn.PReLU(3)) == "PReLU(num_parameters=3)"
     assert repr(nn.ReLU()) == "ReLU()"
+    assert repr(nn.Softplus(beta=2.0)) == "Softplus(beta=2.0, threshold=20.0)"
+    assert repr(nn.LogSoftmax(dim=0)) == "LogSoftmax(dim=0)"
 
 
 def test_activations_are_finite_at_extremes():

@@ -271,12 +271,22 @@ def test_wrong_input_width_rank_and_state_shape_are_clear_errors():
         nn.LSTM(3, 4)(Tensor.zeros(5, 2, 3), (Tensor.zeros(1, 2, 4), Tensor.zeros(1, 3, 4)))
     with pytest.raises(ValueError, match="nonlinearity 'gelu'"):
         nn.RNN(3, 4, nonlinearity="gelu")
+    with pytest.raises(ValueError, match="nonlinearity 'gelu'"):
+        nn.RNNCell(3, 4, nonlinearity="gelu")
+
+
+def test_initial_states_may_be_arrays():
+    rnn, x = nn.RNN(3, 4).double(), RNG.standard_normal((2, 1, 3))
+    h0 = RNG.standard_normal((1, 1, 4))
+    np.testing.assert_array_equal(rnn(Tensor(x), h0)[0].data, rnn(Tensor(x), Tensor(h0))[0].data)
 
 
 def test_recurrent_repr():
     assert repr(nn.LSTM(3, 4, num_layers=2, batch_first=True)) == \
         "LSTM(3, 4, num_layers=2, batch_first=True)"
     assert repr(nn.RNN(3, 4)) == "RNN(3, 4)"
+    assert repr(nn.RNN(3, 4, bias=False)) == "RNN(3, 4, bias=False)"
+    assert repr(nn.RNNCell(3, 4)) == "RNNCell(3, 4)" and repr(nn.LSTMCell(3, 4)) == "LSTMCell(3, 4)"
     assert repr(nn.LSTM(28, 64, batch_first=True)) == "LSTM(28, 64, batch_first=True)"
     assert repr(nn.RNN(3, 4, num_layers=2, nonlinearity="relu")) == \
         "RNN(3, 4, num_layers=2, nonlinearity='relu')"

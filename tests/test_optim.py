@@ -406,6 +406,22 @@ def test_optimizer_bad_params_errors():
         optim.SGD([Tensor(np.zeros(3))], lr=0.1)
 
 
+def test_optimizer_base_errors():
+    w = Tensor(np.ones(2), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    with pytest.raises(TypeError, match="must be a dict"):
+        opt.add_param_group([w])
+    with pytest.raises(ValueError, match="'params' entry"):
+        opt.add_param_group({"lr": 0.1})
+
+    class Unfinished(optim.Optimizer):
+        pass
+
+    w.grad = Tensor(np.ones(2))
+    with pytest.raises(NotImplementedError, match="Unfinished must implement update"):
+        Unfinished([w], {"lr": 0.1}).step()
+
+
 def test_optimizer_repr_lists_groups():
     w = Tensor(np.ones(2), requires_grad=True)
     text = repr(optim.SGD([w], lr=0.1, momentum=0.9))
