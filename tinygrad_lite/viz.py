@@ -13,14 +13,15 @@ What is drawn:
 - colours: inputs (leaves without grad), parameters (leaves with grad), ops, the output(s), and a
   legend. With `grad_flow=True` parameters and ops are coloured by gradient norm on a log scale.
 
-Draw after `backward()`: backward frees the values an op saved but keeps the graph's structure
-(ops, shapes, settings, module scopes; leaves weakly, with their `.grad`), so the drawing shows the
-same nodes as before backward, with the parameters' gradients. What backward freed is said, not
-guessed: an intermediate's value is "freed" unless you hold the tensor (name it in `params`), its
-gradient "not kept" unless it called `retain_grad()`. Before backward (or after
-`backward(retain_graph=True)`), gradients that `.grad` does not hold are computed by the drawing
-itself (one extra backward pass with retain_graph=True, see `trace_gradients`), which never touches
-`.grad`; `grad_flow` needs that pass, so it needs the graph alive.
+Draw before or after `backward()`: backward frees the values ops saved but keeps the graph's
+structure (ops, shapes, settings, module scopes, the leaves with their `.grad`), so the drawing is
+the same either way, and after backward `show_grad` shows the parameters' gradients. What backward
+freed is said, not guessed: an intermediate's value is "freed" unless you hold the tensor (name it
+in `params`), its gradient "not kept" unless it called `retain_grad()`. While the graph is alive
+(before backward, or after `backward(retain_graph=True)`), gradients that `.grad` does not hold are
+computed by the drawing itself (one extra backward pass with retain_graph=True, see
+`trace_gradients`), which never touches `.grad`; `grad_flow` needs that pass, so it needs the
+graph alive and says so otherwise.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def _digraph_class():
 
 # ----------------------------------------------------------------------------------- the graph ----
 # NOTE: after backward() (without retain_graph) an op is released: its saved arrays are gone and
-# `fn.parents()` gives `GraphInput` stand-ins (shape, dtype, grad_fn, the leaf while it lives). The
+# `fn.parents()` gives `GraphInput` stand-ins (shape, dtype, grad_fn, the leaf, the constant). The
 # walk treats a tensor and its stand-in as one node: an op's output is known by the op that made
 # it, a leaf by the leaf itself, so a graph drawn after backward has the same nodes as before.
 
@@ -122,6 +123,7 @@ _RELEASED_FLOW = (
     "computes the gradients itself), or call backward(retain_graph=True); after backward(), "
     "show_grad=True shows the parameters' .grad."
 )
+
 
 def _roots(root) -> list:
     roots = [root] if isinstance(root, Tensor) else list(root)
@@ -485,11 +487,14 @@ def draw_graph(root, params=None, *, show_data: bool = False, show_grad: bool = 
     - `show_attrs`: op settings (axis, shape, index, ...; long arrays summarized as dtype[shape]).
     - `show_data` / `show_grad`: values of tensors with at most 8 elements (mean and std of larger
       ones). The gradient shown is the tensor's `.grad` if it has one, else d(root)/d(tensor)
-      computed for the drawing (`trace_gradients`): after one backward() both are the same.
+      computed for the drawing (`trace_gradients`): after one backward() both are the same. After
+      a backward() that freed the graph, an intermediate shows "data freed" (unless it is a root
+      or named in `params`) and "grad not kept" (unless it called `retain_grad()`).
     - `grad_flow`: colour parameters and ops by the norm of the gradient reaching them (for an op:
       into its output) on a log scale from dark red to bright yellow, shown in the legend;
       `grad_range=(low, high)` fixes the scale (default: whole decades around the norms found,
-      at least four). The gradients are computed here; `.grad` is neither read nor changed.
+      at least four). The gradients are computed here; `.grad` is neither read nor changed, so
+      the graph must be alive (refused after a backward() that freed it).
     - `collapse_modules=True`: one box per module call, with the parameters only it uses folded
       into its label. Boxes are the modules called directly by the model (the root module:
       `params` when it is a Module, else each outermost module that calls other modules), so an
@@ -500,7 +505,7 @@ def draw_graph(root, params=None, *, show_data: bool = False, show_grad: bool = 
     - `max_nodes`: stop after that many tensor and op nodes; a "... N more nodes" node stands for
       the rest. `rankdir`: "LR" (default), "TB", "RL" or "BT". `legend`: draw the legend.
 
-    The graph must still be alive: draw before backward(), or call backward(retain_graph=True).
+    Draw before or after backward(): the picture is the same (backward keeps the structure).
 
     >>> x = Tensor([1.0, 2.0], requires_grad=True)
     >>> g = draw_graph((x * 2.0).sum(), params={"x": x}, legend=False)

@@ -33,7 +33,6 @@ a1 = (w1 * x + b1).sigmoid()
 a2 = (w2 * a1 + b2).sigmoid()
 a3 = (w3 * a2 + b3).sigmoid()
 C = (a3 - y) ** 2
-C.backward(retain_graph=True)
 names = {"x": x, "w1": w1, "b1": b1, "w2": w2, "b2": b2, "w3": w3, "b3": b3, "a1": a1, "a2": a2,
          "a3": a3, "C": C}
 save(viz.draw_graph(C, names, show_data=True, show_grad=True, rankdir="TB"), "chain")
@@ -55,6 +54,7 @@ tg.manual_seed(0)
 images, labels = mnist.load("test", flatten=True)
 net = Network()
 loss = nn.CrossEntropyLoss()(net(Tensor(images[:32])), Tensor(labels[:32]))
+loss.backward()  # the page draws after backward: the same picture
 save(viz.draw_graph(loss, net, rankdir="TB"), "mlp_expanded")
 save(viz.draw_graph(loss, net, collapse_modules=True, rankdir="TB"), "mlp_collapsed")
 save(viz.draw_graph(loss, net, collapse_modules="clusters", rankdir="TB"), "mlp_clusters")
