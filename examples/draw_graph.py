@@ -48,8 +48,9 @@ def main(argv=None) -> dict:
         for fmt in formats:
             written.append(viz.save(graph, args.out / f"{name}.{fmt}"))
 
-    # 1. micrograd's example expression, on scalars. Draw after backward(retain_graph=True): plain
-    #    backward() frees the graph, and draw_graph would then ask for retain_graph=True.
+    # 1. micrograd's example expression, on scalars. After a plain backward() the graph can still
+    #    be drawn, with the leaves' .grad; retain_graph=True also keeps every intermediate value, so
+    #    each node shows its value and gradient, as in micrograd's picture.
     a = Tensor(-4.0, requires_grad=True)
     b = Tensor(2.0, requires_grad=True)
     c = a + b
