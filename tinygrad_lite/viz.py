@@ -234,7 +234,8 @@ def trace_gradients(root, tensors=None) -> dict:
 
     Runs one backward pass with `retain_graph=True` through `tinygrad_lite.grad`, so `.grad` is not
     touched and the graph stays usable; intermediate results get gradients too, without
-    `retain_grad()`. Used by `draw_graph(show_grad=True)` and `draw_graph(grad_flow=True)`.
+    `retain_grad()`. Used by `draw_graph(show_grad=True)` and `draw_graph(grad_flow=True)`. It
+    needs the graph's saved values: after a backward() that freed them it refuses, saying what to do.
 
     >>> x = Tensor(3.0, requires_grad=True)
     >>> y = x * x
@@ -242,14 +243,18 @@ def trace_gradients(root, tensors=None) -> dict:
     >>> float(grads[x]), float(grads[y])
     (6.0, 1.0)
     """
-    from .functional import grad
-
     roots = [r for r in _roots(root) if r.requires_grad]
     walk = _Walk(roots, None)
     if walk.released:
         raise RuntimeError(_RELEASED)
-    if tensors is None:
-        tensors = walk.tensors
+    return _traced(roots, walk.tensors if tensors is None else tensors)
+
+
+def _traced(roots, tensors) -> dict:
+    """trace_gradients on a graph known to be alive."""
+    from .functional import grad
+
+    roots = [r for r in roots if r.requires_grad]
     wanted = [t for t in tensors if t.requires_grad]
     if not roots or not wanted:
         return {t: None for t in tensors}
@@ -545,7 +550,7 @@ def draw_graph(root, params=None, *, show_data: bool = False, show_grad: bool = 
         need = walk.tensors if grad_flow else [
             t for t in walk.tensors if t.grad is None and t.requires_grad]
         if need:
-            grads = {_identity(t): g for t, g in trace_gradients(roots, need).items()}
+            grads = {_identity(t): g for t, g in _traced(roots, need).items()}
     norms = {walk.key(t): _norm(grads.get(_identity(t))) for t in walk.tensors} if grad_flow \
         else {}
     lo, hi = grad_range if grad_range is not None else _grad_range(norms.values())
