@@ -563,6 +563,11 @@ def test_draw_graph_on_a_graph_built_after_backward():
     assert f"y | (2,) float32 | data {viz._data_text(np.exp([1.0, 4.0]).astype(np.float32))}" \
         in nodes[one(nodes, "y |")]["label"]
     assert len(graph_nodes(nodes)) == 9 and is_acyclic(edges)  # 5 tensors, 4 ops
+    # the freed part beyond max_nodes still counts: gradients are not traced into it
+    nodes, _, _ = parse(viz.draw_graph(z, {"x": x, "y": y}, max_nodes=3, show_grad=True))
+    assert nodes[one(nodes, "{float32")]["label"] == "{float32 | grad not kept}"
+    with pytest.raises(RuntimeError, match="grad_flow"):
+        viz.draw_graph(z, max_nodes=3, grad_flow=True)
 
 
 def test_after_backward_gradients_the_graph_did_not_keep_are_refused():

@@ -540,13 +540,16 @@ def draw_graph(root, params=None, *, show_data: bool = False, show_grad: bool = 
     tensor_names, module_names, root_module, named = _names(params)
     walk = _Walk(roots, max_nodes, live=named)
     root_ids = {_identity(r) for r in roots}
-    if grad_flow and walk.released:
+    released = walk.released
+    if walk.cut and (grad_flow or show_grad) and not released:
+        released = _Walk(roots, None).released  # the gradient pass goes beyond what is drawn
+    if grad_flow and released:
         raise RuntimeError(_RELEASED_FLOW)
 
     # gradients, computed once for everything drawn that needs them (only while the graph is
     # alive: after backward the drawing shows what .grad holds and says what was not kept)
     grads = {}
-    if (grad_flow or show_grad) and not walk.released:
+    if (grad_flow or show_grad) and not released:
         need = walk.tensors if grad_flow else [
             t for t in walk.tensors if t.grad is None and t.requires_grad]
         if need:
@@ -588,7 +591,7 @@ def draw_graph(root, params=None, *, show_data: bool = False, show_grad: bool = 
         if show_data:
             fields.append("data " + (_data_text(t.data) if alive else "freed"))
         if show_grad and t.requires_grad:
-            fields.append("grad " + _grad_text(t, grads.get(_identity(t)), walk.released))
+            fields.append("grad " + _grad_text(t, grads.get(_identity(t)), released))
         fill, font = COLORS[kind], "black"
         if grad_flow and kind == "parameter":
             n = norms.get(key)
