@@ -16,8 +16,9 @@ What is drawn:
 Draw before or after `backward()`: backward frees the values ops saved but keeps the graph's
 structure (ops, shapes, settings, module scopes, the leaves with their `.grad`), so the drawing is
 the same either way, and after backward `show_grad` shows the parameters' gradients. What backward
-freed is said, not guessed: an intermediate's value is "freed" unless you hold the tensor (name it
-in `params`), its gradient "not kept" unless it called `retain_grad()`. While the graph is alive
+freed is said, not guessed: an intermediate result shows "data freed" and "grad not kept", unless
+it is a root or named in `params` (then its value, and its `.grad` if it called `retain_grad()`
+before backward). While the graph is alive
 (before backward, or after `backward(retain_graph=True)`), gradients that `.grad` does not hold are
 computed by the drawing itself (one extra backward pass with retain_graph=True, see
 `trace_gradients`), which never touches `.grad`; `grad_flow` needs that pass, so it needs the
@@ -493,8 +494,9 @@ def draw_graph(root, params=None, *, show_data: bool = False, show_grad: bool = 
     - `show_data` / `show_grad`: values of tensors with at most 8 elements (mean and std of larger
       ones). The gradient shown is the tensor's `.grad` if it has one, else d(root)/d(tensor)
       computed for the drawing (`trace_gradients`): after one backward() both are the same. After
-      a backward() that freed the graph, an intermediate shows "data freed" (unless it is a root
-      or named in `params`) and "grad not kept" (unless it called `retain_grad()`).
+      a backward() that freed the graph, an intermediate result shows "data freed" and "grad not
+      kept", unless it is a root or named in `params` (then its value, and its `.grad` if it
+      called `retain_grad()` before backward).
     - `grad_flow`: colour parameters and ops by the norm of the gradient reaching them (for an op:
       into its output) on a log scale from dark red to bright yellow, shown in the legend;
       `grad_range=(low, high)` fixes the scale (default: whole decades around the norms found,
