@@ -18,11 +18,10 @@ structure (ops, shapes, settings, module scopes, the leaves with their `.grad`),
 the same either way, and after backward `show_grad` shows the parameters' gradients. What backward
 freed is said, not guessed: an intermediate result shows "data freed" and "grad not kept", unless
 it is a root or named in `params` (then its value, and its `.grad` if it called `retain_grad()`
-before backward). While the graph is alive
-(before backward, or after `backward(retain_graph=True)`), gradients that `.grad` does not hold are
-computed by the drawing itself (one extra backward pass with retain_graph=True, see
-`trace_gradients`), which never touches `.grad`; `grad_flow` needs that pass, so it needs the
-graph alive and says so otherwise.
+before backward). While the graph is alive (before backward, or after
+`backward(retain_graph=True)`), gradients that `.grad` does not hold are computed by the drawing
+itself (one extra backward pass with retain_graph=True, see `trace_gradients`), which never touches
+`.grad`; `grad_flow` needs that pass, so it needs the graph alive and says so otherwise.
 """
 
 from __future__ import annotations
