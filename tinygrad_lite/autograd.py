@@ -34,6 +34,7 @@ class _ThreadState(threading.local):
         self.backward_of = None  # under detect_anomaly: the op whose backward is running
         self.keep_graphs = False  # under keep_graphs(): every backward acts as retain_graph=True
         self.scope = None  # tuple of the Modules running now, outermost first (for graph drawing)
+        self.recorder = None  # tg.jit's recorder while it traces a step in this thread (jit.py)
 
 
 STATE = _ThreadState()
@@ -208,6 +209,8 @@ class Node:
             if value.data.dtype.kind not in "fc":
                 raise TypeError(f"assigned grad must be floating point, got dtype {value.data.dtype}")
         self._grad = value
+        if STATE.recorder is not None:  # tg.jit is tracing: e.g. zero_grad() inside the step
+            STATE.recorder.set_grad(self, value)
 
 
 # --------------------------------------------------------------------------------------- Function ----
@@ -308,6 +311,8 @@ class Function:
             out = cls.forward(ctx, *arrays, **settings) if settings else cls.forward(ctx, *arrays)
             return out if type(out) is np.ndarray else np.asarray(out)
         state = STATE
+        if state.recorder is not None:  # tg.jit is tracing: it records, then calls back here
+            return state.recorder.apply(cls, inputs, settings)
         try:
             out = cls.forward(ctx, *arrays, **settings) if settings else cls.forward(ctx, *arrays)
         except ValueError as e:
@@ -419,6 +424,8 @@ def mark_modified(node, snapshot=None):
     `snapshot` (a Tensor with its previous array and op) lets earlier ops keep backpropagating."""
     now = _CLOCK.tick()
     node._version = now
+    if STATE.recorder is not None:  # tg.jit is tracing: a rebinding to replay
+        STATE.recorder.rebound(node)
     if snapshot is not None:
         key = id(node)
         if key not in _SNAPSHOTS:
@@ -439,6 +446,8 @@ def increment_version(tensor) -> None:
     if key not in _MEMORY_WRITES:
         weakref.finalize(owner, _MEMORY_WRITES.pop, key, None)
     _MEMORY_WRITES[key] = now
+    if STATE.recorder is not None:  # tg.jit is tracing: an optimizer update to replay
+        STATE.recorder.wrote(tensor)
 
 
 def _check_versions(ctx, refuse=True):
@@ -519,6 +528,9 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
     number visits each op after all of its consumers (PyTorch orders its engine the same way). One
     pass, iterative, any depth.
     """
+    if STATE.recorder is not None:  # tg.jit is tracing: it runs this same pass and records it
+        return STATE.recorder.run_backward(roots, root_grads, retain_graph=retain_graph,
+                                           create_graph=create_graph, inputs=inputs)
     retain_graph = retain_graph or STATE.keep_graphs
     arrays = not create_graph  # the fast path: gradients travel as ndarrays (see Function)
     sink = _Sink(roots[0], inputs, arrays)

@@ -1,0 +1,345 @@
+"""tg.jit: replays equal eager (bitwise) on every example network, and every refusal."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import tinygrad_lite as tg
+from tinygrad_lite import Tensor, nn, optim
+from tinygrad_lite.jit import JitError
+from tinygrad_lite.nn import functional as F
+
+RNG = np.random.default_rng(0)
+X_FLAT = RNG.random((64, 784), dtype=np.float32)
+X_IMG = RNG.random((16, 1, 12, 12), dtype=np.float32)
+LABELS = RNG.integers(0, 10, 64)
+ONE_HOT = np.eye(10, dtype=np.float32)[LABELS]
+
+
+def _batches(n_steps, batch, x, *ys):
+    for i in range(n_steps):
+        lo = (i * batch) % (len(x) - batch + 1)
+        yield (Tensor(x[lo:lo + batch]), *(Tensor(y[lo:lo + batch]) for y in ys))
+
+
+def _mlp_sigmoid():
+    model = nn.Sequential(nn.Linear(784, 16), nn.Sigmoid(), nn.Linear(16, 16), nn.Sigmoid(),
+                          nn.Linear(16, 10), nn.Sigmoid())
+    opt = optim.SGD(model.parameters(), lr=3.0)
+
+    def step(x, y):
+        diff = model(x) - y
+        loss = (diff * diff).sum() * (0.5 / len(x))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    return model, opt, step, (X_FLAT, ONE_HOT), 10
+
+
+def _mlp_relu_adam():
+    model = nn.Sequential(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(),
+                          nn.Linear(16, 10))
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+
+    def step(x, y):
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    return model, opt, step, (X_FLAT, LABELS), 16
+
+
+class _RowLSTM(nn.Module):  # examples/mnist_lstm.py's network, smaller
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(input_size=12, hidden_size=8, batch_first=True)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        _, (h_n, _) = self.lstm(x)
+        return self.fc(h_n[-1])
+
+
+def _lstm():
+    model = _RowLSTM()
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=50)
+
+    def step(x, y):
+        loss = F.cross_entropy(model(x.reshape(-1, 12, 12)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    return model, opt, step, (X_IMG, LABELS[:16]), 4, sched
+
+
+class _ConvNet(nn.Module):  # examples/mnist_cnn.py's network, smaller, with dropout
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, kernel_size=3)
+        self.pool = nn.MaxPool2d(2)
+        self.drop = nn.Dropout(0.25)
+        self.fc = nn.Linear(4 * 5 * 5, 10)
+
+    def forward(self, x):
+        x = self.pool(self.conv1(x).relu())
+        return self.fc(self.drop(x.flatten(1)))
+
+
+def _cnn():
+    model = _ConvNet()
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+    def step(x, y):
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    return model, opt, step, (X_IMG, LABELS[:16]), 4
+
+
+NETWORKS = {"mlp_sigmoid_sgd": _mlp_sigmoid, "mlp_relu_adam": _mlp_relu_adam, "lstm": _lstm,
+            "cnn_dropout": _cnn}
+
+
+def _train(make, use_jit, steps):
+    tg.manual_seed(0)
+    built = make()
+    model, opt, step, data, batch = built[:5]
+    sched = built[5] if len(built) > 5 else None
+    run = tg.jit(step) if use_jit else step
+    losses = []
+    for x, y in _batches(steps, batch, *data):
+        losses.append(run(x, y).item())
+        if sched is not None:
+            sched.step()
+    return model, opt, losses, run
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_jit_replay_equals_eager_bitwise(name):
+    steps = 202  # two traced calls, then 200 replays
+    m_eager, o_eager, l_eager, _ = _train(NETWORKS[name], False, steps)
+    m_jit, o_jit, l_jit, step = _train(NETWORKS[name], True, steps)
+    assert step.traces == 2 and step.replays == steps - 2
+    assert l_eager == l_jit
+    for (k, p), q in zip(m_eager.named_parameters(), m_jit.parameters()):
+        assert np.array_equal(p.data, q.data), k
+        assert np.array_equal(p.grad.data, q.grad.data), k
+    for p, q in zip(m_eager.parameters(), m_jit.parameters()):
+        for key, value in o_eager.state[p].items():
+            assert np.array_equal(value, o_jit.state[q][key]), key
+
+
+def test_jit_dropout_draws_fresh_numbers():
+    tg.manual_seed(0)
+    x = Tensor.ones(1000)
+    step = tg.jit(lambda x: x.dropout(0.5) * 1.0)
+    outs = [step(x).numpy().copy() for _ in range(4)]
+    assert step.replays == 2
+    assert not np.array_equal(outs[2], outs[3])
+    tg.manual_seed(0)
+    eager = [(x.dropout(0.5) * 1.0).numpy().copy() for _ in range(4)]
+    assert all(np.array_equal(a, b) for a, b in zip(outs, eager))
+
+
+def test_jit_under_no_grad_evaluates():
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 16), nn.ReLU(), nn.Linear(16, 10))
+    predict = tg.jit(lambda x: model(x).argmax(axis=1))
+    with tg.no_grad():
+        for x, in _batches(5, 8, X_FLAT):
+            got = predict(x)
+            assert np.array_equal(got.numpy(), model(x).argmax(axis=1).numpy())
+    assert predict.replays == 3 and model[0].weight.grad is None
+
+
+def test_jit_w4_accumulates_like_eager_and_raw_sgd_under_no_grad():
+    a, b, c = (Tensor(np.full((1, 1), v, np.float32), requires_grad=True) for v in (2.0, 3.0, 4.0))
+    step = tg.jit(lambda: ((a * b) + c).sum().backward())
+    for _ in range(5):
+        step()
+    assert a.grad.tolist() == [[15.0]] and c.grad.tolist() == [[5.0]]
+
+    w = Tensor(np.array([1.0, -2.0], np.float32), requires_grad=True)
+    w_eager = Tensor(w.numpy().copy(), requires_grad=True)
+
+    def sgd(w, x):
+        loss = ((w * x).sum() - 1.0) ** 2
+        loss.backward()
+        with tg.no_grad():
+            w -= 0.1 * w.grad
+        w.grad = None
+        return loss
+    jitted = tg.jit(sgd)
+    for i in range(6):
+        x = Tensor(np.array([1.0, 0.5 * i], np.float32))
+        assert jitted(w, x).item() == sgd(w_eager, x).item()
+    assert np.array_equal(w.data, w_eager.data)
+
+
+def test_jit_retraces_on_new_shapes_and_bounds_its_cache():
+    w = Tensor(np.ones(3, np.float32), requires_grad=True)
+    step = tg.jit(lambda x: (x @ w).sum(), max_cache=2)
+    for n in (1, 2, 1, 2, 1):
+        with tg.no_grad():
+            assert step(Tensor(np.ones((n, 3), np.float32))).item() == 3.0 * n
+    assert step.traces == 4 and step.replays == 1
+    with pytest.warns(UserWarning, match="oldest tape was dropped"), tg.no_grad():
+        step(Tensor(np.ones((5, 3), np.float32)))
+    assert len(step.cache) == 2
+
+
+def test_jit_tape_prints_the_recorded_ops():
+    model, _, step, (x, y), batch = _mlp_sigmoid()
+    step = tg.jit(step)
+    step(Tensor(x[:batch]), Tensor(y[:batch]))
+    text = repr(step.tape)
+    for op in ("MatMul(", "Sigmoid(", "Sigmoid.backward", "accumulate", "SGD.update"):
+        assert op in text
+
+
+@pytest.mark.parametrize("body, what", [
+    (lambda w, x: (w * x).sum().item(), "item"),
+    (lambda w, x: float((w * x).sum()), "item"),
+    (lambda w, x: (w * x).numpy(), "numpy"),
+    (lambda w, x: print(w * x), "array2string"),
+    (lambda w, x: (w * x).tolist(), "tolist"),
+])
+def test_jit_refuses_values_read_into_python(body, what):
+    w = Tensor(np.ones(2, np.float32), requires_grad=True)
+    with pytest.raises(JitError, match=f"({what}).*Move it out"):
+        tg.jit(body)(w, Tensor(np.ones(2, np.float32)))
+
+
+def test_jit_refuses_in_place_changes_it_cannot_see():
+    w = Tensor(np.ones(2, np.float32), requires_grad=True)
+
+    def raw_update(x):
+        loss = (w * x).sum()
+        loss.backward()
+        w.data -= 0.1 * w.grad.data  # numpy on raw arrays: invisible to the tape
+        w.grad = None
+        return loss
+    with pytest.raises(JitError, match="changed in place by code the tape did not see"):
+        tg.jit(raw_update)(Tensor(np.ones(2, np.float32)))
+
+    def increments(x):
+        tg.autograd.increment_version(w)
+        return (w * x).sum()
+    with pytest.raises(JitError, match="only Optimizer.step"), tg.no_grad():
+        tg.jit(increments)(Tensor(np.ones(2, np.float32)))
+
+
+def test_jit_refuses_values_kept_after_the_call():
+    kept = []
+    w = Tensor(np.ones(2, np.float32), requires_grad=True)
+
+    def step(x):
+        y = w * x
+        kept.append(y.detach())
+        return y.sum()
+    with pytest.raises(JitError, match="still referenced after it returned"), tg.no_grad():
+        tg.jit(step)(Tensor(np.ones(2, np.float32)))
+
+
+def test_jit_refuses_a_graph_left_unfinished():
+    w = Tensor(np.ones(2, np.float32), requires_grad=True)
+    with pytest.raises(JitError, match="still has a graph"):
+        tg.jit(lambda x: (w * x).sum())(Tensor(np.ones(2, np.float32)))
+
+
+def test_jit_refuses_random_numbers_it_cannot_redraw():
+    w = Tensor(np.ones(100, np.float32), requires_grad=True)
+    private = np.random.default_rng(1)
+    step = tg.jit(lambda x: (x.dropout(0.5, generator=private) * w).sum())
+    with tg.no_grad():
+        step(Tensor(np.ones(100, np.float32)))
+        with pytest.raises(JitError, match="differs between the first two calls"):
+            step(Tensor(np.ones(100, np.float32)))
+
+
+def test_jit_branch_on_a_value_is_guarded():
+    w = Tensor(np.ones(2, np.float32), requires_grad=True)
+
+    def step(x):
+        s = (w * x).sum()
+        return s * 2.0 if s > 0 else s * -1.0
+    jitted = tg.jit(step)
+    with tg.no_grad():
+        for _ in range(3):
+            assert jitted(Tensor(np.ones(2, np.float32))).item() == 4.0
+        with pytest.warns(UserWarning, match="went the other way.*runs eagerly"):
+            assert jitted(Tensor(-np.ones(2, np.float32))).item() == 2.0
+
+
+def test_jit_guarded_branch_after_an_update_refuses():
+    w = Tensor(np.ones(2, np.float32), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+
+    def step(x):
+        loss = (w * x).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.detach() * 2.0 if loss > 5.0 else loss.detach()  # a guard after the update
+    jitted = tg.jit(step)
+    for _ in range(3):
+        jitted(Tensor(np.ones(2, np.float32)))
+    with pytest.raises(JitError, match="went the other way.*after the step had already changed"):
+        jitted(Tensor(np.full(2, 100.0, np.float32)))
+
+
+def test_jit_cross_entropy_labels_are_inputs_and_still_checked():
+    model, _, step, (x, labels), batch = _mlp_relu_adam()
+    jitted = tg.jit(step)
+    for i in range(3):
+        jitted(Tensor(x[:batch]), Tensor(labels[i:i + batch]))
+    bad = labels[:batch].copy()
+    bad[0] = 10
+    with pytest.raises(IndexError, match="out of bounds"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        jitted(Tensor(x[:batch]), Tensor(bad))
+
+
+def test_jit_changed_parameter_set_traces_again():
+    w = Tensor(np.ones(2, np.float32), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = (w * x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+    jitted = tg.jit(step)
+    for _ in range(3):
+        jitted(Tensor(np.ones(2, np.float32)))
+    opt.add_param_group({"params": [Tensor(np.ones(1, np.float32), requires_grad=True)]})
+    with pytest.warns(UserWarning, match="tracing again"):
+        jitted(Tensor(np.ones(2, np.float32)))
+    for _ in range(2):
+        jitted(Tensor(np.ones(2, np.float32)))
+    assert jitted.replays == 2
+    w.requires_grad_(False)
+    with pytest.warns(UserWarning, match="tracing again"), pytest.raises(RuntimeError):
+        jitted(Tensor(np.ones(2, np.float32)))  # eager refuses too: nothing requires grad
+
+
+def test_jit_train_and_eval_modes_get_their_own_tapes():
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    run = tg.jit(lambda x: model(x))
+    x = Tensor(np.ones((2, 4), np.float32))
+    with tg.no_grad():
+        for _ in range(3):
+            run(x)
+        model.eval()
+        for _ in range(3):
+            assert np.array_equal(run(x).numpy(), model(x).numpy())
+    assert run.traces == 4
