@@ -165,7 +165,9 @@ def plot_costs(runs: dict, best: float, tol: float, out: Path) -> Path:
     ax2.set(xscale="log", yscale="log", ylim=(4e-17, 1), xlabel="passes over the training data",
             ylabel="J - J*  (J*: the lowest cost found)", title="distance to the minimum")
     ax2.axhline(1e-16, color="grey", lw=0.8, ls=":")
-    ax2.text(1.1, 1.4e-16, "float64 rounding: J - J* <= 1e-16", fontsize=8, color="grey")
+    # NOTE: at the right-hand end, clear of Newton's last points (which land on the line at left)
+    ax2.text(0.98, 1.6e-16, "float64 rounding: J - J* <= 1e-16", fontsize=8, color="grey",
+             ha="right", va="bottom", transform=ax2.get_yaxis_transform())
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3, which="both")
     ax1.legend()

@@ -131,14 +131,17 @@ def plot_race(function: str, runs: dict, out: Path) -> Path:
         newton = name == "Newton"
         ax1.plot(path[:, 0], path[:, 1], color=COLORS[name], lw=2.0 if newton else 1.4,
                  marker="o" if newton else None, ms=4, label=f"{name} (lr {run['lr']:g})")
-        ax1.plot(*path[-1], marker="x", color=COLORS[name], ms=8, mew=2)
+    for name, run in runs.items():  # where each stopped: drawn last, so no path hides them
+        ax1.plot(*run["path"][-1], marker="X", color=COLORS[name], mec="white", ms=11, mew=1.2,
+                 ls="none", zorder=5)
     notes = []  # points a path visits outside the window, so the reader is not left guessing
     for name, run in runs.items():
         (x0, x1), (y0, y1) = spec["xlim"], spec["ylim"]
         outside = [(x, y) for x, y in run["path"] if not (x0 <= x <= x1 and y0 <= y <= y1)]
         if outside:
             far = max(outside, key=lambda q: np.hypot(*np.subtract(q, spec["minimum"])))
-            notes.append(f"{name} leaves the window ({len(outside)} points, farthest "
+            points = f"{len(outside)} point{'s' if len(outside) > 1 else ''}"
+            notes.append(f"{name} leaves the window ({points}, farthest "
                          f"({far[0]:.3g}, {far[1]:.3g}))")
     if notes:
         ax1.text(0.02, 0.02, "\n".join(notes), transform=ax1.transAxes, fontsize=8,
@@ -147,20 +150,30 @@ def plot_race(function: str, runs: dict, out: Path) -> Path:
     ax1.plot(*spec["minimum"], marker="*", color="gold", mec="k", ms=18, ls="none",
              label=f"minimum {spec['minimum']}")
     ax1.set(xlim=spec["xlim"], ylim=spec["ylim"], xlabel="x", ylabel="y",
-            title=f"{function}: paths (x = where each stopped)")
-    ax1.legend(fontsize=8, loc="upper right", framealpha=0.9)
+            title=f"{function}: paths (X = where each stopped)")
 
+    # NOTE: the axis stops at `floor`: Newton reaches 1e-30 and below, which would squash the
+    # other curves into a band; a note says where a curve leaves through the bottom
+    floor, below = 1e-12, []
     for name, run in runs.items():
         steps = np.arange(1, len(run["losses"]) + 1)
-        ax2.plot(steps, np.maximum(run["losses"], 1e-30), color=COLORS[name], label=name,
+        ax2.plot(steps, np.maximum(run["losses"], floor / 10), color=COLORS[name],
                  lw=2.0 if name == "Newton" else 1.4, marker="o" if name == "Newton" else None,
                  ms=4)
-    ax2.set(xscale="log", yscale="log", ylim=(1e-30, None),
+        under = np.flatnonzero(run["losses"] < floor)
+        if len(under):
+            below.append(f"{name}: f < {floor:g} from step {under[0] + 1} "
+                         f"(f = {run['losses'][-1]:.1e} at step {len(run['losses'])})")
+    ax2.set(xscale="log", yscale="log", ylim=(floor, None),
             xlabel="step (1 = the start)", ylabel="f(x, y)  (the minimum is 0)",
             title="loss per step")
     ax2.grid(alpha=0.3, which="major")
-    ax2.legend(fontsize=8)
-    fig.tight_layout()
+    if below:
+        ax2.text(0.02, 0.02, "\n".join(below), transform=ax2.transAxes, fontsize=8,
+                 bbox=dict(facecolor="white", alpha=0.85, edgecolor="none"))
+    fig.legend(*ax1.get_legend_handles_labels(), loc="lower center", ncol=5, fontsize=8.5,
+               frameon=False)  # below both panels: nothing of the contours is covered
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     path = out / f"{function}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
