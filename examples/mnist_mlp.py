@@ -207,6 +207,7 @@ def save_plots(result: dict, out: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     paths = []
     h = result["history"]
@@ -219,6 +220,8 @@ def save_plots(result: dict, out: Path) -> list[Path]:
     ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy per epoch")
     ax2.legend()
     ax2.grid(alpha=0.3)
+    for ax in (ax1, ax2):  # whole epochs only (a 2-epoch run otherwise gets ticks at 1.2, 1.4)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     paths.append(out / "curves.png")
     fig.savefig(paths[-1], dpi=110)
@@ -226,15 +229,16 @@ def save_plots(result: dict, out: Path) -> list[Path]:
 
     # what each of the 16 first-layer neurons responds to: its 784 weights as a 28x28 picture
     weights = result["model"].fc1.weight.numpy()
-    fig, axes = plt.subplots(2, 8, figsize=(12, 3.4))
+    fig, axes = plt.subplots(2, 8, figsize=(12, 3.9))
     for i, ax in enumerate(axes.flat):
         w = weights[i].reshape(28, 28)
         limit = np.abs(w).max()
         ax.imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.set_title(f"neuron {i}", fontsize=8)
         ax.axis("off")
-    fig.suptitle("first-layer weights (red: this pixel excites the neuron, blue: inhibits it)")
-    fig.tight_layout()
+    fig.suptitle("first-layer weights (red: this pixel excites the neuron, blue: inhibits it; "
+                 "each neuron on its own scale)")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     paths.append(out / "first_layer_neurons.png")
     fig.savefig(paths[-1], dpi=110)
     plt.close(fig)
