@@ -294,7 +294,7 @@ class Tape:
         self.args = []  # (slot, position of the argument)
         self.output = None  # template of fn's return value
         self.program = None
-        self.small_products = True  # every matrix product below threads.SMALL_PRODUCT
+        self.small_products = None  # True: matrix products, all below threads.SMALL_PRODUCT
 
     def __repr__(self):
         return "\n".join([f"Tape: {len(self.entries)} entries, {self.nslots} slots"]
@@ -356,7 +356,7 @@ class Tape:
             v[slot] = a.data if isinstance(a, Tensor) else a
         # NOTE: eager runs each small product on one BLAS thread, switching the count around
         # every product (threads.matmul); when all of them are small the replay switches once
-        one_thread = self.small_products and threads._fixed is None
+        one_thread = bool(self.small_products) and threads._fixed is None
         with set_grad_enabled(False), threads.num_threads(1 if one_thread else 0):
             for run in self.program:
                 run(v)
@@ -677,11 +677,10 @@ class _Recorder:
         finally:
             STATE.recorder = self
         out.data, s = self.register(out.data, where)
-        if cls.__name__ == "MatMul" and inputs[0].ndim and inputs[1].ndim:
+        if cls.__name__ == "MatMul" and self.tape.small_products is not False:
             a, b = np.shape(_plain(_data(inputs[0]))), np.shape(_plain(_data(inputs[1])))
-            if a[-1] * (a[-2] if len(a) > 1 else 1) * (b[-1] if len(b) > 1 else 1) \
-                    >= threads.SMALL_PRODUCT:
-                self.tape.small_products = False
+            self.tape.small_products = (a[-1] * (a[-2] if len(a) > 1 else 1)
+                                        * (b[-1] if len(b) > 1 else 1) < threads.SMALL_PRODUCT)
         ctx = out._ctx
         c = None
         metas = needs = None
