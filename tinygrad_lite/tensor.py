@@ -92,7 +92,7 @@ def _shape_arg(shape, minimum=0):
 def _axis_arg(axis):
     """A reduction's axis: None, an int or a tuple/list of ints (each checked by the op)."""
     if isinstance(axis, (tuple, list)):
-        return tuple(axis)
+        return tuple(check_int(a, "axis") for a in axis)
     return check_int(axis, "axis")
 
 
@@ -415,15 +415,21 @@ class Tensor(Node):
     def __and__(self, other): return Tensor(_logical(self, "&") & _logical(other, "&"))
     def __or__(self, other): return Tensor(_logical(self, "|") | _logical(other, "|"))
 
+    def _np_axes(self, axis):
+        """`axis` for a numpy reduction: checked, normalized (a 0-d tensor takes 0 and -1)."""
+        if axis is None or self.ndim == 0 and _axis_arg(axis) in (0, -1, (0,), (-1,), ()):
+            return None
+        axes = _axis_arg(axis)
+        return tuple(normalize_axis(a, self.ndim) for a in axes) if isinstance(axes, tuple) else (
+            normalize_axis(axes, self.ndim))
+
     def any(self, axis=None, keepdims=False) -> Tensor:
         """True where any element along `axis` is true (no gradient)."""
-        axis = axis if axis is None or type(axis) is int else _axis_arg(axis)
-        return Tensor(np.any(self.data, axis=axis, keepdims=keepdims))
+        return Tensor(np.any(self.data, axis=self._np_axes(axis), keepdims=keepdims))
 
     def all(self, axis=None, keepdims=False) -> Tensor:
         """True where all elements along `axis` are true (no gradient)."""
-        axis = axis if axis is None or type(axis) is int else _axis_arg(axis)
-        return Tensor(np.all(self.data, axis=axis, keepdims=keepdims))
+        return Tensor(np.all(self.data, axis=self._np_axes(axis), keepdims=keepdims))
 
     # ------------------------------------------------------------------ unary (primitives) ----
     def exp(self) -> Tensor:
@@ -849,7 +855,7 @@ class Tensor(Node):
 
     def dropout(self, p: float = 0.5, training: bool = True, generator=None) -> Tensor:
         """Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p)."""
-        if not isinstance(p, (int, float, np.number)) or not 0.0 <= p <= 1.0:
+        if not isinstance(p, (int, float, np.integer, np.floating)) or not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         if not training or p == 0.0:
             return self
@@ -1071,7 +1077,10 @@ def _operand(x):
     if x is None or isinstance(x, (str, bytes, dict, set)):
         raise TypeError(f"unsupported operand {x!r:.40} ({type(x).__name__}): ops take Tensors, "
                         "numbers and numeric arrays")
-    return Tensor(x)
+    try:
+        return Tensor(x)
+    except TypeError as err:
+        raise TypeError(f"unsupported operand {x!r:.40} ({type(x).__name__}): {err}") from None
 
 
 _ONES = {}
