@@ -7,6 +7,7 @@ both the Tensor function and its numpy reference; otherwise `ref` gives the nump
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -241,6 +242,244 @@ OPS = [
            distinct=True),
     OpSpec("avg_pool2d", lambda x: x.avg_pool2d(3, stride=2, padding=1),
            lambda x: _pool_ref(x, 3, 2, 1, np.mean, 0.0), kind="fixed", shapes=((2, 1, 5, 5),)),
+    # ===================================================================== issue 10 ops ====
+    # ---------------------------------------------------------- elementwise: zero gradient ----
+    OpSpec("sign", lambda a: a.sign(), np.sign, kinks=(0.0,)),
+    OpSpec("floor", lambda a: a.floor(), np.floor, kinks=(-2.0, -1.0, 0.0, 1.0, 2.0)),
+    OpSpec("ceil", lambda a: a.ceil(), np.ceil, kinks=(-2.0, -1.0, 0.0, 1.0, 2.0)),
+    OpSpec("round", lambda a: a.round(), np.round, kinks=(-1.5, -0.5, 0.5, 1.5)),
+    OpSpec("trunc", lambda a: a.trunc(), np.trunc, kinks=(-2.0, -1.0, 0.0, 1.0, 2.0)),
+    OpSpec("floordiv", lambda a: a // 0.7, lambda a: np.floor_divide(a, 0.7),
+           kinks=(-1.4, -0.7, 0.0, 0.7, 1.4), covers=("__floordiv__",)),
+    OpSpec("rfloordiv", lambda a: 5.0 // a, lambda a: np.floor_divide(5.0, a), domain=(0.6, 2.0),
+           kinks=(5 / 8, 5 / 7, 5 / 6, 1.0, 1.25, 5 / 3), covers=("__rfloordiv__",)),
+    OpSpec("div_floor", lambda a: a.div(0.7, rounding_mode="floor"),
+           lambda a: np.floor_divide(a, 0.7), kinks=(-1.4, -0.7, 0.0, 0.7, 1.4), covers=("div",)),
+    OpSpec("div_trunc", lambda a: a.div(0.7, rounding_mode="trunc"), lambda a: np.trunc(a / 0.7),
+           kinks=(-1.4, -0.7, 0.0, 0.7, 1.4), covers=("div",)),
+    # ----------------------------------------------------------------- elementwise: maths ----
+    OpSpec("mod", lambda a: a % 0.7, lambda a: np.remainder(a, 0.7),
+           kinks=(-1.4, -0.7, 0.0, 0.7, 1.4), covers=("__mod__", "Remainder")),
+    OpSpec("rmod", lambda a: 5.0 % a, lambda a: np.remainder(5.0, a), domain=(0.6, 2.0),
+           kinks=(5 / 8, 5 / 7, 5 / 6, 1.0, 1.25, 5 / 3), covers=("__rmod__", "Remainder")),
+    OpSpec("tan", lambda a: a.tan(), np.tan, domain=(-1.2, 1.2)),
+    OpSpec("arcsin", lambda a: a.arcsin(), np.arcsin, domain=(-0.9, 0.9),
+           covers=("Arcsin", "asin")),
+    OpSpec("arccos", lambda a: a.arccos(), np.arccos, domain=(-0.9, 0.9),
+           covers=("Arccos", "acos")),
+    OpSpec("arctan", lambda a: a.arctan(), np.arctan, covers=("Arctan", "atan")),
+    OpSpec("sinh", lambda a: a.sinh(), np.sinh, covers=("Sinh",)),
+    OpSpec("cosh", lambda a: a.cosh(), np.cosh),
+    OpSpec("log2", lambda a: a.log2(), np.log2, domain=(0.2, 3.0), covers=("Log2",)),
+    OpSpec("log10", lambda a: a.log10(), np.log10, domain=(0.2, 3.0), covers=("Log10",)),
+    OpSpec("log1p", lambda a: a.log1p(), np.log1p, domain=(-0.5, 2.0), covers=("Log1p",)),
+    OpSpec("expm1", lambda a: a.expm1(), np.expm1, covers=("Expm1",)),
+    OpSpec("exp2", lambda a: a.exp2(), np.exp2),
+    OpSpec("rsqrt", lambda a: a.rsqrt(), lambda a: 1 / np.sqrt(a), domain=(0.2, 3.0)),
+    OpSpec("reciprocal", lambda a: a.reciprocal(), np.reciprocal, domain=(0.3, 2.0)),
+    OpSpec("erf", lambda a: a.erf(), lambda a: _erf(a), covers=("Erf",)),
+    OpSpec("nan_to_num", lambda a: (a / (a > 0)).nan_to_num(posinf=5.0, neginf=-5.0),
+           lambda a: np.nan_to_num(a / (a > 0), posinf=5.0, neginf=-5.0), kinks=(0.0,)),
+    # ----------------------------------------------------------------------- activations ----
+    OpSpec("gelu", lambda a: a.gelu(), lambda a: 0.5 * a * (1 + _erf(a / np.sqrt(2))),
+           domain=(-4, 4)),
+    OpSpec("gelu_tanh", lambda a: a.gelu("tanh"),
+           lambda a: 0.5 * a * (1 + np.tanh(np.sqrt(2 / np.pi) * (a + 0.044715 * a ** 3))),
+           domain=(-4, 4), covers=("gelu",)),
+    OpSpec("silu", lambda a: a.silu(), lambda a: a / (1 + np.exp(-a)), domain=(-5, 5)),
+    OpSpec("mish", lambda a: a.mish(), lambda a: a * np.tanh(np.logaddexp(0, a)), domain=(-5, 5)),
+    OpSpec("elu", lambda a: a.elu(0.7), lambda a: np.where(a > 0, a, 0.7 * np.expm1(a)),
+           kinks=(0.0,)),
+    OpSpec("selu", lambda a: a.selu(),
+           lambda a: _SELU[1] * np.where(a > 0, a, _SELU[0] * np.expm1(a)), kinks=(0.0,)),
+    OpSpec("hardtanh", lambda a: a.hardtanh(-0.5, 1.0), lambda a: np.clip(a, -0.5, 1.0),
+           kinks=(-0.5, 1.0)),
+    OpSpec("relu6", lambda a: a.relu6(), lambda a: np.clip(a, 0, 6), domain=(-1.0, 7.0),
+           kinks=(0.0, 6.0)),
+    OpSpec("hardsigmoid", lambda a: a.hardsigmoid(), lambda a: np.clip(a / 6 + 0.5, 0, 1),
+           domain=(-4.0, 4.0), kinks=(-3.0, 3.0)),
+    OpSpec("hardswish", lambda a: a.hardswish(), lambda a: a * np.clip(a / 6 + 0.5, 0, 1),
+           domain=(-4.0, 4.0), kinks=(-3.0, 3.0)),
+    OpSpec("softsign", lambda a: a.softsign(), lambda a: a / (1 + np.abs(a)), kinks=(0.0,)),
+    OpSpec("logsigmoid", lambda a: a.logsigmoid(), lambda a: -np.logaddexp(0, -a),
+           domain=(-6, 6)),
+    # ------------------------------------------------------------ reductions and scans ----
+    # (prod/cumprod rows keep values off 0: products of values like 1e-250 underflow and the
+    # quotient rule's 1/x**2 in the second derivative overflows; exact zeros have rows of their own)
+    OpSpec("prod", lambda a: a.prod(), np.prod,
+           kinks=(0.0,)),
+    OpSpec("prod_axis", lambda a: a.prod(axis=0, keepdims=True),
+           lambda a: np.prod(a, axis=0, keepdims=True), kind="reduce", min_dims=1,
+           covers=("prod", "Cumprod"),
+           kinks=(0.0,)),
+    OpSpec("prod_axes", lambda a: a.prod(axis=(0, 2)), lambda a: np.prod(a, axis=(0, 2)),
+           kind="fixed", shapes=((2, 3, 2),), covers=("prod",),
+           kinks=(0.0,)),
+    OpSpec("prod_zeros", lambda a: (a * _ZEROS).prod(axis=1), lambda a: np.prod(a * _ZEROS, 1),
+           kind="fixed", shapes=((3, 4),), covers=("prod",),
+           kinks=(0.0,)),
+    OpSpec("cumsum", lambda a: a.cumsum(), np.cumsum, covers=("Cumsum",)),
+    OpSpec("cumsum_axis", lambda a: a.cumsum(axis=0), lambda a: np.cumsum(a, axis=0),
+           kind="reduce", min_dims=1, covers=("cumsum",)),
+    OpSpec("cumprod", lambda a: a.cumprod(axis=-1), lambda a: np.cumprod(a, axis=-1),
+           kind="reduce", min_dims=1, covers=("Cumprod",),
+           kinks=(0.0,)),
+    OpSpec("cumprod_zeros", lambda a: (a * _ZEROS).cumprod(axis=1),
+           lambda a: np.cumprod(a * _ZEROS, 1), kind="fixed", shapes=((3, 4),),
+           covers=("cumprod", "Cumprod"),
+           kinks=(0.0,)),
+    OpSpec("cummax", lambda a: a.cummax(-1).values, lambda a: np.maximum.accumulate(a, -1),
+           kind="reduce", min_dims=1, distinct=True),
+    OpSpec("cummin", lambda a: a.cummin(0)[0], lambda a: np.minimum.accumulate(a, 0),
+           kind="reduce", min_dims=1, distinct=True),
+    OpSpec("sort", lambda a: a.sort(-1), lambda a: np.sort(a, -1), kind="reduce", min_dims=1,
+           distinct=True),
+    OpSpec("sort_descending", lambda a: a.sort(0, descending=True),
+           lambda a: np.flip(np.sort(a, 0), 0), kind="reduce", min_dims=1, distinct=True,
+           covers=("sort",)),
+    OpSpec("topk", lambda a: a.topk(2).values, lambda a: np.flip(np.sort(a, -1), -1)[..., :2],
+           kind="fixed", shapes=((3, 4),), distinct=True),
+    OpSpec("topk_smallest", lambda a: a.topk(1, axis=0, largest=False)[0],
+           lambda a: np.sort(a, 0)[:1], kind="fixed", shapes=((3, 4),), distinct=True,
+           covers=("topk",)),
+    OpSpec("median", lambda a: a.median(axis=-1), lambda a: np.median(a, axis=-1),
+           kind="reduce", min_dims=1, nonempty=True, distinct=True),
+    OpSpec("median_all", lambda a: a.median(), np.median, nonempty=True, distinct=True,
+           covers=("median",)),
+    OpSpec("norm", lambda a: a.norm(), np.linalg.norm, domain=(0.1, 2.0)),
+    OpSpec("norm_axis", lambda a: a.norm(axis=-1, keepdims=True),
+           lambda a: np.linalg.norm(a, axis=-1, keepdims=True), kind="reduce", min_dims=1,
+           domain=(0.1, 2.0), covers=("norm",)),
+    OpSpec("norm_1", lambda a: a.norm(1, axis=0), lambda a: np.linalg.norm(a, 1, axis=0),
+           kind="reduce", min_dims=1, kinks=(0.0,), covers=("norm",)),
+    OpSpec("norm_inf", lambda a: a.norm(np.inf), lambda a: np.linalg.norm(a, np.inf),
+           kind="fixed", shapes=((5,),), domain=(0.1, 2.0), distinct=True, covers=("norm",)),
+    OpSpec("norm_p", lambda a: a.norm(3, axis=1), lambda a: np.linalg.norm(a, 3, axis=1),
+           kind="fixed", shapes=((2, 3),), domain=(0.1, 2.0), covers=("norm",)),
+    OpSpec("norm_fro", lambda a: a.norm("fro"), lambda a: np.linalg.norm(a, "fro"),
+           kind="fixed", shapes=((3, 2),), domain=(0.1, 2.0), covers=("norm",)),
+    OpSpec("norm_matrix_1", lambda a: a.norm(1, axis=(0, 1)),
+           lambda a: np.linalg.norm(a, 1, axis=(0, 1)), kind="fixed", shapes=((3, 2),),
+           domain=(0.1, 2.0), distinct=True, covers=("norm",)),
+    OpSpec("norm_matrix_inf", lambda a: a.norm(np.inf, axis=(1, 2), keepdims=True),
+           lambda a: np.linalg.norm(a, np.inf, axis=(1, 2), keepdims=True), kind="fixed",
+           shapes=((2, 3, 2),), domain=(0.1, 2.0), distinct=True, covers=("norm",)),
+    # ----------------------------------------------------------- movement and indexing ----
+    OpSpec("flip", lambda a: a.flip(), np.flip),
+    OpSpec("flip_axis", lambda a: a.flip(-1), lambda a: np.flip(a, -1), kind="reduce",
+           min_dims=1, covers=("flip",)),
+    OpSpec("fliplr", lambda a: a.fliplr(), np.fliplr, kind="fixed", shapes=((2, 3, 2),)),
+    OpSpec("flipud", lambda a: a.flipud(), np.flipud, kind="reduce", min_dims=1),
+    OpSpec("roll", lambda a: a.roll(2), lambda a: np.roll(a, 2)),
+    OpSpec("roll_axes", lambda a: a.roll((1, -4), axis=(0, 1)),
+           lambda a: np.roll(a, (1, -4), axis=(0, 1)), kind="fixed", shapes=((3, 3),),
+           covers=("roll",)),
+    OpSpec("rot90", lambda a: a.rot90(), np.rot90, kind="fixed", shapes=((2, 3),)),
+    OpSpec("rot90_k", lambda a: a.rot90(-1, axes=(2, 0)),
+           lambda a: np.rot90(a, -1, axes=(2, 0)), kind="fixed", shapes=((2, 3, 4),),
+           covers=("rot90",)),
+    OpSpec("repeat", lambda a: a.repeat(2), lambda a: np.repeat(a, 2)),
+    OpSpec("repeat_counts", lambda a: a.repeat_interleave(np.array([0, 2, 1]), axis=1),
+           lambda a: np.repeat(a, np.array([0, 2, 1]), axis=1), kind="fixed", shapes=((2, 3),),
+           covers=("repeat", "repeat_interleave")),
+    OpSpec("tile", lambda a: a.tile((2, 1, 3)), lambda a: np.tile(a, (2, 1, 3))),
+    OpSpec("tril", lambda a: a.tril(), np.tril, kind="fixed", shapes=((2, 3, 4),)),
+    OpSpec("triu", lambda a: a.triu(-1), lambda a: np.triu(a, -1), kind="fixed",
+           shapes=((4, 3),)),
+    OpSpec("diag_vector", lambda a: a.diag(1), lambda a: np.diag(a, 1), kind="fixed",
+           shapes=((3,),), covers=("diag", "ScatterAdd")),
+    OpSpec("diag_matrix", lambda a: a.diag(-1), lambda a: np.diag(a, -1), kind="fixed",
+           shapes=((3, 4),), covers=("diag",)),
+    OpSpec("diagonal", lambda a: a.diagonal(1, 2, 0), lambda a: np.diagonal(a, 1, 2, 0),
+           kind="fixed", shapes=((3, 2, 4),)),
+    OpSpec("trace", lambda a: a.trace(), np.trace, kind="fixed", shapes=((3, 4),)),
+    OpSpec("outer", lambda a, b: a.outer(b), np.outer, arity=2, kind="fixed",
+           shapes=((3,), (2, 2))),
+    OpSpec("tensordot", lambda a, b: a.tensordot(b, axes=([0, 2], [2, 0])),
+           lambda a, b: np.tensordot(a, b, axes=([0, 2], [2, 0])), arity=2, kind="fixed",
+           shapes=((2, 3, 4), (4, 5, 2))),
+    OpSpec("tensordot_int", lambda a, b: a.tensordot(b, 1), lambda a, b: np.tensordot(a, b, 1),
+           arity=2, kind="fixed", shapes=((2, 3), (3, 2)), covers=("tensordot",)),
+    OpSpec("einsum_matmul", lambda a, b: tg.einsum("ij,jk->ik", a, b),
+           lambda a, b: np.einsum("ij,jk->ik", a, b), arity=2, kind="fixed",
+           shapes=((2, 3), (3, 4)), covers=("Einsum",)),
+    OpSpec("einsum_three", lambda a, b, c: tg.einsum("ij,jk,kl->li", a, b, c),
+           lambda a, b, c: np.einsum("ij,jk,kl->li", a, b, c), arity=3, kind="fixed",
+           shapes=((2, 3), (3, 2), (2, 2)), covers=("Einsum",)),
+    OpSpec("einsum_diagonal", lambda a, b: tg.einsum("iij,j->i", a, b),
+           lambda a, b: np.einsum("iij,j->i", a, b), arity=2, kind="fixed",
+           shapes=((3, 3, 2), (2,)), covers=("Einsum",)),
+    OpSpec("einsum_trace", lambda a: tg.einsum("ii", a), lambda a: np.einsum("ii", a),
+           kind="fixed", shapes=((3, 3),), covers=("Einsum",)),
+    OpSpec("einsum_ellipsis", lambda a, b: tg.einsum("...ij,...jk", a, b),
+           lambda a, b: np.einsum("...ij,...jk", a, b), arity=2, kind="fixed",
+           shapes=((2, 1, 2, 3), (4, 3, 2)), covers=("Einsum",)),
+    OpSpec("einsum_summed_alone", lambda a, b: tg.einsum("ijk,j->i", a, b),
+           lambda a, b: np.einsum("ijk,j->i", a, b), arity=2, kind="fixed",
+           shapes=((2, 3, 2), (3,)), covers=("Einsum",)),
+    OpSpec("einsum_broadcast", lambda a, b: tg.einsum("ij,ij->i", a, b),
+           lambda a, b: np.einsum("ij,ij->i", a, b), arity=2, kind="fixed",
+           shapes=((3, 1), (3, 4)), covers=("Einsum",)),
+    OpSpec("einsum_sublist", lambda a, b: tg.einsum(a, [0, 1], b, [1, 2], [2, 0]),
+           lambda a, b: np.einsum(a, [0, 1], b, [1, 2], [2, 0]), arity=2, kind="fixed",
+           shapes=((2, 3), (3, 2)), covers=("Einsum",)),
+    OpSpec("take_along_axis", lambda a: a.take_along_axis(_IDX, 1),
+           lambda a: np.take_along_axis(a, _IDX, 1), kind="fixed", shapes=((3, 4),)),
+    OpSpec("gather", lambda a: a.gather(1, _IDX), lambda a: np.take_along_axis(a, _IDX, 1),
+           kind="fixed", shapes=((3, 4),)),
+    OpSpec("scatter", lambda a, b: a.scatter(1, _IDX, b), lambda a, b: _scatter(a, 1, _IDX, b),
+           arity=2, kind="fixed", shapes=((3, 4), (3, 3))),
+    OpSpec("scatter_add", lambda a, b: a.scatter_add(0, _IDX0, b),
+           lambda a, b: _scatter_add(a, 0, _IDX0, b), arity=2, kind="fixed",
+           shapes=((3, 4), (2, 4))),
+    OpSpec("index_add", lambda a, b: a.index_add(1, np.array([2, 0, 2]), b, alpha=2.0),
+           lambda a, b: _index_add(a, 1, np.array([2, 0, 2]), b * 2.0), arity=2, kind="fixed",
+           shapes=((2, 4), (2, 3))),
+    OpSpec("ravel", lambda a: a.ravel(), np.ravel),
+    OpSpec("meshgrid", lambda a, b: _meshgrid(a, b), lambda a, b: _meshgrid(a, b), arity=2,
+           kind="fixed", shapes=((3,), (2,))),
+    OpSpec("pad_reflect", lambda a: a.pad(((1, 2), (2, 0)), mode="reflect"),
+           lambda a: np.pad(a, ((1, 2), (2, 0)), mode="reflect"), kind="fixed",
+           shapes=((3, 4),), covers=("pad",)),
+    OpSpec("pad_edge", lambda a: a.pad(2, mode="replicate"), lambda a: np.pad(a, 2, mode="edge"),
+           kind="fixed", shapes=((2, 3),), covers=("pad",)),
+    OpSpec("pad_wrap", lambda a: a.pad((1, 3), mode="circular"),
+           lambda a: np.pad(a, (1, 3), mode="wrap"), kind="fixed", shapes=((2, 3),),
+           covers=("pad",)),
+    OpSpec("pad_crop", lambda a: a.pad(((-1, 2), (1, -2))),
+           lambda a: np.pad(a[1:, :-2], ((0, 2), (1, 0))), kind="fixed", shapes=((3, 4),),
+           covers=("pad",)),
+    OpSpec("sdpa", lambda q, k, v: tg.scaled_dot_product_attention(q, k, v),
+           lambda q, k, v: _sdpa(q, k, v, None), arity=3, kind="fixed",
+           shapes=((2, 3, 4), (2, 5, 4), (2, 5, 2))),
+    OpSpec("sdpa_causal", lambda q, k, v: tg.scaled_dot_product_attention(q, k, v, is_causal=True),
+           lambda q, k, v: _sdpa(q, k, v, np.tri(4, 4, dtype=bool)), arity=3, kind="fixed",
+           shapes=((1, 2, 4, 3), (1, 2, 4, 3), (1, 2, 4, 3))),
+    OpSpec("sdpa_masks", lambda q, k, v: tg.scaled_dot_product_attention(q, k, v, attn_mask=_MASK),
+           lambda q, k, v: _sdpa(q, k, v, _MASK), arity=3, kind="fixed",
+           shapes=((3, 2), (3, 2), (3, 2))),
+    # ------------------------------------------------------------------ PyTorch spellings ----
+    OpSpec("torch_arith", lambda a, b: a.add(b, alpha=2).sub(b).mul(b).div(b + 3).pow(2).neg(),
+           lambda a, b: -(((a + 2 * b - b) * b / (b + 3)) ** 2), arity=2, kind="broadcast",
+           covers=("add", "sub", "mul", "div", "pow", "neg")),
+    OpSpec("clamp", lambda a: a.clamp(-0.5, 0.5), lambda a: np.clip(a, -0.5, 0.5),
+           kinks=(-0.5, 0.5)),
+    OpSpec("masked_fill", lambda a, b: a.masked_fill(b > 0, -1.0),
+           lambda a, b: np.where(b > 0, -1.0, a), arity=2, kind="fixed", shapes=((2, 3), (3,)),
+           kinks=(0.0,)),
+    OpSpec("view_as", lambda a, b: a.view_as(b) * b, lambda a, b: a.reshape(b.shape) * b, arity=2,
+           kind="fixed", shapes=((2, 3), (3, 2)), covers=("view_as", "reshape_as")),
+    OpSpec("expand_as", lambda a, b: a.expand_as(b) * b, lambda a, b: a * b, arity=2,
+           kind="fixed", shapes=((3, 1), (3, 2))),
+    OpSpec("type_as", lambda a, b: a.type_as(b) * 2, lambda a, b: a * 2, arity=2,
+           kind="fixed", shapes=((2,), (2,))),
+    OpSpec("torch_dims", lambda a: a.sum(dim=1, keepdim=True) * a.mean(dim=0) + a.max(dim=1)[0][:, None]
+           + a.var(dim=0, correction=0) + a.cumsum(dim=1) + a.flip(dims=(0,)),
+           lambda a: a.sum(1, keepdims=True) * a.mean(0) + a.max(1)[:, None] + a.var(0)
+           + np.cumsum(a, 1) + np.flip(a, 0), kind="fixed", shapes=((3, 4),), distinct=True,
+           covers=("sum", "mean", "max", "var", "cumsum", "flip")),
+    OpSpec("transpose_dims", lambda a: a.transpose(0, 2) if isinstance(a, Tensor)
+           else np.swapaxes(a, 0, 2), kind="fixed", shapes=((2, 3, 4),), covers=("transpose",)),
 ]
 
 
@@ -270,4 +509,55 @@ NOT_OPS = {
     "eye", "float", "full", "grad", "grad_fn", "is_leaf", "item", "long", "ndim", "numpy",
     "one_hot", "ones", "ones_like", "rand", "randn", "requires_grad", "requires_grad_",
     "retain_grad", "shape", "size", "tolist", "uniform", "zeros", "zeros_like", "dropout",
+    # issue 10: no gradient (tests in test_ops_more.py)
+    "argsort", "isclose", "allclose", "eq", "ne", "lt", "le", "gt", "ge", "cpu", "to", "device",
 }
+
+
+# ------------------------------------------------------------------- issue 10 references ----
+_SELU = (1.6732632423543772848170429916717, 1.0507009873554804934193349852946)
+_ZEROS = np.array([[1, 0, 1, 1], [0, 1, 0, 1], [1, 1, 1, 1]], dtype=np.float32)
+_IDX = np.array([[0, 3, 0], [2, 2, 1], [1, 0, 1]])  # repeated positions in rows 0 and 1
+_IDX0 = np.array([[0, 2, 0, 1], [0, 0, 2, 1]])
+_MASK = np.array([[True, False, True], [False, False, True], [True, True, True]])
+
+
+def _erf(a):
+    return np.vectorize(math.erf, otypes=[np.float64])(a)
+
+
+def _scatter(a, axis, index, src):
+    out = np.array(a, copy=True)
+    for pos in np.ndindex(*index.shape):
+        target = list(pos)
+        target[axis] = index[pos]
+        out[tuple(target)] = src[pos]  # in order: the last write wins
+    return out
+
+
+def _scatter_add(a, axis, index, src):
+    out = np.array(a, copy=True)
+    for pos in np.ndindex(*index.shape):
+        target = list(pos)
+        target[axis] = index[pos]
+        out[tuple(target)] += src[pos]
+    return out
+
+
+def _index_add(a, axis, index, src):
+    out = np.array(a, copy=True)
+    for k, i in enumerate(index):
+        out[(slice(None),) * axis + (i,)] += src[(slice(None),) * axis + (k,)]
+    return out
+
+
+def _meshgrid(a, b):
+    x, y = tg.meshgrid(a, b) if isinstance(a, Tensor) else np.meshgrid(a, b)
+    return x * 2 + y * y
+
+
+def _sdpa(q, k, v, mask):
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    if mask is not None:
+        s = np.where(mask, s, -np.inf)
+    return _softmax(s) @ v

@@ -726,6 +726,215 @@ class FoldWindows(Primitive):
         return SlidingWindow.apply(grad, window=s["window"], stride=s["stride"])
 
 
+# ---------------------------------------------------------------------- more unary (issue 10) ----
+class _Unary(Primitive):
+    """An elementwise function with a numpy `fn` and its derivative written in ops (`derivative`
+    gets the input, an array or a Tensor); the subclasses below are one line each."""
+
+    fn = None
+
+    @classmethod
+    def forward(cls, ctx, x):
+        ctx.save_for_backward(x)
+        return cls.fn(x)
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        x, = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return _chain(grad, cls.derivative(x))
+
+
+class Arcsin(_Unary):
+    # NOTE: a primitive: no composite of the other primitives computes arcsin
+    fn = staticmethod(xp.arcsin)
+    derivative = staticmethod(lambda x: 1.0 / Sqrt.apply(1.0 - x * x))
+
+
+class Arccos(_Unary):
+    # NOTE: a primitive: pi/2 - arcsin(x) loses the relative precision of small results near 1
+    fn = staticmethod(xp.arccos)
+    derivative = staticmethod(lambda x: -1.0 / Sqrt.apply(1.0 - x * x))
+
+
+class Arctan(_Unary):
+    # NOTE: a primitive: no composite of the other primitives computes arctan
+    fn = staticmethod(xp.arctan)
+    derivative = staticmethod(lambda x: 1.0 / (1.0 + x * x))
+
+
+class Sinh(_Unary):
+    # NOTE: a primitive for accuracy: (exp(x) - exp(-x)) / 2 cancels to 0 for small float32 x
+    fn = staticmethod(xp.sinh)
+    derivative = staticmethod(lambda x: (Exp.apply(x) + Exp.apply(-x)) * 0.5)
+
+
+class Log1p(_Unary):
+    # NOTE: a primitive for accuracy: log(1 + x) is 0 for |x| below float eps
+    fn = staticmethod(xp.log1p)
+    derivative = staticmethod(lambda x: 1.0 / (1.0 + x))
+
+
+class Expm1(_Unary):
+    # NOTE: a primitive for accuracy: exp(x) - 1 cancels for small x
+    fn = staticmethod(xp.expm1)
+    derivative = staticmethod(lambda x: Exp.apply(x))
+
+
+class Log2(_Unary):
+    # NOTE: a primitive for exactness: log(x) / log(2) misses exact powers of two (log2(8) came
+    # out 2.9999998 in float32 for 46 of 267 powers), and floor(log2(n)) is a common use
+    fn = staticmethod(xp.log2)
+    derivative = staticmethod(lambda x: 1.0 / (x * math.log(2.0)))
+
+
+class Log10(_Unary):
+    # NOTE: a primitive for exactness, as Log2 (log(1000) / log(10) is not 3)
+    fn = staticmethod(xp.log10)
+    derivative = staticmethod(lambda x: 1.0 / (x * math.log(10.0)))
+
+
+def _erf(x):
+    """erf elementwise: scipy.special's (fast) when scipy is installed, else the standard
+    library's math.erf per element (exact, slower); dtype kept for floats."""
+    try:
+        from scipy.special import erf
+    except ImportError:  # pragma: no cover - exercised by a test that hides scipy
+        erf = None
+    out_dtype = x.dtype if x.dtype.kind == "f" else np.float64
+    if erf is not None:
+        return erf(x).astype(out_dtype, copy=False)
+    return np.frompyfunc(math.erf, 1, 1)(x).astype(out_dtype)
+
+
+class Erf(_Unary):
+    # NOTE: a primitive: no composite computes erf (gelu's exact form needs it)
+    fn = staticmethod(_erf)
+    derivative = staticmethod(lambda x: Exp.apply(-(x * x)) * (2.0 / math.sqrt(math.pi)))
+
+
+class Remainder(Primitive):
+    """numpy's x % y (the result has the sign of y). A primitive because x - floor(x / y) * y is
+    not exactly numpy's value; d/dx = 1, d/dy = -floor(x / y) (PyTorch's convention)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return xp.remainder(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        nx, ny = ctx.needs_input_grad
+        gy = None
+        if ny:
+            gy = grad * -xp.floor_divide(_data(x), _data(y)).astype(_data(grad).dtype)
+        return (grad if nx else None), gy
+
+
+# ------------------------------------------------------------------------------------- scans ----
+def _reverse(x, axis):
+    """x reversed along `axis` (basic indexing: works on arrays and Tensors, a view on arrays)."""
+    return x[(slice(None),) * axis + (slice(None, None, -1),)]
+
+
+class Cumsum(Primitive):
+    # NOTE: a primitive for speed: as a composite it would be a triangular matmul (n^2 work)
+    @staticmethod
+    def forward(ctx, x, *, axis):
+        return xp.cumsum(x, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        axis = ctx.settings["axis"]
+        return _reverse(Cumsum.apply(_reverse(grad, axis), axis=axis), axis)
+
+
+class Cumprod(Primitive):
+    """Running products along `axis` (a non-negative int). The gradient is exact with zeros in
+    the input, and differentiable again (see _cumprod_grad)."""
+
+    @staticmethod
+    def forward(ctx, x, *, axis):
+        out = xp.cumprod(x, axis=axis)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        return _cumprod_grad(x, out, grad, ctx.settings["axis"])
+
+
+def _cumprod_grad(x, y, g, axis):
+    """d/dx_k of sum_i g_i y_i with y = cumprod(x) along `axis`:
+    sum_{i >= k} g_i prod_{j <= i, j != k} x_j, written with ops so it differentiates again.
+
+    With no zero in a slice this is revcumsum(g * y)_k / x_k. With a first zero at z: for k < z the
+    same formula; for k = z, revcumsum(g * cumprod(x'))_z where x' is x with x_z set to 1; for
+    k > z every term holds the factor x_z, so it is x_z times the gradient at x' (one zero fewer:
+    the recursion ends after as many levels as a slice has zeros).
+    """
+    def revcumsum(v):
+        return _reverse(Cumsum.apply(_reverse(v, axis), axis=axis), axis)
+
+    xd = _data(x)
+    zero = xd == 0
+    if not zero.any():
+        return revcumsum(g * y) / x
+    seen = xp.cumsum(zero, axis=axis)
+    before, first = seen == 0, zero & (seen == 1)
+    dtype = xd.dtype
+    one = np.ones((), dtype=dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g_before = revcumsum(g * y) / Where.apply(before, x, one)
+    x1 = Where.apply(first, one, x)
+    y1 = Cumprod.apply(x1, axis=axis)
+    g_first = revcumsum(g * y1)
+    x_z = Where.apply(first, x, np.zeros((), dtype=dtype)).sum(axis=axis, keepdims=True)
+    g_after = x_z * _cumprod_grad(x1, y1, g, axis)
+    return Where.apply(before, g_before, Where.apply(first, g_first, g_after))
+
+
+# ------------------------------------------------------------------------------------ einsum ----
+class Einsum(Primitive):
+    """numpy's einsum on explicit subscripts with no ellipsis, no broadcasting and no letter
+    repeated within one operand whose gradient is needed (Tensor.einsum rewrites any subscripts
+    numpy accepts into this form). The gradient of operand i is an einsum of the output gradient
+    with the other operands; letters summed in operand i alone come back by broadcasting."""
+
+    # NOTE: a primitive for speed: numpy's einsum (with optimize) contracts in one call what a
+    # composite of transposes, reshapes and matmuls would spell out by hand for each subscript
+    @staticmethod
+    def forward(ctx, *operands, subscripts):
+        ctx.shapes = [np.shape(o) for o in operands]
+        ctx.save_for_backward(*operands)
+        return xp.asarray(xp.einsum(subscripts, *operands, optimize=len(operands) > 2))
+
+    @staticmethod
+    def backward(ctx, grad):
+        inputs, out = ctx.settings["subscripts"].split("->")
+        terms = inputs.split(",")
+        operands = ctx.saved_tensors
+        grads = []
+        for i, needs in enumerate(ctx.needs_input_grad):
+            if not needs:
+                grads.append(None)
+                continue
+            target, shape = terms[i], ctx.shapes[i]
+            others = [t for j, t in enumerate(terms) if j != i]
+            available = set(out).union(*others)
+            kept = "".join(c for c in target if c in available)
+            g = Einsum.apply(grad, *[o for j, o in enumerate(operands) if j != i],
+                             subscripts=",".join([out, *others]) + "->" + kept)
+            if kept != target:  # letters summed in this operand alone: broadcast back
+                sizes = dict(zip(target, shape))
+                g = g.reshape(tuple(sizes[c] if c in kept else 1 for c in target))
+                g = Expand.apply(g, shape=tuple(shape))
+            grads.append(g)
+        return tuple(grads)
+
+
 # Every primitive, for the coverage test and the docs.
 PRIMITIVES = (
     Cast, Neg, Exp, Log, Sin, Cos, Sqrt, Sigmoid, Tanh, Softplus, LogSoftmax, Relu,
@@ -733,5 +942,7 @@ PRIMITIVES = (
     Sum, Max, Min,
     Reshape, Permute, Expand, GetItem, ScatterAdd, SetItem, Pad, Concatenate,
     MatMul, SlidingWindow, FoldWindows,
+    Arcsin, Arccos, Arctan, Sinh, Log1p, Expm1, Log2, Log10, Erf, Remainder,
+    Cumsum, Cumprod, Einsum,
 )
 

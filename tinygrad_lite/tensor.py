@@ -6,6 +6,8 @@ The file has four parts: construction, one-line bindings of the primitives in op
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,14 +17,25 @@ from .argcheck import check_int, check_real_dtype, int_pair, normalize_axis
 from .autograd import STATE, Node, mark_modified, no_grad, run_backward
 from .ops import (
     Add,
+    Arccos,
+    Arcsin,
+    Arctan,
     Cast,
     Concatenate,
     Cos,
+    Cumprod,
+    Cumsum,
     Div,
+    Einsum,
+    Erf,
     Exp,
     Expand,
+    Expm1,
     GetItem,
     Log,
+    Log1p,
+    Log2,
+    Log10,
     LogSoftmax,
     MatMul,
     Max,
@@ -35,10 +48,13 @@ from .ops import (
     Permute,
     Pow,
     Relu,
+    Remainder,
     Reshape,
+    ScatterAdd,
     SetItem,
     Sigmoid,
     Sin,
+    Sinh,
     SlidingWindow,
     Softplus,
     Sqrt,
@@ -46,6 +62,8 @@ from .ops import (
     Sum,
     Tanh,
     Where,
+    _keepdims_shape,
+    _normalize_axes,
 )
 
 float16, float32, float64 = np.float16, np.float32, np.float64
@@ -131,9 +149,17 @@ class Tensor(Node):
     """
 
     __slots__ = ()
-    # NOTE: numpy defers to our reflected operators, so ndarray * Tensor is a Tensor, not an
-    # object array of Tensors.
-    __array_ufunc__ = None
+    # NOTE: numpy's dispatch protocols: np.exp(t), ndarray * t, np.sum(t), np.concatenate([t, u])
+    # run the Tensor operation and stay in the graph (tables and refusals in numpy_api.py).
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from .numpy_api import array_ufunc
+
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from .numpy_api import array_function
+
+        return array_function(func, types, args, kwargs)
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         arr = _to_array(data, _as_dtype(dtype))
@@ -731,10 +757,17 @@ class Tensor(Node):
         return GetItem.apply(self, index=_index_arg(index))
 
     def pad(self, pad_width, mode: str = "constant", constant_values=0.0) -> Tensor:
-        """numpy's pad (constant mode): `pad_width` is one (before, after) pair per axis, or one
-        pair / one int for all axes."""
-        if mode != "constant":
-            raise ValueError(f"pad supports mode='constant' only, got {mode!r}")
+        """numpy's pad: `pad_width` is one (before, after) pair per axis, or one pair / one int for
+        all axes; modes "constant", "edge" (PyTorch's "replicate"), "reflect", "symmetric" and
+        "wrap" ("circular"). A negative width crops (as PyTorch's F.pad).
+
+        >>> Tensor([1, 2, 3]).pad((2, -1), mode="reflect")
+        tensor([3, 2, 1, 2])
+        """
+        mode = _PAD_MODES.get(mode, mode)
+        if mode not in ("constant", "edge", "reflect", "symmetric", "wrap"):
+            raise ValueError(f"pad: mode must be one of 'constant', 'edge' ('replicate'), 'reflect', "
+                             f"'symmetric', 'wrap' ('circular'), got {mode!r}")
         widths = np.asarray(pad_width)
         if widths.dtype.kind not in "iu" or widths.ndim > 2:
             raise TypeError(f"pad_width must be ints: one (before, after) pair per axis, one pair, "
@@ -745,9 +778,22 @@ class Tensor(Node):
             raise ValueError(f"pad_width {pad_width!r:.60} does not fit a tensor with {self.ndim} "
                              "dimension(s): give one (before, after) pair per axis") from None
         pad_width = tuple((int(a), int(b)) for a, b in widths)
-        if any(a < 0 or b < 0 for a, b in pad_width):
-            raise ValueError(f"pad widths must be non-negative, got {pad_width}")
-        return Pad.apply(self, pad_width=pad_width, value=constant_values)
+        x = self
+        if any(a < 0 or b < 0 for a, b in pad_width):  # negative widths crop first
+            if any(max(-a, 0) + max(-b, 0) > n for (a, b), n in zip(pad_width, self.shape)):
+                raise ValueError(f"pad: negative widths {pad_width} crop more than the tensor's "
+                                 f"shape {self.shape}")
+            x = self[tuple(slice(max(-a, 0), n - max(-b, 0)) for (a, b), n in zip(pad_width, self.shape))]
+            pad_width = tuple((max(a, 0), max(b, 0)) for a, b in pad_width)
+        if mode != "constant":
+            for axis, (a, b) in enumerate(pad_width):
+                if a or b:  # NOTE: numpy's own pad of the positions gives every mode's exact meaning
+                    index = np.pad(np.arange(x.shape[axis]), (a, b), mode=mode)
+                    x = x[(slice(None),) * axis + (index,)]
+            return x
+        if not any(a or b for a, b in pad_width):
+            return x
+        return Pad.apply(x, pad_width=pad_width, value=constant_values)
 
     @staticmethod
     def concatenate(tensors: Sequence, axis: int = 0) -> Tensor:
@@ -1061,6 +1107,799 @@ class Tensor(Node):
             mark_modified(self)
 
 
+    # ============================================================== issue 10: more ops ====
+    # Everything below composes the primitives (no gradient code), except the few new primitives
+    # of ops.py's "issue 10" sections, each with a NOTE saying why it is one.
+
+    # ------------------------------------------------------- elementwise: zero gradient ----
+    def sign(self) -> Tensor:
+        """-1, 0 or 1 by the sign of each element (zero gradient; NaN stays NaN).
+
+        >>> Tensor([-2.0, 0.0, 3.0]).sign()
+        tensor([-1.,  0.,  1.])
+        """
+        return _piecewise(np.sign(self.data), self)
+
+    def floor(self) -> Tensor:
+        """Elementwise floor (zero gradient)."""
+        return _piecewise(np.floor(self.data), self)
+
+    def ceil(self) -> Tensor:
+        """Elementwise ceiling (zero gradient)."""
+        return _piecewise(np.ceil(self.data), self)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        """Rounded to `decimals` places, halves to even as numpy and PyTorch (zero gradient).
+
+        >>> Tensor([0.5, 1.5, 2.5]).round()
+        tensor([0., 2., 2.])
+        """
+        return _piecewise(np.round(self.data, check_int(decimals, "decimals")), self)
+
+    def trunc(self) -> Tensor:
+        """Rounded toward zero (zero gradient)."""
+        return _piecewise(np.trunc(self.data), self)
+
+    # -------------------------------------------------------------- elementwise: maths ----
+    def tan(self) -> Tensor:
+        """Elementwise tangent."""
+        return self.sin() / self.cos()
+
+    def arcsin(self) -> Tensor:
+        """Elementwise inverse sine (NaN outside [-1, 1], as numpy)."""
+        return Arcsin.apply(self)
+
+    def arccos(self) -> Tensor:
+        """Elementwise inverse cosine."""
+        return Arccos.apply(self)
+
+    def arctan(self) -> Tensor:
+        """Elementwise inverse tangent."""
+        return Arctan.apply(self)
+
+    asin, acos, atan = arcsin, arccos, arctan  # PyTorch's names
+
+    def sinh(self) -> Tensor:
+        """Elementwise hyperbolic sine (accurate for small x)."""
+        return Sinh.apply(self)
+
+    def cosh(self) -> Tensor:
+        """Elementwise hyperbolic cosine."""
+        return (self.exp() + (-self).exp()) * 0.5
+
+    def log2(self) -> Tensor:
+        """Elementwise base-2 logarithm (exact at powers of two).
+
+        >>> Tensor([1.0, 8.0]).log2()
+        tensor([0., 3.])
+        """
+        return Log2.apply(self)
+
+    def log10(self) -> Tensor:
+        """Elementwise base-10 logarithm."""
+        return Log10.apply(self)
+
+    def log1p(self) -> Tensor:
+        """log(1 + x), accurate for small x."""
+        return Log1p.apply(self)
+
+    def expm1(self) -> Tensor:
+        """exp(x) - 1, accurate for small x."""
+        return Expm1.apply(self)
+
+    def exp2(self) -> Tensor:
+        """Elementwise 2**x."""
+        return 2.0 ** self
+
+    def rsqrt(self) -> Tensor:
+        """Elementwise 1 / sqrt(x)."""
+        return 1.0 / self.sqrt()
+
+    def reciprocal(self) -> Tensor:
+        """Elementwise 1 / x."""
+        return 1.0 / self
+
+    def erf(self) -> Tensor:
+        """The error function, elementwise (scipy.special's when scipy is installed).
+
+        >>> round(Tensor([1.0]).erf().item(), 6)
+        0.842701
+        """
+        return Erf.apply(self)
+
+    def nan_to_num(self, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:
+        """NaN, +inf and -inf replaced by finite numbers (numpy's defaults: 0 and the dtype's
+        largest and smallest values); the replaced elements get a zero gradient.
+
+        >>> Tensor([float("nan"), 1.0]).nan_to_num()
+        tensor([0., 1.])
+        """
+        replaced = np.nan_to_num(self.data, nan=nan, posinf=posinf, neginf=neginf)
+        return Tensor._where(np.isfinite(self.data), self, replaced)
+
+    def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08,
+                equal_nan: bool = False) -> Tensor:
+        """numpy's isclose (no gradient): |self - other| <= atol + rtol * |other|."""
+        return Tensor(np.isclose(self.data, _array(other), rtol=rtol, atol=atol,
+                                 equal_nan=equal_nan))
+
+    def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08,
+                 equal_nan: bool = False) -> bool:
+        """numpy's allclose: True if every element is close (a Python bool)."""
+        return bool(np.allclose(self.data, _array(other), rtol=rtol, atol=atol,
+                                equal_nan=equal_nan))
+
+    # --------------------------------------------- % // and integer bit operators ----
+    def __mod__(self, other):
+        """numpy's x % y: the result has the sign of y (PyTorch's remainder)."""
+        return Remainder.apply(self, _operand(other))
+
+    def __rmod__(self, other):
+        return Remainder.apply(_operand(other), self)
+
+    def __floordiv__(self, other):
+        """numpy's x // y (floor division; zero gradient)."""
+        return _floor_divide(self, _operand(other))
+
+    def __rfloordiv__(self, other):
+        return _floor_divide(_operand(other), self)
+
+    def __xor__(self, other): return Tensor(_bitwise(np.bitwise_xor, self, other))
+    def __rxor__(self, other): return Tensor(_bitwise(np.bitwise_xor, other, self))
+    def __lshift__(self, other): return Tensor(_bitwise(np.left_shift, self, other))
+    def __rlshift__(self, other): return Tensor(_bitwise(np.left_shift, other, self))
+    def __rshift__(self, other): return Tensor(_bitwise(np.right_shift, self, other))
+    def __rrshift__(self, other): return Tensor(_bitwise(np.right_shift, other, self))
+    def __rand__(self, other): return Tensor(_bitwise(np.bitwise_and, other, self))
+    def __ror__(self, other): return Tensor(_bitwise(np.bitwise_or, other, self))
+
+    # --------------------------------------------------------------------- activations ----
+    def gelu(self, approximate: str = "none") -> Tensor:
+        """x * Phi(x) (Phi: the standard normal CDF); approximate="tanh" is the tanh form
+        (PyTorch's argument).
+
+        >>> Tensor([-1.0, 0.0, 1.0]).gelu()
+        tensor([-0.1586553,  0.       ,  0.8413447])
+        """
+        if approximate == "none":
+            return self * ((self * _SQRT_HALF).erf() + 1.0) * 0.5
+        if approximate == "tanh":
+            inner = (self + self * self * self * 0.044715) * _SQRT_2_OVER_PI
+            return self * (inner.tanh() + 1.0) * 0.5
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+    def silu(self) -> Tensor:
+        """x * sigmoid(x) (also called swish)."""
+        return self * self.sigmoid()
+
+    def mish(self) -> Tensor:
+        """x * tanh(softplus(x))."""
+        return self * self.softplus().tanh()
+
+    def elu(self, alpha: float = 1.0) -> Tensor:
+        """x for x > 0, alpha * (exp(x) - 1) otherwise (gradient alpha at 0, as PyTorch).
+
+        >>> Tensor([-1.0, 2.0]).elu()
+        tensor([-0.6321206,  2.       ])
+        """
+        # NOTE: expm1 of min(x, 0) never overflows, so the unused branch holds no inf
+        negative = Tensor._where(self.data > 0, 0.0, self).expm1() * alpha
+        return Tensor._where(self.data > 0, self, negative)
+
+    def selu(self) -> Tensor:
+        """scale * elu(x, alpha) with the self-normalizing constants (PyTorch's)."""
+        return self.elu(_SELU_ALPHA) * _SELU_SCALE
+
+    def hardtanh(self, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+        """x clipped to [min_val, max_val]; the gradient is 0 at and beyond the bounds (PyTorch)."""
+        if min_val > max_val:
+            raise ValueError(f"hardtanh: min_val {min_val} is larger than max_val {max_val}")
+        inside = (self.data > min_val) & (self.data < max_val)
+        return Tensor._where(inside, self, np.clip(self.data, min_val, max_val))
+
+    def relu6(self) -> Tensor:
+        """min(max(x, 0), 6).
+
+        >>> Tensor([-1.0, 3.0, 8.0]).relu6()
+        tensor([0., 3., 6.])
+        """
+        return self.hardtanh(0.0, 6.0)
+
+    def hardsigmoid(self) -> Tensor:
+        """relu6(x + 3) / 6 (PyTorch's hardsigmoid)."""
+        inside = (self.data > -3.0) & (self.data < 3.0)
+        return Tensor._where(inside, self * (1.0 / 6.0) + 0.5, (self.data >= 3.0).astype(self.dtype))
+
+    def hardswish(self) -> Tensor:
+        """x * relu6(x + 3) / 6."""
+        return self * self.hardsigmoid()
+
+    def softsign(self) -> Tensor:
+        """x / (1 + |x|)."""
+        return self / (abs(self) + 1.0)
+
+    def logsigmoid(self) -> Tensor:
+        """log(sigmoid(x)) = -softplus(-x), stable for any x.
+
+        >>> Tensor([-1000.0, 0.0]).logsigmoid()
+        tensor([-1000.       ,    -0.6931472])
+        """
+        return -(-self).softplus()
+
+    # ------------------------------------------------------------- reductions and scans ----
+    def _axis_last(self, axis):
+        """self with `axis` (None: flattened) moved last, and that axis's index (a helper for
+        scans and sorts)."""
+        if axis is None:
+            return self.reshape(-1), 0
+        return self, normalize_axis(axis, max(self.ndim, 1), "axis")
+
+    def prod(self, axis=None, keepdims: bool = False) -> Tensor:
+        """Product over `axis`; the gradient is exact with zeros in the input.
+
+        >>> x = Tensor([2.0, 0.0, 3.0], requires_grad=True)
+        >>> x.prod().backward(); x.grad
+        tensor([0., 6., 0.])
+        """
+        axes = _normalize_axes(axis, self.ndim)
+        kept = tuple(i for i in range(self.ndim) if i not in axes)
+        out_shape = _keepdims_shape(self.shape, axes) if keepdims else tuple(
+            self.shape[i] for i in kept)
+        n = int(np.prod([self.shape[a] for a in axes], dtype=np.int64))
+        x = self.transpose(kept + axes).reshape(tuple(self.shape[i] for i in kept) + (n,))
+        if n == 0:  # the empty product is 1 (a constant: no element to differentiate)
+            return Tensor(np.ones(out_shape, dtype=np.prod(self.data[..., :0]).dtype))
+        return Cumprod.apply(x, axis=x.ndim - 1)[..., -1].reshape(out_shape)
+
+    def cumsum(self, axis=None) -> Tensor:
+        """Running sums along `axis` (None: of the flattened tensor), numpy's cumsum.
+
+        >>> Tensor([1, 2, 3]).cumsum()
+        tensor([1, 3, 6])
+        """
+        x, axis = self._axis_last(axis)
+        return Cumsum.apply(x if x.ndim else x.reshape(1), axis=axis).reshape(
+            x.shape if x.ndim else ())
+
+    def cumprod(self, axis=None) -> Tensor:
+        """Running products along `axis` (None: flattened); exact gradients with zeros."""
+        x, axis = self._axis_last(axis)
+        return Cumprod.apply(x if x.ndim else x.reshape(1), axis=axis).reshape(
+            x.shape if x.ndim else ())
+
+    def _cumulative_extreme(self, axis, accumulate):
+        """(values, indices) of a running max or min (ties: the later index, as PyTorch)."""
+        axis = normalize_axis(axis, max(self.ndim, 1), "axis")
+        x = self if self.ndim else self.reshape(1)
+        running = accumulate(x.data, axis=axis)
+        positions = np.arange(x.shape[axis]).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+        hit = (x.data == running) | np.isnan(x.data)
+        indices = np.maximum.accumulate(np.where(hit, positions, 0), axis=axis)
+        values = x.take_along_axis(indices, axis)
+        return _ValuesIndices(values.reshape(self.shape), Tensor(indices.reshape(self.shape)))
+
+    def cummax(self, axis) -> tuple:
+        """(values, indices) of the running maximum along `axis` (PyTorch's cummax).
+
+        >>> Tensor([1.0, 3.0, 2.0]).cummax(0).values
+        tensor([1., 3., 3.])
+        """
+        return self._cumulative_extreme(axis, np.maximum.accumulate)
+
+    def cummin(self, axis) -> tuple:
+        """(values, indices) of the running minimum along `axis`."""
+        return self._cumulative_extreme(axis, np.minimum.accumulate)
+
+    def argsort(self, axis=-1, descending: bool = False) -> Tensor:
+        """Indices that sort along `axis` (stable; None: flattened), no gradient."""
+        x, axis = self._axis_last(axis)
+        if x.ndim == 0:
+            return Tensor(np.zeros((), dtype=np.int64))
+        if not descending:
+            return Tensor(np.argsort(x.data, axis=axis, kind="stable"))
+        n = x.shape[axis]  # NOTE: stable descending (equal elements keep their order), NaN first
+        flipped = np.argsort(np.flip(x.data, axis), axis=axis, kind="stable")
+        return Tensor(np.flip(n - 1 - flipped, axis))
+
+    def sort(self, axis=-1, descending: bool = False) -> Tensor:
+        """The values sorted along `axis` (numpy's sort: values only; None flattens). With
+        PyTorch's `dim=` it returns (values, indices), as torch.sort.
+
+        >>> Tensor([3.0, 1.0, 2.0]).sort()
+        tensor([1., 2., 3.])
+        """
+        x, axis = self._axis_last(axis)
+        if x.ndim == 0:
+            return x
+        return x.take_along_axis(x.argsort(axis, descending).data, axis)
+
+    def topk(self, k: int, axis: int = -1, largest: bool = True, sorted: bool = True) -> tuple:  # noqa: A002
+        """(values, indices) of the k largest (or smallest) elements along `axis` (PyTorch's
+        topk; the result is always sorted).
+
+        >>> Tensor([1.0, 5.0, 3.0]).topk(2).values
+        tensor([5., 3.])
+        """
+        axis = normalize_axis(axis, max(self.ndim, 1), "axis")
+        n = self.shape[axis] if self.ndim else 1
+        check_int(k, "topk: k", minimum=0)
+        if k > n:
+            raise ValueError(f"topk: k={k} is larger than the {n} elements along axis {axis}")
+        order = self.argsort(axis, descending=largest).data
+        indices = order[(slice(None),) * axis + (slice(0, k),)] if self.ndim else order
+        values = self.take_along_axis(indices, axis) if self.ndim else self
+        return _ValuesIndices(values, Tensor(indices))
+
+    def median(self, axis=None, keepdims: bool = False) -> Tensor:
+        """numpy's median: the middle value along `axis`, or the mean of the two middle values
+        for an even count (each gets half the gradient); NaN if the slice holds a NaN. (With
+        PyTorch's `dim=` it is torch.median: the lower middle value and its index.)
+
+        >>> Tensor([1.0, 4.0, 2.0, 3.0]).median()
+        tensor(2.5)
+        """
+        x = self.reshape(-1) if axis is None else self
+        ax = 0 if axis is None else normalize_axis(axis, max(self.ndim, 1), "axis")
+        if x.ndim == 0:
+            return x
+        n = x.shape[ax]
+        if n == 0:
+            raise ValueError("median of an empty axis has no value")
+        s = x.sort(ax)
+        lead = (slice(None),) * ax
+        mid = s[lead + (slice((n - 1) // 2, n // 2 + 1),)].mean(axis=ax, keepdims=True)
+        has_nan = np.isnan(x.data).any(axis=ax, keepdims=True)
+        if has_nan.any():
+            mid = Tensor._where(has_nan, np.array(np.nan, dtype=mid.dtype), mid)
+        if keepdims:
+            return mid.reshape(_keepdims_shape(self.shape, _normalize_axes(axis, self.ndim)))
+        return mid.squeeze(ax) if axis is not None else mid.reshape(())
+
+    def norm(self, ord=None, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A002
+        """numpy.linalg.norm: vector norms (ord None/2, 1, inf, -inf, 0 or any p) over one axis
+        (or of a 1-D tensor), matrix norms ('fro', 1, -1, inf, -inf) over two; ord=None and no
+        axis is the 2-norm of all elements. The gradient at 0 is 0 (as PyTorch).
+
+        >>> Tensor([3.0, 4.0]).norm()
+        tensor(5.)
+        """
+        if axis is None:
+            if ord is None or (ord == "fro" and self.ndim == 2):
+                return _safe_sqrt((self * self).sum(), keepdims, self)
+            if self.ndim not in (1, 2):
+                raise ValueError(f"norm: ord={ord!r} needs a 1-D or 2-D tensor, or axis=; this "
+                                 f"one has shape {self.shape}")
+            axis = tuple(range(self.ndim))
+        axes = _normalize_axes(axis, self.ndim)
+        if len(axes) == 1:
+            return self._vector_norm(ord, axes[0], keepdims)
+        if len(axes) == 2:
+            return self._matrix_norm(ord, axes, keepdims)
+        raise ValueError(f"norm: axis must name one or two axes, got {axis}")
+
+    def _vector_norm(self, ord, axis, keepdims):  # noqa: A002
+        a = abs(self)
+        if ord is None or ord == 2:
+            return _safe_sqrt((self * self).sum(axis=axis, keepdims=True), keepdims, self, axis)
+        if ord == 1:
+            out = a.sum(axis=axis, keepdims=keepdims)
+        elif ord == np.inf:
+            out = a.max(axis=axis, keepdims=keepdims)
+        elif ord == -np.inf:
+            out = a.min(axis=axis, keepdims=keepdims)
+        elif ord == 0:
+            out = Tensor((self.data != 0).sum(axis=axis, keepdims=keepdims).astype(self.dtype))
+        elif isinstance(ord, (int, float)) and not isinstance(ord, bool):
+            out = (a ** ord).sum(axis=axis, keepdims=keepdims) ** (1.0 / ord)
+        else:
+            raise ValueError(f"norm: invalid ord {ord!r} for a vector norm")
+        return out
+
+    def _matrix_norm(self, ord, axes, keepdims):  # noqa: A002
+        row, col = axes
+        if ord is None or ord == "fro":
+            return _safe_sqrt((self * self).sum(axis=axes, keepdims=True), keepdims, self, axes)
+        if ord in (1, -1, np.inf, -np.inf):
+            inner, outer = (row, col) if ord in (1, -1) else (col, row)
+            sums = abs(self).sum(axis=inner, keepdims=True)
+            out = sums.max(axis=outer, keepdims=True) if ord > 0 else sums.min(axis=outer,
+                                                                              keepdims=True)
+            return out if keepdims else out.squeeze(axes)
+        raise ValueError(f"norm: matrix ord {ord!r} is not supported (2, -2 and 'nuc' need an "
+                         "SVD); use 'fro', 1, -1, inf or -inf")
+
+    # ------------------------------------------------------------ movement and indexing ----
+    def flip(self, axis=None) -> Tensor:
+        """Elements reversed along `axis` (int, tuple, or None for all), numpy's flip.
+
+        >>> Tensor([1, 2, 3]).flip()
+        tensor([3, 2, 1])
+        """
+        axes = _normalize_axes(axis, self.ndim)
+        if not axes:
+            return self
+        return self[tuple(slice(None, None, -1) if i in axes else slice(None)
+                          for i in range(self.ndim))]
+
+    def fliplr(self) -> Tensor:
+        """Reversed along axis 1 (needs at least 2 dimensions)."""
+        if self.ndim < 2:
+            raise ValueError(f"fliplr needs at least 2 dimensions, got shape {self.shape}")
+        return self.flip(1)
+
+    def flipud(self) -> Tensor:
+        """Reversed along axis 0 (needs at least 1 dimension)."""
+        if self.ndim < 1:
+            raise ValueError("flipud needs at least 1 dimension")
+        return self.flip(0)
+
+    def roll(self, shift, axis=None) -> Tensor:
+        """Elements shifted along `axis` with wrap-around (None: the flattened tensor), numpy's
+        roll; `shift` and `axis` may be tuples.
+
+        >>> Tensor([1, 2, 3, 4]).roll(1)
+        tensor([4, 1, 2, 3])
+        """
+        if axis is None:
+            return self.reshape(-1).roll(shift, 0).reshape(self.shape)
+        shifts, axes = np.broadcast_arrays(np.atleast_1d(shift), np.atleast_1d(axis))
+        total = {}
+        for s, a in zip(shifts.tolist(), axes.tolist()):
+            a = normalize_axis(check_int(a, "roll: axis"), self.ndim, "roll: axis")
+            total[a] = total.get(a, 0) + check_int(s, "roll: shift")
+        out = self
+        for a, s in total.items():
+            n = self.shape[a]
+            s = s % n if n else 0
+            if s:
+                lead = (slice(None),) * a
+                out = Tensor.concatenate([out[lead + (slice(n - s, None),)],
+                                          out[lead + (slice(0, n - s),)]], axis=a)
+        return out
+
+    def rot90(self, k: int = 1, axes=(0, 1)) -> Tensor:
+        """Rotated by 90 degrees k times in the plane of `axes` (numpy's rot90)."""
+        if len(axes) != 2:
+            raise ValueError("rot90: axes must name two axes")
+        a0, a1 = (normalize_axis(a, self.ndim, "rot90: axes") for a in axes)
+        if a0 == a1:
+            raise ValueError("rot90: axes must be different")
+        k = check_int(k, "rot90: k") % 4
+        if k == 0:
+            return self
+        if k == 2:
+            return self.flip((a0, a1))
+        perm = list(range(self.ndim))
+        perm[a0], perm[a1] = perm[a1], perm[a0]
+        if k == 1:
+            return self.flip(a1).transpose(perm)
+        return self.transpose(perm).flip(a1)
+
+    def repeat(self, repeats, axis=None) -> Tensor:
+        """Each element repeated (numpy's repeat, PyTorch's repeat_interleave; PyTorch's repeat
+        is `tile`). `repeats` is an int or one count per element along `axis`.
+
+        >>> Tensor([1, 2]).repeat(2)
+        tensor([1, 1, 2, 2])
+        """
+        x, axis = self._axis_last(axis)
+        if x.ndim == 0:
+            x = x.reshape(1)
+        counts = np.asarray(repeats.data if isinstance(repeats, Tensor) else repeats)
+        if counts.dtype.kind not in "iu" or (counts < 0).any():
+            raise ValueError(f"repeat: repeats must be non-negative integers, got {repeats!r:.60}")
+        index = np.repeat(np.arange(x.shape[axis]), counts)
+        return x[(slice(None),) * axis + (index,)]
+
+    repeat_interleave = repeat
+
+    def tile(self, reps) -> Tensor:
+        """The tensor repeated `reps` times along each axis (numpy's tile; PyTorch's repeat).
+
+        >>> Tensor([1, 2]).tile(2)
+        tensor([1, 2, 1, 2])
+        """
+        reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
+        reps = tuple(check_int(r, "tile: reps", minimum=0) for r in reps)
+        ndim = max(len(reps), self.ndim)
+        reps = (1,) * (ndim - len(reps)) + reps
+        shape = (1,) * (ndim - self.ndim) + self.shape
+        x = self.reshape(tuple(d for n in shape for d in (1, n)))
+        x = x.broadcast_to(tuple(d for r, n in zip(reps, shape) for d in (r, n)))
+        return x.reshape(tuple(r * n for r, n in zip(reps, shape)))
+
+    def tril(self, k: int = 0) -> Tensor:
+        """The lower triangle of the last two axes (above the k-th diagonal set to 0)."""
+        return self._triangle(k, lower=True)
+
+    def triu(self, k: int = 0) -> Tensor:
+        """The upper triangle of the last two axes (below the k-th diagonal set to 0)."""
+        return self._triangle(k, lower=False)
+
+    def _triangle(self, k, lower):
+        if self.ndim < 2:
+            raise ValueError(f"tril/triu need at least 2 dimensions, got shape {self.shape}")
+        n, m = self.shape[-2:]
+        keep = np.tri(n, m, check_int(k, "k"), dtype=bool)
+        keep = keep if lower else ~np.tri(n, m, k - 1, dtype=bool)
+        return Tensor._where(keep, self, np.zeros((), dtype=self.dtype))
+
+    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+        """The diagonal of the (axis1, axis2) planes, as a last axis (numpy's diagonal)."""
+        a1, a2 = normalize_axis(axis1, self.ndim, "axis1"), normalize_axis(axis2, self.ndim, "axis2")
+        if a1 == a2:
+            raise ValueError("diagonal: axis1 and axis2 cannot be the same")
+        offset = check_int(offset, "offset")
+        rest = tuple(i for i in range(self.ndim) if i not in (a1, a2))
+        x = self.transpose(rest + (a1, a2))
+        n, m = self.shape[a1], self.shape[a2]
+        start_r, start_c = max(-offset, 0), max(offset, 0)
+        length = max(min(n - start_r, m - start_c), 0)
+        rows, cols = np.arange(length) + start_r, np.arange(length) + start_c
+        return x[(Ellipsis, rows, cols)]
+
+    def diag(self, k: int = 0) -> Tensor:
+        """numpy's diag: a 1-D tensor becomes a matrix with it on the k-th diagonal; a 2-D one
+        gives its k-th diagonal.
+
+        >>> Tensor([1, 2]).diag()
+        tensor([[1, 0],
+                [0, 2]])
+        """
+        k = check_int(k, "k")
+        if self.ndim == 2:
+            return self.diagonal(k)
+        if self.ndim != 1:
+            raise ValueError(f"diag needs a 1-D or 2-D tensor, got shape {self.shape}")
+        n = self.shape[0] + abs(k)
+        rows = np.arange(self.shape[0]) + max(-k, 0)
+        return ScatterAdd.apply(self, index=(rows, rows + k), shape=(n, n))
+
+    def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+        """Sum of the diagonal (numpy's trace)."""
+        return self.diagonal(offset, axis1, axis2).sum(axis=-1)
+
+    def outer(self, other) -> Tensor:
+        """The outer product of the flattened tensors (numpy's outer)."""
+        other = other if isinstance(other, Tensor) else Tensor(other)
+        return self.reshape(-1, 1) * other.reshape(1, -1)
+
+    def tensordot(self, other, axes=2) -> Tensor:
+        """numpy's tensordot: the sum of products over `axes` (an int N: the last N of self with
+        the first N of other; or two lists of axes)."""
+        other = other if isinstance(other, Tensor) else Tensor(other)
+        if isinstance(axes, (int, np.integer)):
+            n = check_int(axes, "tensordot: axes", minimum=0)
+            if n > min(self.ndim, other.ndim):
+                raise ValueError(f"tensordot: axes={n} is more than the dimensions of {self.shape}"
+                                 f" or {other.shape}")
+            a_axes, b_axes = list(range(self.ndim - n, self.ndim)), list(range(n))
+        else:
+            a_axes, b_axes = ([a] if isinstance(a, (int, np.integer)) else list(a) for a in axes)
+        a_axes = [normalize_axis(a, self.ndim, "tensordot: axes") for a in a_axes]
+        b_axes = [normalize_axis(b, other.ndim, "tensordot: axes") for b in b_axes]
+        if len(a_axes) != len(b_axes):
+            raise ValueError("tensordot: the two lists of axes must have the same length")
+        letters = iter(_LETTERS)
+        a_sub = [next(letters) for _ in range(self.ndim)]
+        b_sub = [next(letters) for _ in range(other.ndim)]
+        for a, b in zip(a_axes, b_axes):
+            b_sub[b] = a_sub[a]
+        out = [c for i, c in enumerate(a_sub) if i not in a_axes]
+        out += [c for i, c in enumerate(b_sub) if i not in b_axes]
+        return einsum("".join(a_sub) + "," + "".join(b_sub) + "->" + "".join(out), self, other)
+
+    def take_along_axis(self, indices, axis) -> Tensor:
+        """numpy's take_along_axis: values picked by `indices` along `axis` (broadcast against
+        the other axes; None: the flattened tensor). Repeated indices accumulate gradients."""
+        indices = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+        if indices.dtype.kind not in "iu":
+            raise TypeError(f"take_along_axis: indices must be integers, got dtype {indices.dtype}")
+        if axis is None:
+            return self.reshape(-1).take_along_axis(indices, 0)
+        axis = normalize_axis(axis, self.ndim, "axis")
+        if indices.ndim != self.ndim:
+            raise ValueError(f"take_along_axis: indices ({indices.ndim}-D) and tensor "
+                             f"({self.ndim}-D) must have the same number of dimensions")
+        index = [np.arange(n).reshape((1,) * i + (-1,) + (1,) * (self.ndim - i - 1))
+                 for i, n in enumerate(self.shape)]
+        index[axis] = indices
+        return self[tuple(index)]
+
+    def gather(self, axis: int, index) -> Tensor:
+        """PyTorch's gather: out[i][j] = self[index[i][j]][j] for axis 0 (index has self's
+        number of dimensions and is no larger than self outside `axis`)."""
+        index, axis = self._scatter_index(axis, index, "gather")
+        return self[_positions(index, axis)]
+
+    def scatter(self, axis: int, index, src) -> Tensor:
+        """PyTorch's scatter, out of place: a copy of self with src's values written at the
+        positions `index` names along `axis`. Where an index repeats, the last write wins (the
+        last in order) and only that source element gets a gradient."""
+        index, axis = self._scatter_index(axis, index, "scatter")
+        positions = np.broadcast_arrays(*_positions(index, axis))
+        targets = np.ravel_multi_index(positions, self.shape).reshape(-1)
+        _, last = np.unique(targets[::-1], return_index=True)
+        winners = np.sort(targets.size - 1 - last)
+        target = tuple(p.reshape(-1)[winners] for p in positions)
+        if isinstance(src, (int, float, np.generic)):
+            return SetItem.apply(self, np.asarray(src, dtype=self.dtype), index=target)
+        src = _source(src, index, "scatter")
+        return SetItem.apply(self, src.reshape(-1)[winners], index=target)
+
+    def scatter_add(self, axis: int, index, src) -> Tensor:
+        """PyTorch's scatter_add, out of place: self plus src's values added at the positions
+        `index` names along `axis` (repeated positions accumulate)."""
+        index, axis = self._scatter_index(axis, index, "scatter_add")
+        src = _source(src, index, "scatter_add")
+        positions = tuple(np.broadcast_arrays(*_positions(index, axis)))
+        return self + ScatterAdd.apply(src, index=positions, shape=self.shape)
+
+    def index_add(self, axis: int, index, source, alpha=1) -> Tensor:
+        """PyTorch's index_add, out of place: self with alpha * source[k] added at position
+        index[k] along `axis` (repeated indices accumulate)."""
+        axis = normalize_axis(axis, max(self.ndim, 1), "axis")
+        index = np.asarray(index.data if isinstance(index, Tensor) else index)
+        if index.dtype.kind not in "iu" or index.ndim > 1:
+            raise TypeError("index_add: index must be a 1-D integer tensor")
+        n = self.shape[axis] if self.ndim else 1
+        if index.size and (index.min() < -n or index.max() >= n):
+            raise IndexError(f"index_add: an index is out of range for axis {axis} of size {n}")
+        source = source if isinstance(source, Tensor) else Tensor(source)
+        expected = self.shape[:axis] + (index.size,) + self.shape[axis + 1:]
+        if self.ndim and source.shape != expected:
+            raise ValueError(f"index_add: source must have shape {expected}, got {source.shape}")
+        added = source * alpha if alpha != 1 else source
+        target = (slice(None),) * axis + (index.reshape(-1),)
+        return self + ScatterAdd.apply(added.reshape(expected), index=target, shape=self.shape)
+
+    def _scatter_index(self, axis, index, name):
+        index = np.asarray(index.data if isinstance(index, Tensor) else index)
+        axis = normalize_axis(axis, max(self.ndim, 1), "axis")
+        if index.dtype.kind not in "iu":
+            raise TypeError(f"{name}: index must be an integer tensor, got dtype {index.dtype}")
+        if index.ndim != self.ndim:
+            raise ValueError(f"{name}: index ({index.ndim}-D) must have the tensor's number of "
+                             f"dimensions ({self.ndim})")
+        if any(i > n for d, (i, n) in enumerate(zip(index.shape, self.shape)) if d != axis):
+            raise ValueError(f"{name}: index of shape {index.shape} is larger than the tensor "
+                             f"{self.shape} outside axis {axis}")
+        n = self.shape[axis] if self.ndim else 1
+        if index.size and (index.min() < 0 or index.max() >= n):
+            bad = index[(index < 0) | (index >= n)].flat[0]
+            raise IndexError(f"{name}: index {bad} is out of range for axis {axis} of size {n}")
+        return index, axis
+
+    def ravel(self) -> Tensor:
+        """The flattened tensor (numpy's ravel)."""
+        return self.reshape(-1)
+
+    # ---------------------------------------------------------------- PyTorch spellings ----
+    # numpy's names stay primary; these are PyTorch's where they cannot mean anything else.
+    # (dim=/keepdim= are accepted by every method with axis=/keepdims=: see _TORCH_AXIS_METHODS.)
+    def eq(self, other) -> Tensor:
+        """self == other (PyTorch's name)."""
+        return self == other
+
+    def ne(self, other) -> Tensor:
+        """self != other."""
+        return self != other
+
+    def lt(self, other) -> Tensor:
+        """self < other."""
+        return self < other
+
+    def le(self, other) -> Tensor:
+        """self <= other."""
+        return self <= other
+
+    def gt(self, other) -> Tensor:
+        """self > other."""
+        return self > other
+
+    def ge(self, other) -> Tensor:
+        """self >= other."""
+        return self >= other
+
+    def add(self, other, alpha=1) -> Tensor:
+        """self + alpha * other (PyTorch's add)."""
+        return self + (other if alpha == 1 else _operand(other) * alpha)
+
+    def sub(self, other, alpha=1) -> Tensor:
+        """self - alpha * other (PyTorch's sub)."""
+        return self - (other if alpha == 1 else _operand(other) * alpha)
+
+    def mul(self, other) -> Tensor:
+        """self * other."""
+        return self * other
+
+    def div(self, other, rounding_mode=None) -> Tensor:
+        """self / other; rounding_mode "floor" or "trunc" rounds the quotient (zero gradient),
+        as PyTorch's div."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode == "floor":
+            return self // other
+        if rounding_mode == "trunc":
+            return _piecewise(np.trunc(np.true_divide(self.data, _array(other))).astype(
+                np.result_type(self.data, _array(other))), self, other)
+        raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got "
+                         f"{rounding_mode!r}")
+
+    def pow(self, other) -> Tensor:
+        """self ** other."""
+        return self ** other
+
+    def neg(self) -> Tensor:
+        """-self."""
+        return -self
+
+    def clamp(self, min=None, max=None) -> Tensor:  # noqa: A002 (PyTorch's names)
+        """PyTorch's name for clip."""
+        return self.clip(min, max)
+
+    def masked_fill(self, mask, value) -> Tensor:
+        """self with `value` where the boolean `mask` is true (PyTorch's masked_fill).
+
+        >>> Tensor([1.0, 2.0]).masked_fill(Tensor([True, False]), 0.0)
+        tensor([0., 2.])
+        """
+        mask = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        if mask.dtype != np.bool_:
+            raise TypeError(f"masked_fill: mask must be boolean, got dtype {mask.dtype}")
+        if isinstance(value, Tensor) and value.ndim:
+            raise ValueError("masked_fill: value must be a number or a 0-d tensor")
+        if not isinstance(value, Tensor):
+            value = np.asarray(value, dtype=self.dtype)
+        out = Tensor._where(mask, value, self)
+        if out.shape != self.shape:
+            raise ValueError(f"masked_fill: mask of shape {mask.shape} does not broadcast to the "
+                             f"tensor's shape {self.shape}")
+        return out
+
+    def view_as(self, other) -> Tensor:
+        """self reshaped to other's shape."""
+        return self.reshape(np.shape(other.data if isinstance(other, Tensor) else other))
+
+    reshape_as = view_as
+
+    def expand_as(self, other) -> Tensor:
+        """self broadcast to other's shape."""
+        return self.broadcast_to(np.shape(other.data if isinstance(other, Tensor) else other))
+
+    def type_as(self, other) -> Tensor:
+        """self converted to other's dtype."""
+        return self.astype(_dtype_of(other))
+
+    @property
+    def device(self) -> device:
+        """Where the data lives: always the CPU (numpy)."""
+        return _CPU
+
+    def cpu(self) -> Tensor:
+        """self (tensors already live on the CPU)."""
+        return self
+
+    def to(self, *args, **kwargs) -> Tensor:
+        """PyTorch's to(): to(device), to(dtype), to(device, dtype) or to(other tensor). The
+        only device is the CPU; any other is an error, not a silent no-op."""
+        dtype = kwargs.pop("dtype", None)
+        target = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("copy", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, (str, device)) and not _is_dtype_name(a):
+                target = a
+            else:
+                dtype = a
+        if target is not None:
+            device(target)  # refuses anything but the CPU
+        return self if dtype is None else self.astype(dtype)
+
 _CONST = (Tensor, int, float)  # operands ops take as they are (arrays are checked in _operand)
 
 
@@ -1197,3 +2036,405 @@ def where(cond, x, y):
 zeros, ones, full, arange, eye = Tensor.zeros, Tensor.ones, Tensor.full, Tensor.arange, Tensor.eye
 rand, randn, uniform = Tensor.rand, Tensor.randn, Tensor.uniform
 zeros_like, ones_like = Tensor.zeros_like, Tensor.ones_like
+
+
+# ================================================================== issue 10: helpers ====
+_TRUE = np.ones((), dtype=bool)
+_PAD_MODES = {"replicate": "edge", "circular": "wrap"}
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+_SQRT_HALF = math.sqrt(0.5)  # Python floats: weak scalars, so float32 stays float32
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class _ValuesIndices(tuple):
+    """(values, indices), also as .values and .indices (PyTorch's return type of max(dim=),
+    sort, topk, cummax, ...)."""
+
+    __slots__ = ()
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+    def __repr__(self):
+        return f"(values={self[0]!r}, indices={self[1]!r})"
+
+
+def _piecewise(values, *inputs):
+    """`values` as a result that stays in the graph with a zero gradient to every input that
+    requires one (PyTorch's floor, sign, floor division): where(True, values, input)."""
+    out = Tensor(np.asarray(values))
+    for t in inputs:
+        if isinstance(t, Tensor) and t.requires_grad:
+            out = Where.apply(_TRUE, out, t)
+    return out
+
+
+def _floor_divide(x, y):
+    return _piecewise(np.floor_divide(_array(x), _array(y)), x, y)
+
+
+def _bitwise(fn, x, y):
+    """An integer bit operation on arrays (no gradient); refuses floats as numpy does, with a
+    clearer message."""
+    a, b = _array(x), _array(y)
+    for v in (a, b):
+        if np.asarray(v).dtype.kind not in "biu":
+            raise TypeError(f"{fn.__name__} needs integer or bool tensors, got dtype "
+                            f"{np.asarray(v).dtype}")
+    return fn(a, b)
+
+
+def _safe_sqrt(squares, keepdims, x, axis=None):
+    """sqrt of summed squares with gradient 0 (not NaN) where they are 0, shaped for keepdims."""
+    zero = squares.data == 0
+    root = Tensor._where(zero, 0.0, Tensor._where(zero, 1.0, squares).sqrt())
+    if keepdims:
+        return root.reshape(_keepdims_shape(x.shape, _normalize_axes(axis, x.ndim)))
+    return root.reshape(tuple(n for i, n in enumerate(x.shape)
+                              if i not in _normalize_axes(axis, x.ndim)))
+
+
+def _positions(index, axis):
+    """The advanced index that picks index[i...] along `axis` and i... elsewhere (sparse)."""
+    grids = list(np.indices(index.shape, sparse=True))
+    grids[axis] = index
+    return tuple(grids)
+
+
+def _source(src, index, name):
+    """scatter's src as a Tensor cut to index's shape (PyTorch uses that corner of it)."""
+    src = src if isinstance(src, Tensor) else Tensor(src)
+    if src.ndim != index.ndim or any(i > s for i, s in zip(index.shape, src.shape)):
+        raise ValueError(f"{name}: src of shape {src.shape} must be at least as large as index "
+                         f"{index.shape} in every dimension")
+    if src.shape != index.shape:
+        src = src[tuple(slice(0, n) for n in index.shape)]
+    return src
+
+
+def _is_dtype_name(a):
+    if isinstance(a, device):
+        return False
+    try:
+        np.dtype(a)
+    except TypeError:
+        return False
+    return True
+
+
+class device:  # noqa: N801 (PyTorch's name)
+    """A device, PyTorch's spelling: `tg.device("cpu")`. numpy runs on the CPU, so "cpu" (or
+    "cpu:0") is the only one; anything else is an error naming it.
+
+    >>> device("cpu")
+    device(type='cpu')
+    """
+
+    __slots__ = ("type",)
+
+    def __init__(self, spec="cpu"):
+        name = spec.type if isinstance(spec, device) else spec
+        if not isinstance(name, str) or name.split(":")[0] != "cpu" or name.count(":") > 1 or (
+                ":" in name and name.split(":")[1] not in ("0", "")):
+            raise RuntimeError(f"unknown device {spec!r}: tinygrad_lite computes with numpy on the "
+                               "CPU, so 'cpu' is the only device (drop .to(device) / .cuda(), or "
+                               "pass 'cpu')")
+        self.type = "cpu"
+
+    def __eq__(self, other):
+        return isinstance(other, (device, str)) and device(other).type == self.type
+
+    def __hash__(self):
+        return hash(self.type)
+
+    def __repr__(self):
+        return f"device(type='{self.type}')"
+
+    def __str__(self):
+        return self.type
+
+
+_CPU = device("cpu")
+
+
+# ------------------------------------------------------------ PyTorch's dim= and keepdim= ----
+# Methods that take numpy's axis=/keepdims= also take PyTorch's dim=/keepdim= (flip and roll take
+# dims=). Where PyTorch's meaning differs, the spelling decides, since only PyTorch code writes
+# dim=: max/min/median(dim=) return (values, indices) (median: the lower middle value, as
+# torch.median), sort(dim=) returns (values, indices), var/std(dim=) default to correction=1.
+_TORCH_AXIS_METHODS = (
+    "sum", "mean", "var", "std", "max", "min", "argmax", "argmin", "logsumexp", "softmax",
+    "log_softmax", "any", "all", "squeeze", "expand_dims", "unsqueeze", "split", "chunk",
+    "prod", "cumsum", "cumprod", "cummax", "cummin", "sort", "argsort", "topk", "median", "norm",
+    "flip", "roll", "gather", "scatter", "scatter_add", "index_add", "take_along_axis",
+    "repeat", "repeat_interleave",
+)
+
+
+def _torch_kwargs(fn):
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def method(self, *args, **kwargs):
+        if not kwargs or not _TORCH_KEYS.intersection(kwargs):
+            return fn(self, *args, **kwargs)
+        torch = "dim" in kwargs or "dims" in kwargs
+        for old, new in (("dim", "axis"), ("dims", "axis"), ("keepdim", "keepdims")):
+            if old in kwargs:
+                if new in kwargs:
+                    raise TypeError(f"{name}() got both {old}= and {new}=; use one")
+                kwargs[new] = kwargs.pop(old)
+        if name in ("var", "std"):
+            return _torch_var(self, fn, torch, kwargs)
+        if torch and name in ("max", "min") and kwargs.get("axis") is not None:
+            values = fn(self, *args, **kwargs)
+            arg = self.argmax if name == "max" else self.argmin
+            return _ValuesIndices(values, arg(kwargs["axis"], keepdims=kwargs.get("keepdims", False)))
+        if torch and name == "median":
+            return _torch_median(self, *args, **kwargs)
+        if torch and name == "sort":
+            return _ValuesIndices(fn(self, *args, **kwargs), self.argsort(*args, **kwargs))
+        return fn(self, *args, **kwargs)
+
+    return method
+
+
+_TORCH_KEYS = frozenset(("dim", "dims", "keepdim", "correction", "unbiased"))
+
+
+def _torch_var(self, fn, torch, kwargs):
+    """var/std with PyTorch's correction= (or unbiased=): default 1 when spelled the PyTorch way."""
+    correction = kwargs.pop("correction", None)
+    unbiased = kwargs.pop("unbiased", None)
+    if "ddof" in kwargs and (correction is not None or unbiased is not None):
+        raise TypeError("var/std: give ddof= (numpy) or correction=/unbiased= (PyTorch), not both")
+    if unbiased is not None:
+        if correction is not None:
+            raise TypeError("var/std: give correction= or unbiased=, not both")
+        correction = int(bool(unbiased))
+    if correction is None and "ddof" not in kwargs:
+        correction = 1 if torch or unbiased is not None else 0
+    if correction is not None:
+        kwargs["ddof"] = correction
+    return fn(self, **kwargs)
+
+
+def _torch_median(self, axis, keepdims=False):
+    """torch.median(dim): the lower of the two middle values and its index."""
+    axis = normalize_axis(axis, max(self.ndim, 1), "dim")
+    x = self if self.ndim else self.reshape(1)
+    n = x.shape[axis]
+    order = x.argsort(axis).data
+    pick = order[(slice(None),) * axis + (slice((n - 1) // 2, (n - 1) // 2 + 1),)]
+    nan = np.isnan(x.data)
+    if nan.any():  # NOTE: torch.median returns the first NaN of a slice that has one
+        first_nan = np.argmax(nan, axis=axis, keepdims=True)
+        pick = np.where(nan.any(axis=axis, keepdims=True), first_nan, pick)
+    values = x.take_along_axis(pick, axis)
+    if not keepdims or not self.ndim:
+        values, pick = values.squeeze(axis), pick.squeeze(axis)
+    return _ValuesIndices(values.reshape(values.shape if self.ndim else ()),
+                          Tensor(pick if self.ndim else pick.reshape(())))
+
+
+def _torch_transpose(fn):
+    @functools.wraps(fn)
+    def transpose(self, *axes):
+        # NOTE: numpy's transpose(1, 0) on a 2-D tensor is a permutation (the same as PyTorch's
+        # swap there too); with two axes on more dimensions numpy would refuse, so it is
+        # PyTorch's transpose(dim0, dim1)
+        if len(axes) == 2 and self.ndim > 2 and all(isinstance(a, (int, np.integer)) for a in axes):
+            return self.swapaxes(*axes)
+        return fn(self, *axes)
+
+    return transpose
+
+
+for _name in _TORCH_AXIS_METHODS:
+    setattr(Tensor, _name, _torch_kwargs(getattr(Tensor, _name)))
+Tensor.transpose = _torch_transpose(Tensor.transpose)
+
+
+# ------------------------------------------------------------- module-level functions ----
+def einsum(subscripts, *operands) -> Tensor:
+    """numpy's einsum, differentiable in every operand: any subscripts numpy accepts (implicit
+    output, `...`, repeated letters for diagonals, broadcasting of size-1 axes), and numpy's
+    sublist form einsum(a, [0, 1], b, [1, 2], [0, 2]).
+
+    >>> a, b = Tensor.ones(2, 3), Tensor.ones(3, 4)
+    >>> einsum("ij,jk->ik", a, b).shape
+    (2, 4)
+    """
+    if not isinstance(subscripts, str):
+        subscripts, operands = _sublist_subscripts(subscripts, operands)
+    operands = [t if isinstance(t, Tensor) else _operand(t) for t in operands]
+    operands = [t if isinstance(t, (Tensor, np.ndarray)) else np.asarray(t) for t in operands]
+    terms, out = _parse_einsum(subscripts.replace(" ", ""), [np.shape(_array(o)) for o in operands])
+    sizes = {}
+    for term, op in zip(terms, operands):
+        for c, n in zip(term, np.shape(_array(op))):
+            if n != 1:
+                if sizes.setdefault(c, n) != n:
+                    raise ValueError(f"einsum: subscript {c!r} has sizes {sizes[c]} and {n} "
+                                     f"in {subscripts!r}")
+    new_terms, new_ops = [], []
+    for term, op in zip(terms, operands):
+        op, term = _einsum_operand(op, term, sizes)
+        new_terms.append(term)
+        new_ops.append(op)
+    spec = ",".join(new_terms) + "->" + out
+    if not any(isinstance(o, Tensor) for o in new_ops):
+        return Tensor(np.einsum(spec, *new_ops))
+    return Einsum.apply(*new_ops, subscripts=spec)
+
+
+def _sublist_subscripts(first, rest):
+    """numpy's einsum(op0, sublist0, op1, sublist1, ..., [sublistout]) as a subscript string."""
+    items = [first, *rest]
+    ops, subs = items[0::2], items[1::2]
+    out = None
+    if len(items) % 2:  # a trailing output sublist
+        ops, out = ops[:-1], items[-1]
+
+    def letters(sub):
+        return "".join("..." if s is Ellipsis else _LETTERS[check_int(s, "einsum: sublist")]
+                       for s in sub)
+
+    spec = ",".join(letters(s) for s in subs)
+    return (spec + ("->" + letters(out) if out is not None else "")), ops
+
+
+def _parse_einsum(subscripts, shapes):
+    """Subscripts as explicit per-operand letter strings and an output string (ellipses spelled
+    out with fresh letters, numpy's implicit output when there is no '->')."""
+    inputs, arrow, out = subscripts.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum: {len(terms)} operand subscripts for {len(shapes)} operands")
+    used = set(subscripts) - set(".,->")
+    bad = used - set(_LETTERS)
+    if bad:
+        raise ValueError(f"einsum: invalid subscript characters {sorted(bad)}")
+    fresh = [c for c in _LETTERS if c not in used]
+    ell_dims = 0
+    for term, shape in zip(terms, shapes):
+        named = len(term.replace("...", ""))
+        if "..." in term:
+            ell_dims = max(ell_dims, len(shape) - named)
+        elif named != len(shape):
+            raise ValueError(f"einsum: operand subscripts {term!r} name {named} axes but the "
+                             f"operand has shape {shape}")
+    ell = "".join(fresh[:ell_dims])
+    expanded = []
+    for term, shape in zip(terms, shapes):
+        if "..." in term:
+            k = len(shape) - len(term.replace("...", ""))
+            if k < 0:
+                raise ValueError(f"einsum: {term!r} names more axes than shape {shape}")
+            term = term.replace("...", ell[ell_dims - k:])
+        expanded.append(term)
+    if not arrow:
+        letters = "".join(expanded)
+        out = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell))
+    elif "..." in out:
+        out = out.replace("...", ell)
+    if len(set(out)) != len(out) or not set(out) <= set("".join(expanded)):
+        raise ValueError(f"einsum: invalid output subscripts {out!r}")
+    return expanded, out
+
+
+def _einsum_operand(op, term, sizes):
+    """One operand made fit for the Einsum primitive: repeated letters become a diagonal taken
+    by indexing, and size-1 axes broadcast against a longer one are dropped (so the primitive
+    never broadcasts)."""
+    op = op if isinstance(op, Tensor) else Tensor(op)
+    while len(set(term)) != len(term):
+        c = next(c for c in term if term.count(c) > 1)
+        i, j = term.index(c), term.index(c, term.index(c) + 1)
+        op = op.diagonal(0, i, j)  # the diagonal axis goes last
+        term = "".join(ch for k, ch in enumerate(term) if k not in (i, j)) + c
+    drop = [i for i, c in enumerate(term) if op.shape[i] == 1 and sizes.get(c, 1) != 1]
+    if drop:
+        op = op.reshape(tuple(n for i, n in enumerate(op.shape) if i not in drop))
+        term = "".join(c for i, c in enumerate(term) if i not in drop)
+    return (op if op.requires_grad else op.data), term
+
+
+def linspace(start, stop, num: int = 50, endpoint: bool = True, dtype=None,
+             requires_grad: bool = False) -> Tensor:
+    """`num` evenly spaced values from start to stop (numpy's linspace; float32 by default).
+
+    >>> linspace(0, 1, 3)
+    tensor([0. , 0.5, 1. ])
+    """
+    arr = np.linspace(start, stop, check_int(num, "num", minimum=0), endpoint=endpoint)
+    return Tensor(arr.astype(_as_dtype(dtype) or np.float32), requires_grad=requires_grad)
+
+
+def meshgrid(*xs, indexing: str = "xy") -> list:
+    """numpy's meshgrid (indexing="xy" by default; PyTorch's default is "ij"): coordinate
+    tensors, differentiable in the inputs."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    xs = [(x if isinstance(x, Tensor) else Tensor(x)).reshape(-1) for x in xs]
+    shape = [x.shape[0] for x in xs]
+    if indexing == "xy" and len(xs) >= 2:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for i, x in enumerate(xs):
+        axis = (1 - i if i < 2 else i) if indexing == "xy" and len(xs) >= 2 else i
+        view = [1] * len(xs)
+        view[axis] = -1
+        out.append(x.reshape(view).broadcast_to(tuple(shape)))
+    return out
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale=None, generator=None) -> Tensor:
+    """softmax(query @ key^T * scale + mask) @ value, PyTorch's function: (..., L, E) queries,
+    (..., S, E) keys, (..., S, Ev) values. A boolean mask says which keys each query may see
+    (True: attend); a float mask is added to the scores; is_causal masks keys after the query.
+    A query that may see no key gets zeros (as PyTorch 2.x).
+
+    >>> q = Tensor.ones(1, 2, 4)
+    >>> scaled_dot_product_attention(q, q, q, is_causal=True).shape
+    (1, 2, 4)
+    """
+    query, key, value = (t if isinstance(t, Tensor) else Tensor(t) for t in (query, key, value))
+    if min(query.ndim, key.ndim, value.ndim) < 2:
+        raise ValueError("scaled_dot_product_attention: query, key and value need (..., L, E)")
+    n_q, n_k = query.shape[-2], key.shape[-2]
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0
+    scores = (query @ key.swapaxes(-1, -2)) * scale
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not both")
+        attn_mask = np.tri(n_q, n_k, dtype=bool)
+    if attn_mask is not None:
+        mask = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        if mask.dtype == np.bool_:
+            scores = Tensor._where(mask, scores, np.array(-np.inf, dtype=scores.dtype))
+        else:
+            scores = scores + attn_mask
+    with np.errstate(invalid="ignore"):
+        dead = np.isneginf(scores.data.max(axis=-1, keepdims=True)) if scores.size else None
+    if dead is not None and dead.any():  # rows that may see nothing: zeros, not NaN
+        scores = Tensor._where(dead, np.zeros((), dtype=scores.dtype), scores)
+        weights = Tensor._where(dead, np.zeros((), dtype=scores.dtype), scores.softmax(-1))
+    else:
+        weights = scores.softmax(-1)
+    if dropout_p:
+        weights = weights.dropout(dropout_p, generator=generator)
+    return weights @ value
+
+
+def cat(tensors, axis: int = 0, dim=None) -> Tensor:
+    """PyTorch's name for concatenate (dim= or axis=)."""
+    return Tensor.concatenate(tensors, axis if dim is None else dim)
+
