@@ -6,12 +6,15 @@ The code blocks of the pages are run by tests/test_docs.py.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +35,7 @@ def _nav_pages() -> list[str]:
     text = CONFIG.read_text(encoding="utf-8")
     nav = re.search(r"^nav:\n((?:[ \t]+.*\n|\n)+)", text, re.M)
     assert nav, "mkdocs.yml has no nav"
-    return re.findall(r"([\w./-]+\.md)\s*$", nav.group(1), re.M)
+    return re.findall(r"([\w./-]+\.(?:md|ipynb))\s*$", nav.group(1), re.M)
 
 
 def _without_code(text: str) -> str:
@@ -56,7 +59,8 @@ def test_nav_has_the_planned_pages_in_order():
 
 def test_every_page_is_in_nav():
     nav = set(_nav_pages())
-    orphans = [str(p.relative_to(DOCS)) for p in PAGES if str(p.relative_to(DOCS)) not in nav]
+    pages = [*PAGES, *DOCS.glob("notebooks/*.ipynb")]
+    orphans = [str(p.relative_to(DOCS)) for p in pages if str(p.relative_to(DOCS)) not in nav]
     assert not orphans, f"pages missing from mkdocs.yml's nav: {orphans}"
 
 
@@ -180,14 +184,19 @@ def test_griffe_extension_fences_doctests():
 # ---------------------------------------------------------------------------- strict build ----
 def _have_mkdocs() -> bool:
     return all(importlib.util.find_spec(m) is not None
-               for m in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python"))
+               for m in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python",
+                         "mkdocs_jupyter"))
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
+@functools.cache
+def built_site() -> Path:
+    """`mkdocs build --strict` of the whole site, once per test session (tests/test_docs_browser.py
+    opens the same build), into a temporary folder removed at exit."""
     if not _have_mkdocs():
-        pytest.skip("mkdocs, mkdocs-material or mkdocstrings[python] is not installed")
-    out = tmp_path_factory.mktemp("site")
+        pytest.skip("mkdocs, mkdocs-material, mkdocstrings[python] or mkdocs-jupyter is not "
+                    "installed (pip install -e '.[docs]')")
+    out = Path(tempfile.mkdtemp(prefix="tinygrad_lite_site_"))
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
     run = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
@@ -195,11 +204,17 @@ def site(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def site():
+    return built_site()
+
+
 def _built(site: Path, page: str) -> Path:
-    """Where mkdocs (use_directory_urls) writes a page: a.md -> a/index.html, a/index.md stays."""
+    """Where mkdocs (use_directory_urls) writes a page: a.md (or a.ipynb) -> a/index.html,
+    a/index.md stays."""
     if page == "index.md" or page.endswith("/index.md"):
         return site / (page[:-3] + ".html")
-    return site / page[:-3] / "index.html"
+    return site / page.rsplit(".", 1)[0] / "index.html"
 
 
 def test_mkdocs_build_strict_succeeds(site):
@@ -271,6 +286,19 @@ def test_offline_check_finds_remote_resources_and_strips_notebook_loaders():
                 '\n await import("https://cdnjs.example/mermaid.mjs");\n</script><p>b</p>')
     assert hooks.strip_notebook_loaders(notebook) == "<p>a</p><p>b</p>"
     assert hooks.remote_resources(hooks.strip_notebook_loaders(notebook)) == []
+
+
+def test_notebook_pages_show_their_outputs(site):
+    """mkdocs-jupyter renders each notebook with its stored outputs, the .ipynb beside it."""
+    notebooks = sorted((DOCS / "notebooks").glob("*.ipynb"))
+    assert len(notebooks) == 4
+    for nb in notebooks:
+        html = (site / "notebooks" / nb.stem / "index.html").read_text(encoding="utf-8")
+        assert html.count('class="jp-Cell jp-CodeCell') >= 5, f"{nb.name}: code cells missing"
+        assert "jp-OutputArea-output" in html and "data:image/png;base64," in html, (
+            f"{nb.name} is shown without its outputs (store them: tests/test_notebooks.py)")
+        assert "Load mathjax" not in html and "$$" in html  # KaTeX typesets its formulas
+        assert (site / "notebooks" / nb.stem / nb.name).read_bytes() == nb.read_bytes()
 
 
 def test_api_reference_documents_every_public_name(site):
