@@ -150,7 +150,7 @@ def test_huge_claimed_member_size_is_refused(tmp_path):
     at = data.rindex(b"PK\x01\x02")  # the last central-directory entry: patch its sizes
     data[at + 20:at + 28] = struct.pack("<II", 0xFFFFFFF0, 0xFFFFFFF0)
     path.write_bytes(data)
-    with pytest.raises(ValueError, match=r"big\.npz"):
+    with pytest.raises(ValueError, match=r"big\.npz .*claims \d+ bytes, more than"):
         tg.load(path)
 
 
