@@ -40,7 +40,8 @@ COMMANDS = {
     "draw_graph": ["examples/draw_graph.py"],
     "quickstart": ["examples/quickstart.py"],
 }
-RESULT = re.compile(r"^(test accuracy[^\n]*|mean hidden activation[^;\n]*)", re.MULTILINE)
+RESULT = re.compile(r"^(test accuracy[^;\n]*|mean hidden activation[^;\n]*|\|grad\| of [^\n]*)",
+                    re.MULTILINE)
 
 
 def run_once(name: str, out: Path, logs: Path | None = None) -> tuple[float, float, str]:
