@@ -9,7 +9,6 @@ import weakref
 
 import numpy as np
 
-from tinygrad_lite.autograd import GraphInput
 import pytest
 
 import tinygrad_lite as tg
@@ -133,10 +132,14 @@ def test_engine_graph_is_released_after_backward():
     y = (x * 2.0).exp()
     ctx = y._ctx
     y.sum().backward()
-    # the arrays are gone; the structure (inputs as light stand-ins) stays, for drawing
+    # the arrays are gone; the structure stays, for drawing: each input is the op that made it
     assert ctx.released and ctx.saved is None and ctx.output is None
-    assert all(isinstance(i, GraphInput) and not hasattr(i, "data") for i in ctx.inputs)
-    assert ctx.inputs[0].shape == (3,) and ctx.inputs[0]._ctx.name == "Mul"
+    parent, = ctx.inputs
+    assert parent.name == "Mul" and parent.released and (parent.shape, ctx.shape) == ((3,), (3,))
+    assert parent.inputs[0] is x  # a leaf stays itself (its name and .grad can be drawn)
+    stand_in, = ctx.parents()  # the public view: GraphInput stand-ins
+    assert (stand_in.shape, stand_in._ctx, stand_in.tensor) == ((3,), parent, None)
+    assert parent.parents()[0].tensor is x and parent.parents()[1].shape == ()
 
 
 def test_engine_non_scalar_backward_needs_a_gradient():

@@ -349,8 +349,10 @@ class Function:
     def parents(self) -> tuple:
         """The op's inputs as it used them (for drawing and export): an input rebound in place
         since is given as its snapshot (its old value and place in the graph). After a backward
-        released the op: `GraphInput` stand-ins, which keep shapes and structure but no arrays."""
-        if not self.released and self.epoch != _CLOCK.now:
+        released the op, `GraphInput` stand-ins, which keep the structure but hold no arrays."""
+        if self.released:
+            return tuple(GraphInput(x) for x in self.inputs)
+        if self.epoch != _CLOCK.now:
             _check_versions(self, refuse=False)
         return self.inputs
 
@@ -412,11 +414,9 @@ _MEMORY_WRITES: dict = {}  # id(array owning memory) -> clock of its last in-pla
 
 
 def _owner(array):
-    """The array that owns `array`'s memory (numpy points a view's .base at it)."""
-    base = getattr(array, "base", None)
-    while isinstance(base, np.ndarray):
-        array, base = base, base.base
-    return array
+    """The array that owns `array`'s memory (numpy points a view's .base straight at it)."""
+    base = array.base
+    return base if type(base) is np.ndarray else array
 
 
 def mark_modified(node, snapshot=None):
@@ -536,17 +536,19 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
     sink = _Sink(roots[0], inputs, arrays)
     for g in root_grads:
         sink.handed.add(id(g.data))
+    wanted = sink.wanted
     pending = {}  # id(tensor) -> its gradient summed so far, while its op waits in the heap
     heap = []
-    with set_grad_enabled(create_graph):
+    outer_mode, STATE.grad_enabled = STATE.grad_enabled, create_graph  # (this thread only)
+    try:
         arrivals = [(root, g.data if arrays else g) for root, g in zip(roots, root_grads)]
         while True:
             for node, g in arrivals:  # gradients arrive at tensors: leaves keep them, ops wait
                 ctx = node._ctx
-                if ctx is None or sink.wants(node):
+                if ctx is None or (wanted is not None and id(node) in wanted):
                     sink.take(node, g)
-                if ctx is None:
-                    continue
+                    if ctx is None:
+                        continue
                 key = id(node)
                 summed = pending.get(key)
                 if summed is None:
@@ -566,17 +568,20 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
             arrivals = _call_backward(ctx, g, arrays)
             if not retain_graph:
                 _release(ctx)
+    finally:
+        STATE.grad_enabled = outer_mode
     return sink.result(allow_unused)
 
 
 def _call_backward(ctx, g, arrays):
-    """Run one op's backward: the (input, gradient) pairs it sends on, each gradient summed back
-    to its input's shape and dtype."""
+    """Run one op's backward: the (input, gradient) pairs it sends on, each gradient in the pass's
+    currency (ndarray or Tensor) and summed back to its input's shape and dtype."""
     if ctx.epoch != _CLOCK.now:  # something changed in place since this op ran
         _check_versions(ctx)
     if arrays and not ctx.array_backward:  # a user Function: Tensors in, Tensors out
         g = ctx.inputs[ctx.needs_input_grad.index(True)]._from_op(_as_ndarray(g), None)
-    if STATE.anomaly:
+    anomaly = STATE.anomaly
+    if anomaly:
         STATE.backward_of = ctx
         try:
             in_grads = ctx.backward(ctx, g)
@@ -592,8 +597,12 @@ def _call_backward(ctx, g, arrays):
     out = []
     for inp, needs, ig in zip(ctx.inputs, ctx.needs_input_grad, in_grads):
         if needs and ig is not None:
-            ig = _as_input_grad(ig, inp.data, ctx, arrays)
-            if STATE.anomaly:
+            data = inp.data
+            # (the common case, checked inline: an array of the input's own shape and dtype)
+            if not (arrays and type(ig) is np.ndarray and ig.shape == data.shape
+                    and ig.dtype == data.dtype):
+                ig = _as_input_grad(ig, data, ctx, arrays)
+            if anomaly:
                 _check_finite(ig.data if isinstance(ig, Node) else ig, ctx.name, "backward", ctx)
             out.append((inp, ig))
     return out
@@ -616,37 +625,44 @@ def _as_input_grad(ig, data, ctx, arrays):
 
 
 def _release(ctx):
-    """Free what an op saved once its backward ran (the graph's memory goes right away). The
-    structure stays, so the graph can still be drawn: the op keeps its name and settings, and its
-    inputs become light stand-ins (`GraphInput`) that hold no arrays."""
-    inputs = ctx.inputs
-    settings = ctx.settings
-    needs = ctx.needs_input_grad
-    seq = ctx.seq
-    scope = ctx.scope
+    """Free what an op saved once its backward ran (the graph's memory goes right away), keeping
+    the graph's structure, so it can still be drawn: the op keeps its name, settings, and the shape
+    and dtype of its output; each input becomes the op that made it (no arrays), or stays what it
+    was for leaves and constants (the tensors the user passed in: parameters and data)."""
+    inputs, out = ctx.inputs, ctx.output
+    kept = (ctx.settings, ctx.needs_input_grad, ctx.seq, ctx.scope)
     ctx.__dict__.clear()
-    ctx.settings, ctx.needs_input_grad, ctx.seq, ctx.scope = settings, needs, seq, scope
-    ctx.inputs = tuple(GraphInput(x) for x in inputs)
+    ctx.settings, ctx.needs_input_grad, ctx.seq, ctx.scope = kept
+    ctx.shape, ctx.dtype = out.shape, out.dtype
+    ctx.inputs = tuple([getattr(x, "_ctx", None) or x for x in inputs])
     ctx.released = True
 
 
 class GraphInput:
-    """What a released op remembers of one input: its shape and dtype, the op that made it (or,
-    for a leaf, a weak reference to the tensor, so a drawing can show its name and .grad)."""
+    """One input of an op that a backward released (see `Function.parents`): its shape and dtype,
+    the op that made it (`grad_fn`, None for leaves and constants), whether it required grad, for
+    a leaf tensor the tensor itself (`tensor`: its name and `.grad` can be drawn), and for a
+    constant operand the constant (`value`: a drawing writes `Mul(·, 2.0)`)."""
 
-    __slots__ = ("shape", "dtype", "_ctx", "requires_grad", "_leaf")
+    __slots__ = ("shape", "dtype", "_ctx", "requires_grad", "tensor", "value")
 
-    def __init__(self, x):
-        data = x.data if isinstance(x, Node) else np.asarray(x)
-        self.shape, self.dtype = data.shape, data.dtype
-        self._ctx = x._ctx if isinstance(x, Node) else None
-        self.requires_grad = isinstance(x, Node) and x.requires_grad
-        self._leaf = weakref.ref(x) if isinstance(x, Node) and x._ctx is None else None
+    def __init__(self, item):
+        self.tensor = self.value = None
+        if isinstance(item, Function):  # what _release keeps for an op's output
+            self.shape, self.dtype, self._ctx, self.requires_grad = (
+                item.shape, item.dtype, item, True)
+        elif isinstance(item, Node):  # a leaf
+            self.shape, self.dtype, self._ctx = item.data.shape, item.data.dtype, None
+            self.requires_grad, self.tensor = item.requires_grad, item
+        else:  # a constant
+            data = np.asarray(item)
+            self.shape, self.dtype, self._ctx, self.requires_grad = data.shape, data.dtype, None, False
+            self.value = item
 
     @property
-    def tensor(self):
-        """The leaf tensor, while it is alive (None for op outputs and constants)."""
-        return self._leaf() if self._leaf is not None else None
+    def grad_fn(self):
+        """The op that made this input (None for leaves and constants), as `Tensor.grad_fn`."""
+        return self._ctx
 
 
 class _Sink:
@@ -661,9 +677,6 @@ class _Sink:
         self.captured = [None] * (0 if inputs is None else len(inputs))
         self.arrays = arrays
         self.handed = set()  # ids of arrays given to a .grad (and the seeds): no two .grad share one
-
-    def wants(self, node):
-        return self.wanted is not None and id(node) in self.wanted
 
     def take(self, node, g):
         """A gradient arriving at a leaf, or at a tensor grad() was asked about."""
