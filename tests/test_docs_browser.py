@@ -17,9 +17,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import json
 import os
 import shutil
 import threading
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -72,6 +74,7 @@ INSPECT = r"""() => {
     notebookCells: cells.length,
     cellsWithoutCopy: cells.filter((cell) => !cell.querySelector("clipboard-copy")).length,
     copyElementDefined: customElements.get("clipboard-copy") !== undefined,
+    downloads: [...content.querySelectorAll("a[download]")].map((a) => a.href),
   };
 }"""
 
@@ -227,6 +230,16 @@ def test_code_blocks_have_copy_buttons(reports):
     for page, r in notebooks.items():
         assert r["cellsWithoutCopy"] == 0, f"{page}: code cells without a copy button"
         assert r["copyElementDefined"], f"{page}: the copy button's script did not load"
+
+
+def test_notebook_pages_offer_their_notebook_for_download(reports):
+    notebooks = {p: r for p, r in reports.items() if r["notebookCells"]}
+    assert len(notebooks) == 4
+    for page, r in notebooks.items():
+        assert len(r["downloads"]) == 1, f"{page}: {r['downloads']}"
+        with urllib.request.urlopen(r["downloads"][0], timeout=30) as response:
+            nb = json.loads(response.read())
+        assert nb["nbformat"] == 4 and nb["cells"], f"{page}: the download is not the notebook"
 
 
 def test_screenshots_are_kept(reports):

@@ -299,6 +299,7 @@ def test_notebook_pages_show_their_outputs(site):
             f"{nb.name} is shown without its outputs (store them: tests/test_notebooks.py)")
         assert "Load mathjax" not in html and "$$" in html  # KaTeX typesets its formulas
         assert (site / "notebooks" / nb.stem / nb.name).read_bytes() == nb.read_bytes()
+        assert f'href="{nb.name}" download' in html, f"{nb.name}: no download button"
 
 
 def test_api_reference_documents_every_public_name(site):
