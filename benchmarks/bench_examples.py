@@ -8,7 +8,7 @@ result line the example printed. Outputs go to a temporary folder.
 
     python benchmarks/bench_examples.py                        # every example, 3 runs each way
     python benchmarks/bench_examples.py --only mnist_mlp --runs 5
-    python benchmarks/bench_examples.py --only mnist_mlp --no-busy
+    python benchmarks/bench_examples.py --only mnist_mlp --conditions busy
 
 Paste the table it prints into the README ("Examples") to update the times quoted there.
 """
@@ -76,15 +76,15 @@ def main(argv=None) -> None:
     ap.add_argument("--only", nargs="+", choices=list(COMMANDS), default=list(COMMANDS),
                     help="the examples to time (default: all)")
     ap.add_argument("--runs", type=int, default=3, help="runs of each, idle and busy (default 3)")
-    ap.add_argument("--no-busy", dest="busy", action="store_false",
-                    help="skip the runs with a CPU-bound process beside them")
+    ap.add_argument("--conditions", nargs="+", choices=["idle", "busy"], default=["idle", "busy"],
+                    help="idle: the machine as it is; busy: one CPU-bound process beside (default: both)")
     ap.add_argument("--logs", type=Path,
                     help="folder for what each example printed (its last run), to check the "
                          "README's other numbers against")
     args = ap.parse_args(argv)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for condition in ("idle", "busy") if args.busy else ("idle",):
+        for condition in args.conditions:
             burner = (subprocess.Popen([sys.executable, "-c", "while True: pass"])
                       if condition == "busy" else None)
             try:
@@ -107,10 +107,11 @@ def main(argv=None) -> None:
     print("| command | idle | busy | load average (idle / busy) | result |")
     print("|---|---|---|---|---|")
     for name, row in rows.items():
-        loads = " / ".join(f"{min(v):.1f}-{max(v):.1f}" for v in row["load"].values())
+        loads = " / ".join(f"{min(row['load'][c]):.1f}-{max(row['load'][c]):.1f}"
+                           if c in row["load"] else "-" for c in ("idle", "busy"))
         command = "python " + " ".join(COMMANDS[name])
-        print(f"| `{command}` | {spread(row['idle'])} | "
-              f"{spread(row['busy']) if row['busy'] else '-'} | {loads} | "
+        idle, busy = (spread(row[c]) if row[c] else "-" for c in ("idle", "busy"))
+        print(f"| `{command}` | {idle} | {busy} | {loads} | "
               f"{'; '.join(sorted(r for r in row['result'] if r))} |")
 
 
