@@ -424,6 +424,11 @@ def test_dim_and_keepdim_are_aliases_everywhere():
     np.testing.assert_array_equal(t.prod(dim=1).data, m.prod(1))
     assert t.any(dim=1).tolist() == [True, True, True]
     assert tg.flatten(Tensor.ones(2, 3, 4), 1).shape == (2, 12)
+    a = Tensor.ones(2, 3)
+    assert tg.stack([a, a], dim=1).shape == (2, 2, 3) and Tensor.stack([a, a], dim=2).shape == (2, 3, 2)
+    assert tg.cat([a, a], dim=1).shape == (2, 6) and tg.concatenate([a, a], dim=-1).shape == (2, 6)
+    with pytest.raises(TypeError, match="both dim= and axis="):
+        Tensor.cat([a, a], 1, dim=1)
     assert tg.sum(m, dim=0).tolist() == m.sum(0).tolist()
     with pytest.raises(TypeError, match="both dim= and axis="):
         t.sum(dim=0, axis=1)

@@ -58,8 +58,10 @@ UFUNCS = frozenset(_BINARY) | frozenset(_UNARY) | frozenset(_NO_GRAD)
 
 def array_ufunc(ufunc, method, inputs, kwargs):
     """Tensor.__array_ufunc__: run a ufunc as Tensor operations (see the module docstring)."""
-    name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
-    _refuse_arguments(name, kwargs, allowed=("axis", "keepdims") if method != "__call__" else ())
+    name = None
+    if kwargs:
+        name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+        _refuse_arguments(name, kwargs, allowed=("axis", "keepdims") if method != "__call__" else ())
     if method == "__call__":
         if ufunc in _BINARY and len(inputs) == 2:
             a, b = inputs
@@ -85,6 +87,7 @@ def array_ufunc(ufunc, method, inputs, kwargs):
         a, b = (x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
         a = a.reshape(a.shape + (1,) * b.ndim)
         return array_ufunc(ufunc, "__call__", (a, b), {})
+    name = name or f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
     return _fallback(name, ufunc if method == "__call__" else getattr(ufunc, method), inputs,
                      kwargs)
 

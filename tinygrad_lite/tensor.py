@@ -1994,14 +1994,14 @@ _pair = int_pair  # an int or a pair of ints, as a checked pair
 
 
 # ------------------------------------------------------------------------------ module level ----
-def concatenate(tensors, axis=0):
-    """Tensors joined along an existing axis."""
-    return Tensor.concatenate(tensors, axis)
+def concatenate(tensors, axis=0, *, dim=None):
+    """Tensors joined along an existing axis (`dim=`: PyTorch's spelling)."""
+    return Tensor.concatenate(tensors, axis, dim=dim)
 
 
-def stack(tensors, axis=0):
-    """Tensors joined along a new axis."""
-    return Tensor.stack(tensors, axis)
+def stack(tensors, axis=0, *, dim=None):
+    """Tensors joined along a new axis (`dim=`: PyTorch's spelling)."""
+    return Tensor.stack(tensors, axis, dim=dim)
 
 
 def from_dlpack(x) -> Tensor:
@@ -2260,6 +2260,23 @@ for _name in _TORCH_AXIS_METHODS:
 Tensor.transpose = _torch_transpose(Tensor.transpose)
 
 
+def _torch_join(fn):
+    """Tensor.concatenate / Tensor.stack with dim= beside axis=."""
+    @functools.wraps(fn)
+    def join(tensors, axis=0, *, dim=None):
+        if dim is not None:
+            if axis != 0:
+                raise TypeError(f"{fn.__name__}() got both dim= and axis=; use one")
+            axis = dim
+        return fn(tensors, axis)
+
+    return staticmethod(join)
+
+
+Tensor.concatenate = Tensor.cat = _torch_join(Tensor.concatenate)
+Tensor.stack = _torch_join(Tensor.stack)
+
+
 # ------------------------------------------------------------- module-level functions ----
 def einsum(subscripts, *operands) -> Tensor:
     """numpy's einsum, differentiable in every operand: any subscripts numpy accepts (implicit
@@ -2434,7 +2451,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
     return weights @ value
 
 
-def cat(tensors, axis: int = 0, dim=None) -> Tensor:
+def cat(tensors, axis: int = 0, *, dim=None) -> Tensor:
     """PyTorch's name for concatenate (dim= or axis=)."""
-    return Tensor.concatenate(tensors, axis if dim is None else dim)
+    return Tensor.concatenate(tensors, axis, dim=dim)
 
