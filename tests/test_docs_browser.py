@@ -52,7 +52,8 @@ INSPECT = r"""() => {
     ok: img.complete && img.naturalWidth > 0 && img.naturalHeight > 0}));
   const arithmatex = [...content.querySelectorAll(".arithmatex")];
   const markdownCells = [...content.querySelectorAll(".jp-MarkdownCell .jp-RenderedMarkdown")];
-  const rawTex = [...arithmatex, ...markdownCells]
+  const toc = [...document.querySelectorAll(".md-nav--secondary .md-nav__link")];
+  const rawTex = [...arithmatex, ...markdownCells, ...toc]
     .map(text).filter((t) => /\\[()[\]]|\$\$|\$[^$\s][^$]*\$|\\frac|\\sigma/.test(t))
     .map((t) => t.trim().slice(0, 100));
   const blocks = [...content.querySelectorAll("pre > code")];

@@ -24,6 +24,8 @@
 
   function typeset(root) {
     render(root.querySelectorAll(".arithmatex"), PAGE);
+    // a heading's formula reaches the table of contents as plain \( ... \) text, without the span
+    render(root.querySelectorAll(".md-nav--secondary .md-nav__link"), PAGE);
     render(root.querySelectorAll(".jp-MarkdownCell .jp-RenderedMarkdown"), NOTEBOOK);
   }
 
