@@ -182,10 +182,13 @@ def test_runner_stops_a_notebook_over_its_budget(tmp_path):
 # ------------------------------------------------------------------------------- --update ----
 def update(names: list[str]) -> None:
     """Run the named notebooks (all by default) and store them with their outputs."""
+    import os
     import tempfile
 
     import nbformat
 
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")  # the kernel inherits it: the same setting as the tests
     for path in NOTEBOOKS:
         if names and path.stem not in names and path.name not in names:
             continue
