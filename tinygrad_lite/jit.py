@@ -481,7 +481,7 @@ class Tape:
 
         def run(v):
             t = leaf(v)
-            v[sink_slot].take(t, v[g])
+            v[sink_slot].accumulate(t, v[g])
             v[o] = t._grad.data
         return run
 
@@ -737,7 +737,7 @@ class _Recorder:
                     for node, g, gs in arrivals:
                         ctx = node._ctx
                         if ctx is None:
-                            sink.take(node, g)
+                            sink.accumulate(node, g)
                             o = self.slot()
                             self.emit("acc", f"%{o} = accumulate %{gs} into .grad of "
                                       f"tensor{list(node.shape)}", reads=[sink_slot, gs],
@@ -779,7 +779,7 @@ class _Recorder:
                            "that part inside the function, or detach it.")
         c, _ = known
         inputs = ctx.inputs
-        pairs = _call_backward(ctx, g, True)
+        pairs = _call_backward(ctx, g, True, True)  # (the recorder releases the op itself)
         outs = []
         arrivals = []
         for inp, ig in pairs:
@@ -968,8 +968,9 @@ def _finish(rec, result):
               data["tensor"] is not None]
     for _, ctx in rec.ctxs.values():  # the graph fn leaves behind (drawable) keeps plain copies
         ctx.settings = _plain_copy(ctx.settings)
-        if "inputs" in ctx.__dict__:
+        if getattr(ctx, "inputs", None) is not None:
             ctx.inputs = tuple(_plain_copy(x) for x in ctx.inputs)
+            ctx.parents_ = [_plain_copy(x) for x in ctx.parents_]
             for x in ctx.inputs:
                 if isinstance(x, Node) and isinstance(x.data, _Traced):
                     x.data = _plain_copy(x.data)
