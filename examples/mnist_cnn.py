@@ -2,7 +2,7 @@
 epochs of training on a CPU.
 
     python examples/mnist_cnn.py                  # the full run: 2 epochs over 60,000 images
-    python examples/mnist_cnn.py --quick          # seconds: 4,000 images, 1 epoch, 1,000 tests
+    python examples/mnist_cnn.py --quick          # a smoke test: 4,000 images, 1 epoch, 1,000 tests
     python examples/mnist_cnn.py --epochs 3 --channels 16 32 --lr 2e-3 --out my_run/
 
 It reads top to bottom like a lesson: the data, the model (two convolution + pooling stages and a

@@ -2,7 +2,7 @@
 digit it was: about 97.5% of the 10,000 test digits right after two epochs on a CPU.
 
     python examples/mnist_lstm.py                 # the full run: 2 epochs over 60,000 images
-    python examples/mnist_lstm.py --quick         # seconds: 10,000 images, 1 epoch, 1,000 tests
+    python examples/mnist_lstm.py --quick         # a smoke test: 10,000 images, 1 epoch, 1,000 tests
     python examples/mnist_lstm.py --epochs 3 --hidden 128 --lr 5e-3 --out my_run/
 
 It reads top to bottom like a lesson: the data (an image is a sequence of rows), the model (an LSTM

@@ -441,7 +441,7 @@ def parse_args(argv=None) -> argparse.Namespace:
             setattr(config, key, value)
     config.standardize = PRESETS[config.preset]["standardize"]
     config.train_limit = config.test_limit = None
-    if config.quick:  # a few seconds: a quarter of the data, two epochs
+    if config.quick:  # a smoke test: a quarter of the data, two epochs
         config.epochs, config.train_limit, config.test_limit = min(config.epochs, 2), 15_000, 2_000
     if config.out is None:
         config.out = Path("outputs/mnist_mlp") / config.preset
