@@ -18,6 +18,7 @@ def blas():
         pytest.skip("numpy's BLAS cannot be controlled here")
     before = controller.get_num_threads()
     controller.set_num_threads(2)
+    tg.set_num_threads(None)  # the policy starts from the BLAS's count (2)
     yield controller
     tg.set_num_threads(None)
     controller.set_num_threads(before)
@@ -40,7 +41,11 @@ def _threads_during(a, b, controller):
 def test_threads_small_products_run_on_one_thread(blas):
     small = np.ones((64, 784), np.float32), np.ones((784, 16), np.float32)
     assert _threads_during(*small, blas) == 1
-    assert blas.get_num_threads() == 2  # restored after the product
+    assert _threads_during(*small, blas) == 1  # (sticky: no switching between small products)
+    side = round(threads.SMALL_PRODUCT ** (1 / 3)) + 1
+    large = np.ones((side, side), np.float32), np.ones((side, side), np.float32)
+    assert _threads_during(*large, blas) == 2  # a large product gets the BLAS's count back
+    assert blas.get_num_threads() == 2
 
 
 def test_threads_large_products_keep_the_blas_count(blas):
@@ -83,6 +88,10 @@ def test_threads_matmul_op_follows_the_policy(blas):
 
 def test_threads_limit_and_restore(blas):
     assert tg.get_num_threads() == 2
+    threads.matmul(np.ones((2, 2)), np.ones((2, 2)))  # the policy holds the BLAS on one thread
+    with tg.num_threads(1):
+        pass
+    assert tg.get_num_threads() == 2  # num_threads restores the BLAS's own count, not the switch
     with tg.num_threads(1):
         assert tg.get_num_threads() == 1
         assert threads._fixed == 1

@@ -55,12 +55,15 @@ def set_num_threads(n: int | None) -> bool:
     back to the library's policy (one thread for small products). Returns False where numpy's BLAS
     cannot be controlled (threadpoolctl missing, or an unknown BLAS).
     """
-    global _fixed
+    global _fixed, _restore
     if n is not None and (isinstance(n, bool) or int(n) != n or n < 1):
         raise ValueError(f"set_num_threads needs a whole number n >= 1 (or None), got {n!r}")
     blas = _blas()
     if blas is None:
         return False
+    if _restore is not None:  # undo the policy's switch first, so "the BLAS's count" is right
+        blas.set_num_threads(_RESTORE_TO[0])
+        _restore = None
     if n is None:
         _fixed = None
         return True
@@ -77,11 +80,14 @@ def num_threads(n: int):
     >>> with num_threads(1):
     ...     pass
     """
-    global _fixed
+    global _fixed, _restore
     blas = _blas() if n > 0 else None
     if blas is None:
         yield
         return
+    if _restore is not None:  # undo the policy's switch first (see matmul)
+        blas.set_num_threads(_RESTORE_TO[0])
+        _restore = None
     before, fixed_before = blas.get_num_threads(), _fixed
     set_num_threads(n)
     try:
@@ -95,21 +101,37 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """`a @ b` under the policy: on one BLAS thread when the product (per matrix of a batch) has
     fewer than SMALL_PRODUCT multiply-adds, with the BLAS's count otherwise.
 
+    NOTE: the switch is sticky: after a small product the BLAS stays on one thread until a large
+    product (or `set_num_threads`) needs its own count back. Switching around every product cost
+    about 2 us per product (two calls into the BLAS and one threadpoolctl query), 10% of a
+    784-16-16-10 training step at batch 10; sticky, a run of small products pays nothing. (numpy
+    code of your own that runs between the library's small products therefore also runs on one
+    thread; `tg.set_num_threads(n)` pins a count for everything.)
+
     >>> matmul(np.ones((2, 3)), np.ones((3, 4))).sum()
     np.float64(24.0)
     """
+    global _restore
     if _fixed is not None:
         return a @ b
     m = a.shape[-2] if a.ndim > 1 else 1
     n = b.shape[-1] if b.ndim > 1 else 1
     if m * a.shape[-1] * n >= SMALL_PRODUCT:
+        if _restore is not None:  # the policy had switched to one thread: give the count back
+            blas, _restore = _blas(), None
+            if blas is not None:
+                blas.set_num_threads(_RESTORE_TO[0])
         return a @ b
-    blas = _blas()
-    before = 1 if blas is None else blas.get_num_threads()
-    if before == 1:
-        return a @ b
-    blas.set_num_threads(1)
-    try:
-        return a @ b
-    finally:
-        blas.set_num_threads(before)
+    if _restore is None:  # first small product since the BLAS had its own count: switch once
+        blas = _blas()
+        if blas is None:
+            return a @ b
+        _RESTORE_TO[0] = blas.get_num_threads()
+        _restore = True
+        if _RESTORE_TO[0] != 1:
+            blas.set_num_threads(1)
+    return a @ b
+
+
+_restore: bool | None = None  # True while the policy holds the BLAS on one thread
+_RESTORE_TO = [1]  # the count it had before (what a large product gets back)
