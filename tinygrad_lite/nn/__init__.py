@@ -3,16 +3,27 @@
 from . import functional, init
 from .activations import (
     ELU,
+    GELU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
+    Mish,
     PReLU,
     ReLU,
+    ReLU6,
     RReLU,
     Sigmoid,
+    SiLU,
     Softmax,
     Softplus,
+    Softsign,
     Tanh,
 )
+from .attention import MultiheadAttention
 from .layers import (
     AvgPool2d,
     BatchNorm1d,
@@ -24,10 +35,13 @@ from .layers import (
     Identity,
     Linear,
     MaxPool2d,
+    Unflatten,
 )
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
-from .recurrent import LSTM, RNN, LSTMCell, RNNCell
+from .normalization import GroupNorm, LayerNorm
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
     "ELU", "LSTM", "RNN", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
@@ -35,4 +49,7 @@ __all__ = [
     "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleDict",
     "ModuleList", "NLLLoss", "PReLU", "RNNCell", "RReLU", "ReLU", "Sequential", "Sigmoid",
     "Softmax", "Softplus", "Tanh", "Parameter", "functional", "init",
+    "GELU", "GRU", "GRUCell", "GroupNorm", "Hardsigmoid", "Hardswish", "Hardtanh", "LayerNorm",
+    "LogSigmoid", "Mish", "MultiheadAttention", "ReLU6", "SELU", "SiLU", "Softsign",
+    "TransformerEncoder", "TransformerEncoderLayer", "Unflatten",
 ]

@@ -83,6 +83,57 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     return x.log_softmax(axis=dim)
 
 
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) (the standard normal CDF), or its tanh form with approximate="tanh"."""
+    return x.gelu(approximate)
+
+
+def silu(x: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x)."""
+    return x.silu()
+
+
+def mish(x: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x))."""
+    return x.mish()
+
+
+def selu(x: Tensor, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalizing constants."""
+    return x.selu()
+
+
+def relu6(x: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6)."""
+    return x.relu6()
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    """x clipped to [min_val, max_val]."""
+    return x.hardtanh(min_val, max_val)
+
+
+def hardsigmoid(x: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6."""
+    return x.hardsigmoid()
+
+
+def hardswish(x: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6."""
+    return x.hardswish()
+
+
+def softsign(x: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    return x.softsign()
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """log(sigmoid(x)), stable for any x."""
+    return x.logsigmoid()
+
+
 # -------------------------------------------------------------------------------------- modules ----
 class Sigmoid(Module):
     """Elementwise sigmoid.
@@ -256,3 +307,140 @@ class LogSoftmax(Module):
     def extra_repr(self):
         return f"dim={self.dim}"
 
+
+class _Elementwise(Module):
+    """An activation without settings: forward is the Tensor method `_method`."""
+
+    _method = ""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace  # NOTE: accepted for PyTorch code; the result is always new
+
+    def forward(self, x):
+        return getattr(x, self._method)()
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class SiLU(_Elementwise):
+    """x * sigmoid(x) (swish).
+
+    >>> SiLU()(Tensor([0.0, 1.0])).tolist()
+    [0.0, 0.7310585975646973]
+    """
+
+    _method = "silu"
+
+
+class Mish(_Elementwise):
+    """x * tanh(softplus(x)).
+
+    >>> Mish()(Tensor([0.0])).tolist()
+    [0.0]
+    """
+
+    _method = "mish"
+
+
+class SELU(_Elementwise):
+    """Self-normalizing ELU: 1.0507 * elu(x, 1.6733).
+
+    >>> SELU()(Tensor([1.0])).tolist()
+    [1.0507010221481323]
+    """
+
+    _method = "selu"
+
+
+class ReLU6(_Elementwise):
+    """min(max(x, 0), 6).
+
+    >>> ReLU6()(Tensor([-1.0, 7.0])).tolist()
+    [0.0, 6.0]
+    """
+
+    _method = "relu6"
+
+
+class Hardsigmoid(_Elementwise):
+    """relu6(x + 3) / 6.
+
+    >>> Hardsigmoid()(Tensor([-4.0, 0.0, 4.0])).tolist()
+    [0.0, 0.5, 1.0]
+    """
+
+    _method = "hardsigmoid"
+
+
+class Hardswish(_Elementwise):
+    """x * relu6(x + 3) / 6.
+
+    >>> Hardswish()(Tensor([-4.0, 4.0])).tolist()
+    [-0.0, 4.0]
+    """
+
+    _method = "hardswish"
+
+
+class Softsign(Module):
+    """x / (1 + |x|).
+
+    >>> Softsign()(Tensor([1.0])).tolist()
+    [0.5]
+    """
+
+    def forward(self, x):
+        return x.softsign()
+
+
+class LogSigmoid(Module):
+    """log(sigmoid(x)), stable for any x.
+
+    >>> LogSigmoid()(Tensor([-1000.0])).tolist()
+    [-1000.0]
+    """
+
+    def forward(self, x):
+        return x.logsigmoid()
+
+
+class GELU(Module):
+    """x * Phi(x) (Phi: the standard normal CDF); approximate="tanh" is the tanh form.
+
+    >>> GELU()(Tensor([0.0, 1.0])).tolist()
+    [0.0, 0.8413447141647339]
+    """
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return x.gelu(self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class Hardtanh(Module):
+    """x clipped to [min_val, max_val] (gradient 0 at and beyond the bounds).
+
+    >>> Hardtanh(-2.0, 2.0)(Tensor([-3.0, 1.0, 3.0])).tolist()
+    [-2.0, 1.0, 2.0]
+    """
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        if min_val > max_val:
+            raise ValueError(f"Hardtanh: min_val {min_val} is larger than max_val {max_val}")
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, x):
+        return x.hardtanh(self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"

@@ -6,17 +6,27 @@ signatures.
 
 from __future__ import annotations
 
-from ..tensor import Tensor
+from ..tensor import Tensor, scaled_dot_product_attention  # noqa: F401 (re-export)
 from .activations import (  # noqa: F401 (re-exports)
     elu,
+    gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
     leaky_relu,
     log_softmax,
+    logsigmoid,
+    mish,
     prelu,
     relu,
+    relu6,
     rrelu,
+    selu,
     sigmoid,
+    silu,
     softmax,
     softplus,
+    softsign,
     tanh,
 )
 from .losses import (  # noqa: F401 (re-exports)
@@ -28,6 +38,7 @@ from .losses import (  # noqa: F401 (re-exports)
     mse_loss,
     nll_loss,
 )
+from .normalization import group_norm, layer_norm  # noqa: F401 (re-exports)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -176,6 +176,39 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
+class Unflatten(Module):
+    """Splits dimension `dim` into `unflattened_size` (the inverse of Flatten; one size may be -1).
+
+    >>> Unflatten(1, (2, 5))(Tensor.zeros(3, 10)).shape
+    (3, 2, 5)
+    """
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        check_int(dim, "Unflatten: dim")
+        sizes = tuple(unflattened_size)
+        for size in sizes:
+            check_int(size, "Unflatten: unflattened_size", -1)
+        if sizes.count(-1) > 1:
+            raise ValueError(f"Unflatten: only one size may be -1, got {sizes}")
+        self.dim, self.unflattened_size = dim, sizes
+
+    def forward(self, x):
+        dim = self.dim + x.ndim if self.dim < 0 else self.dim
+        if not 0 <= dim < x.ndim:
+            raise IndexError(f"Unflatten: dim {self.dim} is out of range for an input of shape "
+                             f"{tuple(x.shape)}")
+        known = int(np.prod([s for s in self.unflattened_size if s != -1]))
+        size = x.shape[dim]
+        if (-1 in self.unflattened_size and (known == 0 or size % known)) or (
+                -1 not in self.unflattened_size and known != size):
+            raise ValueError(f"Unflatten: dimension {self.dim} of size {size} cannot be split into "
+                             f"{self.unflattened_size}")
+        return x.reshape(*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1:])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
 class Dropout(Module):
     """Inverted dropout: in training, zero each element with probability p and scale the rest by
     1/(1-p); the identity in eval mode.

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..autograd import increment_version, module_scope
-from ..tensor import Tensor
+from ..tensor import Tensor, device
 
 
 class Parameter(Tensor):
@@ -224,6 +224,41 @@ class Module:
     def float(self) -> Module:
         """Convert floating-point parameters and buffers to float32 in place."""
         return self._cast(np.float32)
+
+    def to(self, *args, **kwargs) -> Module:
+        """PyTorch's Module.to: to(device), to(dtype), to(device, dtype) or to(tensor); returns
+        self. A floating dtype casts the floating-point parameters and buffers in place; the
+        only device is the CPU, and any other is an error, not a silent no-op.
+
+        >>> from tinygrad_lite.nn import Linear
+        >>> Linear(2, 3).to("cpu", np.float64).weight.dtype
+        dtype('float64')
+        """
+        dtype = kwargs.pop("dtype", None)
+        target = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, (str, device)):
+                target = a
+            else:
+                dtype = a
+        if target is not None:
+            device(target)  # refuses anything but the CPU, naming it
+        if dtype is None:
+            return self
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to only accepts floating point dtypes, but got desired "
+                            f"dtype={dtype}")
+        return self._cast(dtype)
+
+    def cpu(self) -> Module:
+        """self (everything lives on the CPU)."""
+        return self
 
     def _cast(self, dtype):
         for _, t in self._state_items():

@@ -1,4 +1,4 @@
-"""RNN and LSTM (and their cells) from Tensor operations, with PyTorch's parameter names, shapes,
+"""RNN, LSTM and GRU (and their cells) from Tensor operations, with PyTorch's parameter names, shapes,
 gate order (i, f, g, o) and initialization, so PyTorch weights load unchanged.
 
 Speed: the RNN's input projection of all time steps is one matmul; each step then costs one matmul
@@ -292,3 +292,80 @@ class LSTM(_Recurrent):
         x = Tensor.stack(inputs, axis=0)
         out, (h_n, c_n) = self._outputs(x, [h_finals, c_finals], unbatched)
         return out, (h_n, c_n)
+
+
+class GRUCell(Module):
+    """One GRU step, PyTorch's gates r, z, n stacked in weight_ih (3H, input) and weight_hh (3H, H):
+    r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), z likewise, n = tanh(W_in x + b_in + r * (W_hn h +
+    b_hn)), h' = (1 - z) * n + z * h.
+
+    >>> cell = GRUCell(3, 4)
+    >>> cell(Tensor.zeros(2, 3)).shape
+    (2, 4)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+        super().__init__()
+        _check_sizes(self, input_size, hidden_size)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        k = 1.0 / math.sqrt(hidden_size)
+        self.weight_ih = _param((3 * hidden_size, input_size), k)
+        self.weight_hh = _param((3 * hidden_size, hidden_size), k)
+        self.bias_ih = _param((3 * hidden_size,), k) if bias else None
+        self.bias_hh = _param((3 * hidden_size,), k) if bias else None
+
+    def forward(self, x, h=None):
+        _check_width(self, x, 2)
+        if h is None:
+            h = Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=x.dtype))
+        h = _check_state("GRUCell: h", h, (x.shape[0], self.hidden_size))
+        return self.step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+
+    @staticmethod
+    def step(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+             b_hh: Tensor | None) -> Tensor:
+        """One step -> h'. GRU calls it for every step. (The hidden bias b_hn stays inside r * (...),
+        so the two biases cannot be summed as in the LSTM.)"""
+        hidden = h.shape[-1]
+        gi, gh = x.linear(w_ih, b_ih), h.linear(w_hh, b_hh)
+        rz = (gi[:, :2 * hidden] + gh[:, :2 * hidden]).sigmoid()
+        n = (gi[:, 2 * hidden:] + rz[:, :hidden] * gh[:, 2 * hidden:]).tanh()
+        return n + rz[:, hidden:] * (h - n)
+
+    def extra_repr(self):
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit, multi-layer, PyTorch's parameters and gate order (r, z, n). Returns
+    (output, h_n): output (T, N, H), or (N, T, H) with batch_first; h_n (num_layers, N, H). h0 is
+    optional (zeros).
+
+    >>> gru = GRU(3, 5, num_layers=2, batch_first=True)
+    >>> out, h = gru(Tensor.zeros(4, 7, 3))
+    >>> out.shape, h.shape
+    ((4, 7, 5), (2, 4, 5))
+    """
+
+    _gates = 3
+
+    def forward(self, x: Tensor, h0: Tensor | None = None):
+        x, unbatched = self._inputs(x)
+        steps, n = x.shape[0], x.shape[1]
+        h0 = self._state("h0", h0, n, x.dtype, unbatched)
+        finals = []
+        inputs = [x[t] for t in range(steps)]  # NOTE: one projection per step, as LSTM (its NOTE)
+        for layer in range(self.num_layers):
+            w_ih = getattr(self, f"weight_ih_l{layer}")
+            w_hh = getattr(self, f"weight_hh_l{layer}")
+            b_ih = getattr(self, f"bias_ih_l{layer}") if self.bias else None
+            b_hh = getattr(self, f"bias_hh_l{layer}") if self.bias else None
+            h = h0[layer]
+            hs = []
+            for x_t in inputs:
+                h = GRUCell.step(x_t, h, w_ih, w_hh, b_ih, b_hh)
+                hs.append(h)
+            finals.append(h)
+            inputs = hs
+        out, (h_n,) = self._outputs(Tensor.stack(inputs, axis=0), [finals], unbatched)
+        return out, h_n
