@@ -59,6 +59,11 @@ def labels(n, c):
     return lambda rng: rng.integers(0, c, n)
 
 
+def pm_ones(*shape):
+    """Integer targets of +1 and -1."""
+    return lambda rng: rng.choice([-1, 1], shape)
+
+
 def _affine(layer):
     rng = np.random.default_rng(5)
     layer.weight.data = rng.uniform(0.5, 1.5, layer.weight.shape).astype(layer.weight.dtype)
@@ -191,7 +196,70 @@ LAYERS = [
               torch=False),
     LayerSpec("kl_sparsity", lambda s, a: R.kl_sparsity(a, 0.2), (probs(4, 3),), fn="kl_sparsity",
               kwargs={"rho": 0.2}, torch=False),
+    # ---------------------------------------------------- regression and margin losses ----
+    LayerSpec("l1_loss", lambda s, a, y: np.abs(a - y).mean(), (normal(3, 2), normal(3, 2)),
+              fn="l1_loss"),
+    LayerSpec("l1_loss_module", lambda s, a, y: np.abs(a - y).sum(), (normal(3, 2), normal(3, 2)),
+              ctor="L1Loss", kwargs={"reduction": "sum"}),
+    LayerSpec("smooth_l1_loss", lambda s, a, y: _smooth_l1(a - y, 1.5), (normal(4, 3), normal(4, 3)),
+              fn="smooth_l1_loss", kwargs={"beta": 1.5, "reduction": "none"}),
+    LayerSpec("smooth_l1_loss_module", lambda s, a, y: _smooth_l1(a - y, 1.0).mean(),
+              (normal(4, 3), normal(4, 3)), ctor="SmoothL1Loss"),
+    LayerSpec("huber_loss", lambda s, a, y: (_smooth_l1(a - y, 0.7) * 0.7).sum(),
+              (normal(4, 3), normal(4, 3)), fn="huber_loss", kwargs={"delta": 0.7, "reduction": "sum"}),
+    LayerSpec("huber_loss_module", lambda s, a, y: _smooth_l1(a - y, 1.0).mean(),
+              (normal(4, 3), normal(4, 3)), ctor="HuberLoss"),
+    LayerSpec("kl_div", lambda s, lp, q: (q * (np.log(q) - lp)).sum() / 4,
+              (lambda rng: np.log(rng.dirichlet(np.ones(3), 4)), simplex(4, 3)), fn="kl_div",
+              kwargs={"reduction": "batchmean"}),
+    LayerSpec("kl_div_module_log_target", lambda s, lp, lq: np.exp(lq) * (lq - lp),
+              (normal(4, 3), normal(4, 3)), ctor="KLDivLoss",
+              kwargs={"reduction": "none", "log_target": True}),
+    LayerSpec("cosine_embedding_loss", lambda s, a, b, y: _cosine_embedding(a, b, y, 0.1).mean(),
+              (normal(5, 3), normal(5, 3), pm_ones(5)), fn="cosine_embedding_loss",
+              kwargs={"margin": 0.1}),
+    LayerSpec("cosine_embedding_loss_module",
+              lambda s, a, b, y: _cosine_embedding(a, b, y, -0.5).sum(),
+              (normal(5, 3), normal(5, 3), pm_ones(5)), ctor="CosineEmbeddingLoss",
+              kwargs={"margin": -0.5, "reduction": "sum"}),
+    LayerSpec("margin_ranking_loss", lambda s, a, b, y: np.maximum(0, -y * (a - b) + 0.3),
+              (normal(6), normal(6), pm_ones(6)), fn="margin_ranking_loss",
+              kwargs={"margin": 0.3, "reduction": "none"}),
+    LayerSpec("margin_ranking_loss_module", lambda s, a, b, y: np.maximum(0, -y * (a - b)).mean(),
+              (normal(6), normal(6), pm_ones(6)), ctor="MarginRankingLoss"),
+    LayerSpec("hinge_embedding_loss", lambda s, x, y: _hinge(x, y, 1.0).mean(),
+              (normal(3, 4), pm_ones(3, 4)), fn="hinge_embedding_loss"),
+    LayerSpec("hinge_embedding_loss_module", lambda s, x, y: _hinge(x, y, 1.7).sum(),
+              (normal(3, 4), pm_ones(3, 4)), ctor="HingeEmbeddingLoss",
+              kwargs={"margin": 1.7, "reduction": "sum"}),
+    LayerSpec("multi_margin_loss", lambda s, x, y: _multi_margin(x, y, 1, 1.0).mean(),
+              (normal(5, 4), labels(5, 4)), fn="multi_margin_loss"),
+    LayerSpec("multi_margin_loss_module_squared_weighted",
+              lambda s, x, y: _multi_margin(x, y, 2, 0.8, W4),
+              (normal(5, 4), labels(5, 4)), ctor="MultiMarginLoss",
+              kwargs={"p": 2, "margin": 0.8, "weight": W4, "reduction": "none"}),
 ]
+
+
+def _smooth_l1(d, beta):
+    return np.where(np.abs(d) < beta, 0.5 * d * d / beta, np.abs(d) - 0.5 * beta)
+
+
+def _cosine_embedding(a, b, y, margin):
+    cos = (a * b).sum(1) / np.sqrt(((a * a).sum(1) + 1e-12) * ((b * b).sum(1) + 1e-12))
+    return np.where(y == 1, 1 - cos, np.maximum(0, cos - margin))
+
+
+def _hinge(x, y, margin):
+    return np.where(y == 1, x, np.maximum(0, margin - x))
+
+
+def _multi_margin(x, y, p, margin, w=None):
+    n, c = x.shape
+    w = np.ones(c) if w is None else w
+    z = np.maximum(0, margin - x[np.arange(n), y][:, None] + x) ** p
+    z[np.arange(n), y] = 0
+    return z.sum(1) * w[y] / c
 
 
 def _batch_first(outputs):

@@ -3,6 +3,8 @@ tests/reference.py, float64 gradcheck, extreme inputs (p = 0 / 1, |z| = 1000, ma
 label smoothing, probability targets, and the error messages. PyTorch comparisons are extra
 (skipped without torch). Every loss also has rows in tests/layer_table.py."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -595,3 +597,138 @@ def test_bce_with_logits_and_mse_match_torch():
     np.testing.assert_allclose(F.mse_loss(Tensor(p), Tensor(yb), reduction="sum").data,
                                tf.mse_loss(torch.tensor(p), torch.tensor(yb), reduction="sum").numpy(),
                                rtol=1e-10)
+
+
+# ------------------------------------------------ regression and margin losses (issue 10) ----
+def _pm(shape):
+    return RNG.choice([-1, 1], shape)
+
+
+def _margin_cases():
+    """(name, our args, kwargs) for every new loss, with inputs that reach both branches."""
+    a, b = RNG.standard_normal((6, 4)) * 2, RNG.standard_normal((6, 4)) * 2
+    lp, q = np.log(RNG.dirichlet(np.ones(4), 6)), RNG.dirichlet(np.ones(4), 6)
+    q[0, 1] = 0.0  # a zero probability: 0 * log 0 counts as 0
+    return [
+        ("l1_loss", (a, b), {}),
+        ("smooth_l1_loss", (a, b), {"beta": 0.8}),
+        ("smooth_l1_loss", (a, b), {"beta": 0.0}),
+        ("huber_loss", (a, b), {"delta": 1.3}),
+        ("kl_div", (lp, q), {}),
+        ("kl_div", (lp, np.log(RNG.dirichlet(np.ones(4), 6))), {"log_target": True}),
+        ("cosine_embedding_loss", (a, b, _pm(6)), {"margin": 0.2}),
+        ("cosine_embedding_loss", (a[0], b[0], np.array(-1)), {"margin": -0.3}),
+        ("margin_ranking_loss", (a[:, 0], b[:, 0], _pm(6).astype(float)), {"margin": 0.5}),
+        ("hinge_embedding_loss", (a, _pm((6, 4))), {"margin": 1.5}),
+        ("multi_margin_loss", (a, RNG.integers(0, 4, 6)), {}),
+        ("multi_margin_loss", (a, RNG.integers(0, 4, 6)),
+         {"p": 2, "margin": 0.7, "weight": np.array([0.5, 1.0, 2.0, 1.5])}),
+        ("multi_margin_loss", (a[0], np.array(2)), {"margin": 2.0}),
+    ]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_margin_and_regression_losses_match_torch_values_and_gradients(reduction):
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():  # kl_div's reduction="mean" warns, in both libraries
+        warnings.simplefilter("ignore", UserWarning)
+        for name, args, kw in _margin_cases():
+            # NOTE: kl_div's target with a zero is held constant (its gradient there is -inf)
+            grads = [x.dtype.kind == "f" and bool(np.all(x != 0)) for x in args]
+            ours_in = [Tensor(x, requires_grad=g) for x, g in zip(args, grads)]
+            theirs_in = [torch.tensor(x, requires_grad=g) for x, g in zip(args, grads)]
+            tkw = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+            ours = getattr(F, name)(*ours_in, reduction=reduction, **kw)
+            ref = getattr(torch.nn.functional, name)(*theirs_in, reduction=reduction, **tkw)
+            np.testing.assert_allclose(ours.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12,
+                                       err_msg=f"{name} {kw}")
+            up = RNG.standard_normal(ours.shape)
+            (ours * Tensor(up)).sum().backward()
+            (ref * torch.tensor(up)).sum().backward()
+            for o, t in zip(ours_in, theirs_in):
+                if t.requires_grad and t.grad is not None:
+                    np.testing.assert_allclose(o.grad.data, t.grad.numpy(), rtol=1e-9,
+                                               atol=1e-12, err_msg=f"{name} {kw} gradient")
+
+
+def test_margin_and_regression_losses_gradcheck():
+    for name, args, kw in _margin_cases():
+        floats = [i for i, x in enumerate(args) if x.dtype.kind == "f"]
+        if name == "margin_ranking_loss":
+            floats = floats[:2]  # the +-1 target is held fixed: a perturbed one is refused
+
+        def fn(*xs, name=name, args=args, kw=kw, floats=floats):
+            full = [Tensor(x) for x in args]
+            for i, x in zip(floats, xs):
+                full[i] = x
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                return getattr(F, name)(*full, reduction="sum", **kw)
+
+        if name == "kl_div" and not kw:
+            floats = floats[:1]  # a zero probability in the target: differentiate the input only
+        assert gradcheck(fn, [t64(args[i]) for i in floats]), (name, kw)
+
+
+def test_kl_div_mean_warns_and_batchmean_is_the_divergence():
+    lp, q = np.log(np.array([[0.5, 0.5], [0.9, 0.1]])), np.array([[0.25, 0.75], [0.5, 0.5]])
+    per_sample = (q * (np.log(q) - lp)).sum(axis=1)
+    with pytest.warns(UserWarning, match="batchmean"):
+        mean = F.kl_div(Tensor(lp), Tensor(q))
+    assert mean.item() == pytest.approx(per_sample.sum() / 4)
+    assert F.kl_div(Tensor(lp), Tensor(q), reduction="batchmean").item() == pytest.approx(
+        per_sample.mean())
+    assert nn.KLDivLoss(reduction="batchmean")(Tensor(lp), Tensor(q)).item() == pytest.approx(
+        per_sample.mean())
+
+
+def test_kl_div_zero_target_is_finite_with_minus_inf_log_probability():
+    lp = Tensor(np.array([[0.0, -np.inf]]), requires_grad=True)  # the model rules class 1 out
+    out = F.kl_div(lp, Tensor(np.array([[1.0, 0.0]])), reduction="sum")
+    assert out.item() == 0.0
+    out.backward()
+    np.testing.assert_array_equal(lp.grad.data, [[-1.0, 0.0]])
+
+
+def test_cosine_embedding_loss_of_a_zero_vector_is_finite():
+    x = Tensor(np.zeros((1, 3)), requires_grad=True)
+    out = F.cosine_embedding_loss(x, Tensor(np.ones((1, 3))), Tensor([1]))
+    assert out.item() == 1.0
+    out.backward()
+    assert np.all(np.isfinite(x.grad.data))
+
+
+def test_new_losses_keep_float32():
+    a, b = Tensor(np.ones((2, 3), np.float32)), Tensor(np.zeros((2, 3), np.float32))
+    y = Tensor(np.array([1, -1]))
+    outs = [F.l1_loss(a, b), F.smooth_l1_loss(a, b), F.huber_loss(a, b),
+            F.kl_div(a, b, reduction="batchmean"), F.cosine_embedding_loss(a, b, y),
+            F.margin_ranking_loss(a[:, 0], b[:, 0], y), F.hinge_embedding_loss(a, y.reshape(2, 1)
+                                                                               * np.ones((1, 3), int)),
+            F.multi_margin_loss(a, Tensor([0, 2]))]
+    assert [o.dtype for o in outs] == [np.float32] * len(outs)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: F.smooth_l1_loss(Tensor.zeros(2), Tensor.zeros(2), beta=-1.0), "negative values for beta"),
+    (lambda: F.huber_loss(Tensor.zeros(2), Tensor.zeros(2), delta=0.0), "non-positive values for delta"),
+    (lambda: F.l1_loss(Tensor.zeros(2, 1), Tensor.zeros(2)), r"\(2, 1\).*\(2,\)"),
+    (lambda: F.kl_div(Tensor.zeros(2), Tensor([0.5, -0.5])), "log_target=True"),
+    (lambda: F.kl_div(Tensor.zeros(2), Tensor.zeros(2), reduction="avg"), "batchmean"),
+    (lambda: F.kl_div(Tensor.zeros(2), Tensor([0.0, 1.0], requires_grad=True)), "-inf"),
+    (lambda: F.hinge_embedding_loss(Tensor.zeros(2), Tensor([1, 0])), "1 or -1, got 0"),
+    (lambda: F.margin_ranking_loss(Tensor.zeros(2), Tensor.zeros(2), Tensor([1])), "target shape"),
+    (lambda: F.cosine_embedding_loss(Tensor.zeros(2, 3), Tensor.zeros(2, 3), Tensor([1, 2])),
+     "1 or -1, got 2"),
+    (lambda: F.cosine_embedding_loss(Tensor.zeros(1, 2, 3), Tensor.zeros(1, 2, 3), Tensor([1])),
+     r"\(N, D\)"),
+    (lambda: F.multi_margin_loss(Tensor.zeros(2, 3), Tensor([0, 3])), "out of bounds"),
+    (lambda: F.multi_margin_loss(Tensor.zeros(2, 3), Tensor([0.0, 1.0])), "integers"),
+    (lambda: F.multi_margin_loss(Tensor.zeros(2, 3), Tensor([0, 1]), p=3), "p == 1 and p == 2"),
+    (lambda: F.multi_margin_loss(Tensor.zeros(2, 3), Tensor([0, 1]), weight=[1.0]), "weight"),
+    (lambda: nn.MultiMarginLoss(p=0), "p == 1"),
+    (lambda: nn.KLDivLoss(reduction="max"), "batchmean"),
+])
+def test_new_losses_refuse_bad_arguments_by_name(call, message):
+    with pytest.raises((ValueError, TypeError, IndexError), match=message):
+        call()

@@ -37,7 +37,21 @@ from .layers import (
     MaxPool2d,
     Unflatten,
 )
-from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
+    CrossEntropyLoss,
+    HingeEmbeddingLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MarginRankingLoss,
+    MSELoss,
+    MultiMarginLoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .normalization import GroupNorm, LayerNorm
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
@@ -52,4 +66,6 @@ __all__ = [
     "GELU", "GRU", "GRUCell", "GroupNorm", "Hardsigmoid", "Hardswish", "Hardtanh", "LayerNorm",
     "LogSigmoid", "Mish", "MultiheadAttention", "ReLU6", "SELU", "SiLU", "Softsign",
     "TransformerEncoder", "TransformerEncoderLayer", "Unflatten",
+    "CosineEmbeddingLoss", "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "L1Loss",
+    "MarginRankingLoss", "MultiMarginLoss", "SmoothL1Loss",
 ]

@@ -32,11 +32,19 @@ from .activations import (  # noqa: F401 (re-exports)
 from .losses import (  # noqa: F401 (re-exports)
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
     cross_entropy,
+    hinge_embedding_loss,
+    huber_loss,
+    kl_div,
     kl_sparsity,
+    l1_loss,
     l2_penalty,
+    margin_ranking_loss,
     mse_loss,
+    multi_margin_loss,
     nll_loss,
+    smooth_l1_loss,
 )
 from .normalization import group_norm, layer_norm  # noqa: F401 (re-exports)
 

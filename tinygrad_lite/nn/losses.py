@@ -7,6 +7,7 @@ broadcast (N, 1) - (N,) is a classic bug, so here it is an error).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -245,6 +246,200 @@ def cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean",
     return nll * (1.0 - label_smoothing) + smooth * label_smoothing
 
 
+# ------------------------------------------------------------- regression and margin losses ----
+def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Mean (or summed) absolute error |input - target| (gradient sign(input - target), 0 at a tie).
+
+    >>> l1_loss(Tensor([1.0, 2.0]), Tensor([1.0, 5.0])).item()
+    1.5
+    """
+    target = _as_tensor(target, input)
+    _same_shape("l1_loss", input, target)
+    return _reduce((input - target).abs(), reduction)
+
+
+def _piecewise_quadratic(name, input, target, width, scale, reduction):
+    """0.5 d^2 * (scale / width) for |d| < width, else scale * (|d| - width / 2): the shared body
+    of smooth_l1_loss (scale 1) and huber_loss (scale = width = delta)."""
+    target = _as_tensor(target, input)
+    _same_shape(name, input, target)
+    diff = input - target
+    size = diff.abs()
+    quadratic = diff * diff * (0.5 * scale / width)
+    return _reduce(Tensor.where(size.data < width, quadratic, (size - 0.5 * width) * scale),
+                   reduction)
+
+
+def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2 (d = input - target); beta = 0 is
+    l1_loss. PyTorch's formula: quadratic near zero, linear (gradient +-1) beyond beta.
+
+    >>> smooth_l1_loss(Tensor([0.5, 3.0]), Tensor([0.0, 0.0]), reduction="none").tolist()
+    [0.125, 2.5]
+    """
+    if not beta >= 0:
+        raise ValueError(f"smooth_l1_loss does not support negative values for beta, got {beta}")
+    if beta == 0:
+        return l1_loss(input, target, reduction)
+    return _piecewise_quadratic("smooth_l1_loss", input, target, float(beta), 1.0, reduction)
+
+
+def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 d^2 where |d| < delta, else delta * (|d| - delta / 2): smooth_l1_loss times delta
+    (gradient clipped to +-delta).
+
+    >>> huber_loss(Tensor([0.5, 3.0]), Tensor([0.0, 0.0]), reduction="none", delta=2.0).tolist()
+    [0.125, 4.0]
+    """
+    if not delta > 0:
+        raise ValueError(f"huber_loss does not support non-positive values for delta, got {delta}")
+    return _piecewise_quadratic("huber_loss", input, target, float(delta), float(delta), reduction)
+
+
+def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """KL(target || model) with the model's log-probabilities as input (PyTorch's convention):
+    target * (log(target) - input) pointwise (0 where target = 0), or
+    exp(target) * (target - input) when log_target. reduction "batchmean" divides the sum by the
+    batch size (the true KL divergence per sample); "mean" (PyTorch's default, kept for
+    compatibility) divides by the number of elements, and warns, as PyTorch does. A target that
+    requires grad may not hold zeros (its gradient there is -inf; PyTorch gives NaN). Where the
+    target is 0 the term is 0, even for an input of -inf (PyTorch gives NaN).
+
+    >>> q = Tensor([0.25, 0.75])
+    >>> round(kl_div(Tensor([0.5, 0.5]).log(), q, reduction="sum").item(), 6)
+    0.130812
+    """
+    if reduction not in (*_REDUCTIONS, "batchmean"):
+        raise ValueError(f"reduction must be one of {(*_REDUCTIONS, 'batchmean')}, got "
+                         f"{reduction!r}")
+    target = _as_tensor(target, input)
+    _same_shape("kl_div", input, target)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        t = target.data
+        if t.size and not np.nanmin(t) >= 0:
+            raise ValueError(f"kl_div: target must hold probabilities (>= 0), got a minimum of "
+                             f"{np.nanmin(t)}; pass log_target=True for log-probabilities")
+        positive = t > 0
+        if target.requires_grad and not positive.all():
+            raise ValueError("kl_div: the target requires grad and holds zeros, where the "
+                             "gradient of target * log(target) is -inf; detach the target, keep "
+                             "it away from 0, or pass log-probabilities with log_target=True")
+        # NOTE: stand-ins where the target is 0, whose term is 0 (0 log 0 = 0, and 0 * -inf = 0
+        # too: a class the model rules out costs nothing where the target has no mass)
+        safe = Tensor.where(positive, target, 1.0), Tensor.where(positive, input, 0.0)
+        loss = Tensor.where(positive, target * (safe[0].log() - safe[1]), 0.0)
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    if reduction == "mean":
+        warnings.warn("kl_div: reduction='mean' divides the total loss by both the batch size and "
+                      "the support size; 'batchmean' divides only by the batch size and is the "
+                      "KL divergence's definition", UserWarning, stacklevel=2)
+    return _reduce(loss, reduction)
+
+
+def _signs(name, target, expected_shape, like):
+    """A +-1 target as a Tensor of the input's dtype; any other value is refused (PyTorch would
+    silently give such elements a loss of 0)."""
+    target = _as_tensor(target, like)
+    if target.dtype.kind != "f" and like.dtype.kind == "f":  # NOTE: int64 * float32 is float64
+        target = target.astype(like.dtype)
+    if tuple(target.shape) != tuple(expected_shape):
+        raise ValueError(f"{name}: target shape {tuple(target.shape)} does not fit the inputs; "
+                         f"expected {tuple(expected_shape)} (one +1 or -1 per sample)")
+    values = target.data
+    if not np.isin(values, (1, -1)).all():
+        bad = values[~np.isin(values, (1, -1))].flat[0]
+        raise ValueError(f"{name}: target values must be 1 or -1, got {bad}")
+    return target
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target, margin: float = 0.0,
+                          reduction: str = "mean") -> Tensor:
+    """1 - cos(x1, x2) where the target is 1, max(0, cos(x1, x2) - margin) where it is -1;
+    inputs (N, D) with target (N,), or (D,) with a 0-d target. As in PyTorch, 1e-12 is added to
+    each squared norm, so a zero vector gives cos = 0, not NaN.
+
+    >>> cosine_embedding_loss(Tensor([[1.0, 0.0]]), Tensor([[0.0, 2.0]]), Tensor([1])).item()
+    1.0
+    """
+    _same_shape("cosine_embedding_loss", input1, _as_tensor(input2, input1))
+    input2 = _as_tensor(input2, input1)
+    if input1.ndim not in (1, 2):
+        raise ValueError(f"cosine_embedding_loss: inputs must be (N, D) or (D,), got shape "
+                         f"{tuple(input1.shape)}")
+    target = _signs("cosine_embedding_loss", target, input1.shape[:-1], input1)
+    dot = (input1 * input2).sum(axis=-1)
+    norms = (((input1 * input1).sum(axis=-1) + 1e-12) * ((input2 * input2).sum(axis=-1) + 1e-12))
+    cos = dot / norms.sqrt()
+    positive = target.data == 1
+    loss = Tensor.where(positive, 1.0 - cos, (cos - margin).clip(min=0.0))
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target, margin: float = 0.0,
+                        reduction: str = "mean") -> Tensor:
+    """max(0, -target * (input1 - input2) + margin): target 1 asks for input1 ranked higher,
+    -1 for input2 (all three of one shape).
+
+    >>> margin_ranking_loss(Tensor([1.0, 3.0]), Tensor([2.0, 1.0]), Tensor([1.0, 1.0])).item()
+    0.5
+    """
+    input2 = _as_tensor(input2, input1)
+    _same_shape("margin_ranking_loss", input1, input2)
+    target = _signs("margin_ranking_loss", target, input1.shape, input1)
+    return _reduce((-target * (input1 - input2) + margin).clip(min=0.0), reduction)
+
+
+def hinge_embedding_loss(input: Tensor, target, margin: float = 1.0,
+                         reduction: str = "mean") -> Tensor:
+    """input where the target is 1, max(0, margin - input) where it is -1 (input: e.g. a distance
+    between two embeddings).
+
+    >>> hinge_embedding_loss(Tensor([0.3, 0.4]), Tensor([1.0, -1.0]), reduction="none").tolist()
+    [0.30000001192092896, 0.6000000238418579]
+    """
+    target = _signs("hinge_embedding_loss", target, input.shape, input)
+    loss = Tensor.where(target.data == 1, input, (margin - input).clip(min=0.0))
+    return _reduce(loss, reduction)
+
+
+def multi_margin_loss(input: Tensor, target, p: int = 1, margin: float = 1.0, weight=None,
+                      reduction: str = "mean") -> Tensor:
+    """The multi-class hinge loss: for each sample, sum over classes i != y of
+    max(0, margin - x[y] + x[i]) ** p, divided by the number of classes C (each term times
+    weight[y] with class weights). Scores (N, C) with class indices (N,), or (C,) with a 0-d index.
+
+    >>> multi_margin_loss(Tensor([[0.1, 0.2, 0.4, 0.8]]), Tensor([3])).item()
+    0.32499998807907104
+    """
+    if p not in (1, 2):
+        raise ValueError(f"multi_margin_loss: only p == 1 and p == 2 supported, got {p}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if input.ndim not in (1, 2):
+        raise ValueError(f"multi_margin_loss: input must be (N, C) or (C,), got shape "
+                         f"{tuple(input.shape)}")
+    labels, _, n_classes, expected = _check_classes("multi_margin_loss", target, input.shape,
+                                                    ignore_index=None)
+    scores = _class_last(input)
+    rows = np.arange(len(labels))
+    picked = scores[rows, labels].reshape(-1, 1)
+    margins = (scores - picked + margin).relu()  # NOTE: relu: a term of exactly 0 adds nothing
+    terms = margins * margins if p == 2 else margins
+    others = np.ones(scores.shape, dtype=scores.dtype)
+    others[rows, labels] = 0.0  # the target class is not a term of its own sum
+    if weight is not None:
+        w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=scores.dtype)
+        if w.shape != (n_classes,):
+            raise ValueError(f"multi_margin_loss: weight must have one entry per class "
+                             f"({n_classes}), got shape {w.shape}")
+        others = others * w[labels].reshape(-1, 1)
+    loss = (terms * (others / n_classes)).sum(axis=1).reshape(expected)
+    return _reduce(loss, reduction)
+
+
 # ---------------------------------------------------------------------------------- regularizers ----
 def _is_bias(name: str) -> bool:
     last = name.rsplit(".", 1)[-1]
@@ -386,3 +581,124 @@ class NLLLoss(_Loss):
 
     def forward(self, input, target):
         return nll_loss(input, target, self.weight, self.reduction, self.ignore_index)
+
+
+class L1Loss(_Loss):
+    """Module form of l1_loss.
+
+    >>> L1Loss()(Tensor([1.0, 2.0]), Tensor([1.0, 5.0])).item()
+    1.5
+    """
+
+    def forward(self, input, target):
+        return l1_loss(input, target, self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """Module form of smooth_l1_loss.
+
+    >>> SmoothL1Loss(beta=2.0)(Tensor([1.0]), Tensor([0.0])).item()
+    0.25
+    """
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, input, target):
+        return smooth_l1_loss(input, target, self.reduction, self.beta)
+
+
+class HuberLoss(_Loss):
+    """Module form of huber_loss.
+
+    >>> HuberLoss(delta=0.5)(Tensor([3.0]), Tensor([0.0])).item()
+    1.375
+    """
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return huber_loss(input, target, self.reduction, self.delta)
+
+
+class KLDivLoss(_Loss):
+    """Module form of kl_div (reduction may also be "batchmean").
+
+    >>> round(KLDivLoss(reduction="batchmean")(Tensor([[0.5, 0.5]]).log(), Tensor([[0.25, 0.75]])).item(), 6)
+    0.130812
+    """
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False):
+        Module.__init__(self)
+        if reduction not in (*_REDUCTIONS, "batchmean"):
+            raise ValueError(f"reduction must be one of {(*_REDUCTIONS, 'batchmean')}, got "
+                             f"{reduction!r}")
+        self.reduction, self.log_target = reduction, log_target
+
+    def forward(self, input, target):
+        return kl_div(input, target, self.reduction, self.log_target)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """Module form of cosine_embedding_loss.
+
+    >>> CosineEmbeddingLoss()(Tensor([[1.0, 0.0]]), Tensor([[1.0, 0.0]]), Tensor([-1])).item()
+    1.0
+    """
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class MarginRankingLoss(_Loss):
+    """Module form of margin_ranking_loss.
+
+    >>> MarginRankingLoss(margin=1.0)(Tensor([2.0]), Tensor([1.0]), Tensor([1.0])).item()
+    0.0
+    """
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class HingeEmbeddingLoss(_Loss):
+    """Module form of hinge_embedding_loss.
+
+    >>> HingeEmbeddingLoss(margin=2.0)(Tensor([0.5]), Tensor([-1.0])).item()
+    1.5
+    """
+
+    def __init__(self, margin: float = 1.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input, target):
+        return hinge_embedding_loss(input, target, self.margin, self.reduction)
+
+
+class MultiMarginLoss(_Loss):
+    """Module form of multi_margin_loss.
+
+    >>> MultiMarginLoss()(Tensor([[0.1, 0.2, 0.4, 0.8]]), Tensor([3])).item()
+    0.32499998807907104
+    """
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, reduction: str = "mean"):
+        super().__init__(reduction)
+        if p not in (1, 2):
+            raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 supported, got {p}")
+        self.p, self.margin, self.weight = p, margin, weight
+
+    def forward(self, input, target):
+        return multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
