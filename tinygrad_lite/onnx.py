@@ -501,10 +501,11 @@ def _getitem(b, i, x, shape):
 def _sliding_window(b, i, x, shape):
     """(..., H, W) -> (..., out_h, out_w, kh, kw) as one Gather from the flattened H*W plane."""
     (kh, kw), (sh, sw) = (tuple(int(v) for v in b.setting(i, k)) for k in ("window", "stride"))
+    dh, dw = (int(v) for v in b.setting(i, "dilation", (1, 1)))
     h, w = shape[-2:]
-    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-    rows = (np.arange(oh) * sh)[:, None, None, None] + np.arange(kh)[None, None, :, None]
-    cols = (np.arange(ow) * sw)[None, :, None, None] + np.arange(kw)[None, None, None, :]
+    oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+    rows = (np.arange(oh) * sh)[:, None, None, None] + (np.arange(kh) * dh)[None, None, :, None]
+    cols = (np.arange(ow) * sw)[None, :, None, None] + (np.arange(kw) * dw)[None, None, None, :]
     flat = b.node("Reshape", [x, b.ints([0] * (len(shape) - 2) + [h * w])])
     return b.node("Gather", [flat, b.initializer((rows * w + cols).astype(np.int64), "windows")],
                   axis=len(shape) - 2)

@@ -332,10 +332,12 @@ class Pow(Primitive):
         # for x == 0 and y < 0 it is inf * log(0) = -inf.
         x, y = ctx.saved_tensors
         nx, ny = ctx.needs_input_grad
+        if nx and not ny and isinstance(y, (int, float)) and y >= 1:  # x ** 2: the common case
+            return _chain(grad, y * x ** (y - 1)), None  # (no division by 0 here: no errstate)
         gx = gy = None
         with np.errstate(divide="ignore", invalid="ignore"):
             if nx:
-                if isinstance(y, (int, float)):  # x ** 2, x ** 0.5: the common case
+                if isinstance(y, (int, float)):  # x ** 0.5, x ** -1
                     local = 0.0 * x if y == 0 else y * x ** (y - 1)
                 else:
                     local = Where.apply(_data(y) == 0, 0.0, y * x ** (y - 1))
@@ -689,41 +691,53 @@ def _matmul_vector_grads(grad, x, y, nx, ny):
 # -------------------------------------------------------------------------------- sliding windows ----
 class SlidingWindow(Primitive):
     """Windows of the last two axes: (..., H, W) -> (..., out_h, out_w, kh, kw), a strided view
-    (numpy stride tricks: no copy). The im2col behind conv2d and the pools."""
+    (no copy), window element (i, j) of output (r, c) being x[..., r*sh + i*dh, c*sw + j*dw]
+    (`dilation` spreads the window). The im2col behind conv2d, conv_transpose2d and the pools."""
 
     @staticmethod
-    def forward(ctx, x, *, window, stride):
-        (kh, kw), (sh, sw) = window, stride
+    def forward(ctx, x, *, window, stride, dilation=(1, 1)):
+        (kh, kw), (sh, sw), (dh, dw) = window, stride, dilation
         h, w = x.shape[-2:]
-        if kh > h or kw > w:
-            raise ValueError(f"window {window} is larger than the input's spatial size {(h, w)}")
+        span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+        if span_h > h or span_w > w:
+            raise ValueError(f"window {window} (dilation {dilation}) spans {(span_h, span_w)}, more "
+                             f"than the input's spatial size {(h, w)}")
         ctx.in_shape = x.shape
-        view = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(-2, -1))
-        return view[..., ::sh, ::sw, :, :]
+        oh, ow = (h - span_h) // sh + 1, (w - span_w) // sw + 1
+        s_h, s_w = x.strides[-2:]
+        return np.lib.stride_tricks.as_strided(
+            x, x.shape[:-2] + (oh, ow, kh, kw),
+            x.strides[:-2] + (s_h * sh, s_w * sw, s_h * dh, s_w * dw), writeable=False)
 
     @staticmethod
     def backward(ctx, grad):
         s = ctx.settings
-        return FoldWindows.apply(grad, window=s["window"], stride=s["stride"], shape=ctx.in_shape)
+        return FoldWindows.apply(grad, window=s["window"], stride=s["stride"], shape=ctx.in_shape,
+                                 dilation=s.get("dilation", (1, 1)))
 
 
 class FoldWindows(Primitive):
-    """The adjoint of SlidingWindow (col2im): adds every window back to where it came from."""
+    """The adjoint of SlidingWindow (col2im): adds every window back to where it came from, in an
+    array of `shape` (rows and columns no window reaches stay zero)."""
 
     @staticmethod
-    def forward(ctx, cols, *, window, stride, shape):
-        (kh, kw), (sh, sw) = window, stride
-        oh, ow = cols.shape[-4], cols.shape[-3]
+    def forward(ctx, cols, *, window, stride, shape, dilation=(1, 1)):
+        (kh, kw), (sh, sw), (dh, dw) = window, stride, dilation
+        ctx.windows = oh, ow = cols.shape[-4], cols.shape[-3]
         out = xp.zeros(shape, dtype=cols.dtype)
         for i in range(kh):  # NOTE: kh*kw strided adds beat one np.add.at scatter by far
             for j in range(kw):
-                out[..., i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += cols[..., i, j]
+                out[..., i * dh:i * dh + sh * (oh - 1) + 1:sh,
+                    j * dw:j * dw + sw * (ow - 1) + 1:sw] += cols[..., i, j]
         return out
 
     @staticmethod
     def backward(ctx, grad):
         s = ctx.settings
-        return SlidingWindow.apply(grad, window=s["window"], stride=s["stride"])
+        out = SlidingWindow.apply(grad, window=s["window"], stride=s["stride"],
+                                  dilation=s.get("dilation", (1, 1)))
+        oh, ow = ctx.windows  # output_padding: the grown shape holds more windows than cols had
+        return out if out.shape[-4:-2] == (oh, ow) else out[..., :oh, :ow, :, :]
 
 
 # ---------------------------------------------------------------------- more unary (issue 10) ----

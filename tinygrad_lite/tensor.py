@@ -31,6 +31,7 @@ from .ops import (
     Exp,
     Expand,
     Expm1,
+    FoldWindows,
     GetItem,
     Log,
     Log1p,
@@ -911,69 +912,209 @@ class Tensor(Node):
         return self * (keep * (1.0 / (1.0 - p))).astype(self.dtype)
 
     # ----------------------------------------------------------------------------- conv / pool ----
-    def _windows(self, kernel, stride, padding, pad_value):
-        """(N, C, H, W) -> padded sliding windows (N, C, out_h, out_w, kh, kw)."""
+    def _windows(self, kernel, stride, padding, pad_value, dilation=(1, 1), extra=(0, 0)):
+        """(N, C, H, W) -> padded sliding windows (N, C, out_h, out_w, kh, kw); `extra` pads the
+        bottom and right further (pooling's ceil_mode)."""
         if self.ndim != 4:
             raise ValueError(f"expected a 4-D input (N, C, H, W), got shape {self.shape}")
-        ph, pw = _pair(padding)
-        (kh, kw), (h, w) = _pair(kernel), self.shape[2:]
-        if kh > h + 2 * ph or kw > w + 2 * pw:
-            raise ValueError(f"kernel_size {(kh, kw)} is larger than the input's {h}x{w} plane "
-                             f"(padded by {(ph, pw)}); the output would be empty")
-        x = self.pad(((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value) if ph or pw else self
-        return SlidingWindow.apply(x, window=_pair(kernel), stride=_pair(stride))
+        (ph, pw), (kh, kw), (dh, dw) = _pair(padding), _pair(kernel), _pair(dilation)
+        h, w = self.shape[2:]
+        if dh * (kh - 1) + 1 > h + 2 * ph or dw * (kw - 1) + 1 > w + 2 * pw:
+            raise ValueError(f"kernel_size {(kh, kw)} (dilation {(dh, dw)}) is larger than the "
+                             f"input's {h}x{w} plane (padded by {(ph, pw)}); the output would be empty")
+        widths = ((0, 0), (0, 0), (ph, ph + extra[0]), (pw, pw + extra[1]))
+        x = self.pad(widths, constant_values=pad_value) if ph or pw or any(extra) else self
+        settings = {"dilation": (dh, dw)} if (dh, dw) != (1, 1) else {}
+        return SlidingWindow.apply(x, window=(kh, kw), stride=_pair(stride), **settings)
 
-    def conv2d(self, weight, bias=None, stride=1, padding=0) -> Tensor:
+    def _batched(self, name, ndim=4):
+        """The input with a batch axis (PyTorch accepts one sample without it), and whether it
+        had none."""
+        if self.ndim == ndim - 1:
+            return self.expand_dims(0), True
+        if self.ndim != ndim:
+            shape = "(N, C, H, W) or (C, H, W)" if ndim == 4 else "(N, C, L) or (C, L)"
+            raise ValueError(f"{name}: expected an input of shape {shape}, got {self.shape}")
+        return self, False
+
+    def conv2d(self, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
         """2-D convolution (cross-correlation, as PyTorch): input (N, C, H, W), weight
-        (O, C, kh, kw), optional bias (O,) -> (N, O, out_h, out_w).
+        (O, C / groups, kh, kw), optional bias (O,) -> (N, O, out_h, out_w). `dilation` spaces the
+        kernel's taps; `groups` splits the channels into that many independent convolutions.
 
         >>> x = Tensor.ones(1, 1, 3, 3)
         >>> x.conv2d(Tensor.ones(1, 1, 2, 2)).tolist()
         [[[[4.0, 4.0], [4.0, 4.0]]]]
+        >>> Tensor.ones(1, 4, 5, 5).conv2d(Tensor.ones(6, 2, 3, 3), groups=2, dilation=2).shape
+        (1, 6, 1, 1)
         """
-        unbatched = self.ndim == 3
-        x = self.expand_dims(0) if unbatched else self
+        x, unbatched = self._batched("conv2d")
         weight = _operand(weight)
-        if weight.ndim != 4 or x.ndim != 4 or weight.shape[1] != x.shape[1]:
+        groups = check_int(groups, "conv2d: groups", 1)
+        if (weight.ndim != 4 or weight.shape[1] * groups != x.shape[1]
+                or weight.shape[0] % groups):
             raise ValueError(
                 f"conv2d: input of shape {self.shape} and weight of shape {tuple(weight.shape)} do not "
-                "fit: weight must be (out_channels, in_channels, kh, kw) with in_channels = input's C"
-            )
-        out_c, in_c, kh, kw = weight.shape
+                f"fit (groups={groups}): weight must be (out_channels, in_channels / groups, kh, kw) "
+                "with out_channels divisible by groups")
+        out_c, in_g, kh, kw = weight.shape
         stride, padding = int_pair(stride, "stride", 1), int_pair(padding, "padding", 0)
+        dilation = int_pair(dilation, "conv2d: dilation", 1)
         if kh < 1 or kw < 1:
             raise ValueError(f"conv2d: the kernel (weight of shape {tuple(weight.shape)}) is empty")
-        cols = x._windows((kh, kw), stride, padding, 0.0)  # (N, C, oh, ow, kh, kw)
+        _check_bias("conv2d", bias, out_c)
+        cols = x._windows((kh, kw), stride, padding, 0.0, dilation)  # (N, C, oh, ow, kh, kw)
         n, _, oh, ow = cols.shape[:4]
         # NOTE: im2col as (N, C*kh*kw, oh*ow), not (N*oh*ow, C*kh*kw): the copy reads whole rows
         # of the input, one matmul per image gives the output in (N, O, ...) order with no final
         # transpose copy, and the backward's col2im adds contiguous planes (2-4x cheaper each).
-        cols = cols.transpose(0, 1, 4, 5, 2, 3).reshape(n, in_c * kh * kw, oh * ow)
-        out = weight.reshape(out_c, in_c * kh * kw) @ cols  # (N, O, oh*ow)
+        if groups == 1:
+            cols = cols.transpose(0, 1, 4, 5, 2, 3).reshape(n, in_g * kh * kw, oh * ow)
+            out = weight.reshape(out_c, in_g * kh * kw) @ cols  # (N, O, oh*ow)
+        else:
+            cols = cols.reshape(n, groups, in_g, oh, ow, kh, kw).transpose(0, 1, 2, 5, 6, 3, 4)
+            cols = cols.reshape(n, groups, in_g * kh * kw, oh * ow)
+            out = weight.reshape(groups, out_c // groups, in_g * kh * kw) @ cols  # (N, G, O/G, L)
+            out = out.reshape(n, out_c, oh * ow)
         if bias is not None:
             out = out + bias.reshape(out_c, 1)
         out = out.reshape(n, out_c, oh, ow)
         return out[0] if unbatched else out
 
-    def max_pool2d(self, kernel_size, stride=None, padding=0) -> Tensor:
-        """2-D max pooling with PyTorch's arguments (stride defaults to kernel_size; padding is -inf).
-        Ties inside a window split the gradient evenly."""
-        kernel_size, stride, padding = _pool_args("max_pool2d", kernel_size, stride, padding)
-        blocks = self._blocks(kernel_size, stride, padding)
-        if blocks is not None:
-            return blocks.max(axis=(3, 5))
-        # NOTE: padding never wins the max: -inf for floats, the smallest value for integers
-        low = -np.inf if self.dtype.kind == "f" else np.iinfo(self.dtype).min
-        return self._windows(kernel_size, stride, padding, low).max(axis=(-2, -1))
+    def conv1d(self, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+        """1-D convolution (cross-correlation, as PyTorch): input (N, C, L), weight
+        (O, C / groups, k), optional bias (O,) -> (N, O, out_L).
 
-    def avg_pool2d(self, kernel_size, stride=None, padding=0) -> Tensor:
-        """2-D average pooling with PyTorch's arguments; padded zeros count in the average
-        (PyTorch's default count_include_pad=True)."""
-        kernel_size, stride, padding = _pool_args("avg_pool2d", kernel_size, stride, padding)
-        blocks = self._blocks(kernel_size, stride, padding)
+        >>> Tensor([[[1.0, 2.0, 3.0, 4.0]]]).conv1d(Tensor([[[1.0, -1.0]]])).tolist()
+        [[[-1.0, -1.0, -1.0]]]
+        """
+        x, unbatched = self._batched("conv1d", 3)
+        weight = _operand(weight)
+        if weight.ndim != 3:
+            raise ValueError(f"conv1d: weight must be (out_channels, in_channels / groups, k), got "
+                             f"shape {tuple(weight.shape)}")
+        s = check_int(stride, "conv1d: stride", 1)
+        p = check_int(padding, "conv1d: padding", 0)
+        d = check_int(dilation, "conv1d: dilation", 1)
+        n, c, length = x.shape
+        out = x.reshape(n, c, 1, length).conv2d(
+            weight.reshape(*weight.shape[:2], 1, weight.shape[2]), bias, stride=(1, s),
+            padding=(0, p), dilation=(1, d), groups=groups)
+        out = out.reshape(n, out.shape[1], out.shape[3])
+        return out[0] if unbatched else out
+
+    def conv_transpose2d(self, weight, bias=None, stride=1, padding=0, output_padding=0,
+                         groups=1, dilation=1) -> Tensor:
+        """Transposed 2-D convolution (the gradient of conv2d with respect to its input, as
+        PyTorch's): input (N, C, H, W), weight (C, O / groups, kh, kw) -> (N, O, H_out, W_out) with
+        H_out = (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1.
+
+        >>> Tensor.ones(1, 1, 2, 2).conv_transpose2d(Tensor.ones(1, 1, 2, 2), stride=2).shape
+        (1, 1, 4, 4)
+        """
+        x, unbatched = self._batched("conv_transpose2d")
+        weight = _operand(weight)
+        groups = check_int(groups, "conv_transpose2d: groups", 1)
+        n, in_c, h, w = x.shape
+        if weight.ndim != 4 or weight.shape[0] != in_c or in_c % groups:
+            raise ValueError(
+                f"conv_transpose2d: input of shape {self.shape} and weight of shape "
+                f"{tuple(weight.shape)} do not fit (groups={groups}): weight must be (in_channels, "
+                "out_channels / groups, kh, kw) with in_channels = the input's C, divisible by groups")
+        _, out_g, kh, kw = weight.shape
+        if kh < 1 or kw < 1 or out_g < 1:
+            raise ValueError(f"conv_transpose2d: the kernel (weight of shape "
+                             f"{tuple(weight.shape)}) is empty")
+        (sh, sw), (ph, pw) = int_pair(stride, "stride", 1), int_pair(padding, "padding", 0)
+        (dh, dw) = int_pair(dilation, "conv_transpose2d: dilation", 1)
+        (oph, opw) = int_pair(output_padding, "conv_transpose2d: output_padding", 0)
+        if oph >= max(sh, dh) or opw >= max(sw, dw):
+            raise ValueError(f"conv_transpose2d: output_padding {(oph, opw)} must be smaller than "
+                             f"either stride {(sh, sw)} or dilation {(dh, dw)} in each dimension")
+        out_c = out_g * groups
+        _check_bias("conv_transpose2d", bias, out_c)
+        full_h, full_w = (h - 1) * sh + dh * (kh - 1) + 1 + oph, (w - 1) * sw + dw * (kw - 1) + 1 + opw
+        out_h, out_w = full_h - 2 * ph, full_w - 2 * pw
+        if out_h < 1 or out_w < 1:
+            raise ValueError(f"conv_transpose2d: padding {(ph, pw)} leaves no output "
+                             f"(size {(out_h, out_w)}) for an input of shape {self.shape}")
+        # NOTE: the adjoint of conv2d's im2col product: one matmul spreads every input pixel into
+        # a kh x kw patch, and col2im (FoldWindows) adds the overlapping patches up
+        wg = weight.reshape(groups, in_c // groups, out_g * kh * kw)
+        cols = wg.swapaxes(-1, -2) @ x.reshape(n, groups, in_c // groups, h * w)
+        cols = cols.reshape(n, out_c, kh, kw, h, w).transpose(0, 1, 4, 5, 2, 3)
+        settings = {"dilation": (dh, dw)} if (dh, dw) != (1, 1) else {}
+        out = FoldWindows.apply(cols, window=(kh, kw), stride=(sh, sw),
+                                shape=(n, out_c, full_h, full_w), **settings)
+        if ph or pw:
+            out = out[:, :, ph:ph + out_h, pw:pw + out_w]
+        if bias is not None:
+            out = out + bias.reshape(out_c, 1, 1)
+        return out[0] if unbatched else out
+
+    def max_pool2d(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                   return_indices=False):
+        """2-D max pooling with PyTorch's arguments (stride defaults to kernel_size; padding is
+        -inf; ceil_mode keeps a last, partial window). Ties inside a window split the gradient
+        evenly. With return_indices, also each maximum's position in its input plane, flattened
+        (h * W + w, the first maximum on ties, as PyTorch).
+
+        >>> Tensor.arange(16.0).reshape(1, 1, 4, 4).max_pool2d(3, 2, ceil_mode=True).tolist()
+        [[[[10.0, 11.0], [14.0, 15.0]]]]
+        """
+        kernel, stride, padding, dilation = _pool_args("max_pool2d", kernel_size, stride, padding,
+                                                      dilation)
+        x, unbatched = self._batched("max_pool2d")
+        extra = _ceil_extra(x.shape[2:], kernel, stride, padding, dilation, ceil_mode)
+        blocks = (x._blocks(kernel, stride, padding)
+                  if dilation == (1, 1) and extra == (0, 0) and not return_indices else None)
         if blocks is not None:
-            return blocks.mean(axis=(3, 5))
-        return self._windows(kernel_size, stride, padding, 0.0).mean(axis=(-2, -1))
+            out = blocks.max(axis=(3, 5))
+        else:
+            # NOTE: padding never wins the max: -inf for floats, the smallest value for integers
+            low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+            windows = x._windows(kernel, stride, padding, low, dilation, extra)
+            out = windows.max(axis=(-2, -1))
+        if not return_indices:
+            return out[0] if unbatched else out
+        indices = Tensor(_window_argmax(windows.data, x.shape[3], stride, padding, dilation))
+        return (out[0], indices[0]) if unbatched else (out, indices)
+
+    def avg_pool2d(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                   count_include_pad=True, divisor_override=None) -> Tensor:
+        """2-D average pooling with PyTorch's arguments: padded zeros count in the average unless
+        count_include_pad=False; ceil_mode keeps a last, partial window (averaged over what it
+        covers of the padded input, as PyTorch); divisor_override replaces the divisor.
+
+        >>> Tensor.arange(9.0).reshape(1, 1, 3, 3).avg_pool2d(2, ceil_mode=True).tolist()
+        [[[[2.0, 3.5], [6.5, 8.0]]]]
+        """
+        kernel, stride, padding, _ = _pool_args("avg_pool2d", kernel_size, stride, padding)
+        if divisor_override is not None:
+            check_int(divisor_override, "avg_pool2d: divisor_override", 1)
+        x, unbatched = self._batched("avg_pool2d")
+        extra = _ceil_extra(x.shape[2:], kernel, stride, padding, (1, 1), ceil_mode)
+        blocks = x._blocks(kernel, stride, padding) if extra == (0, 0) else None
+        if blocks is not None and divisor_override is None:
+            out = blocks.mean(axis=(3, 5))
+        else:
+            windows = x._windows(kernel, stride, padding, 0.0, (1, 1), extra)
+            if divisor_override is not None:
+                out = windows.sum(axis=(-2, -1)) / divisor_override
+            elif extra == (0, 0) and (count_include_pad or padding == (0, 0)):
+                out = windows.mean(axis=(-2, -1))
+            else:  # windows cover different numbers of counted elements: divide each by its own
+                h, w = x.shape[2:]
+                (ph, pw), (sh, sw) = padding, stride
+                area = np.zeros((h + 2 * ph + extra[0], w + 2 * pw + extra[1]))
+                if count_include_pad:
+                    area[:h + 2 * ph, :w + 2 * pw] = 1.0
+                else:
+                    area[ph:ph + h, pw:pw + w] = 1.0
+                counted = np.lib.stride_tricks.sliding_window_view(area, kernel)[::sh, ::sw]
+                counted = counted.sum(axis=(-2, -1))[:windows.shape[2], :windows.shape[3]]
+                out = windows.sum(axis=(-2, -1)) / counted.astype(_float_of(x.dtype))
+        return out[0] if unbatched else out
 
     def _blocks(self, kernel, stride, padding):
         """Non-overlapping pooling windows (stride = kernel, no padding) as a reshape (N, C, oh, kh,
@@ -988,6 +1129,87 @@ class Tensor(Node):
             return None  # let _windows explain
         x = self if (oh * kh, ow * kw) == (h, w) else self[:, :, :oh * kh, :ow * kw]
         return x.reshape(n, c, oh, kh, ow, kw)
+
+    def adaptive_avg_pool2d(self, output_size) -> Tensor:
+        """Average pooling to a given output size (PyTorch's bins: output i averages input rows
+        floor(i*H/oh) to ceil((i+1)*H/oh)); None in output_size keeps that input size.
+
+        >>> Tensor.arange(9.0).reshape(1, 1, 3, 3).adaptive_avg_pool2d(2).tolist()
+        [[[[2.0, 3.0], [5.0, 6.0]]]]
+        """
+        x, unbatched = self._batched("adaptive_avg_pool2d")
+        (h, w), (oh, ow) = x.shape[2:], _output_size("adaptive_avg_pool2d", output_size, x.shape[2:])
+        if h % oh == 0 and w % ow == 0:
+            out = x.avg_pool2d((h // oh, w // ow))
+        else:
+            # NOTE: uneven bins as two averaging matrices, rows then columns: (oh, H) @ x @ (W, ow)
+            dtype = _float_of(x.dtype)
+            rows, cols = _adaptive_bins(h, oh), _adaptive_bins(w, ow)
+            out = (Tensor(_bin_matrix(rows, h, dtype)) @ x) @ Tensor(_bin_matrix(cols, w, dtype).T)
+        return out[0] if unbatched else out
+
+    def adaptive_max_pool2d(self, output_size, return_indices=False):
+        """Max pooling to a given output size (PyTorch's bins, as adaptive_avg_pool2d); with
+        return_indices also each maximum's flattened position in its input plane.
+
+        >>> Tensor.arange(9.0).reshape(1, 1, 3, 3).adaptive_max_pool2d(2).tolist()
+        [[[[4.0, 5.0], [7.0, 8.0]]]]
+        """
+        x, unbatched = self._batched("adaptive_max_pool2d")
+        (h, w), (oh, ow) = x.shape[2:], _output_size("adaptive_max_pool2d", output_size, x.shape[2:])
+        if h % oh == 0 and w % ow == 0:
+            out = x.max_pool2d((h // oh, w // ow), return_indices=return_indices)
+            return tuple(o[0] for o in out) if unbatched and return_indices else (
+                out[0] if unbatched else out)
+        rows, cols = _adaptive_bins(h, oh), _adaptive_bins(w, ow)
+        # NOTE: the max over a rectangle is the max over its columns of the max over its rows
+        out = Tensor.concatenate([x[:, :, a:b].max(axis=2, keepdims=True) for a, b in rows], 2)
+        out = Tensor.concatenate([out[:, :, :, a:b].max(axis=3, keepdims=True) for a, b in cols], 3)
+        if not return_indices:
+            return out[0] if unbatched else out
+        indices = np.empty(out.shape, dtype=np.int64)
+        for i, (r0, r1) in enumerate(rows):
+            for j, (c0, c1) in enumerate(cols):
+                block = x.data[:, :, r0:r1, c0:c1].reshape(*x.shape[:2], -1)
+                k = block.argmax(axis=-1)
+                indices[:, :, i, j] = (r0 + k // (c1 - c0)) * w + c0 + k % (c1 - c0)
+        indices = Tensor(indices)
+        return (out[0], indices[0]) if unbatched else (out, indices)
+
+    def interpolate(self, size=None, scale_factor=None, mode: str = "nearest",
+                    align_corners=None) -> Tensor:
+        """Resizes (N, C, L) or (N, C, H, W) inputs as PyTorch's F.interpolate: mode "nearest"
+        (source index floor(i * in / out)), "linear" (3-D) or "bilinear" (4-D), with or without
+        align_corners. Give either size or scale_factor.
+
+        >>> Tensor([[[1.0, 2.0]]]).interpolate(scale_factor=2).tolist()
+        [[[1.0, 1.0, 2.0, 2.0]]]
+        >>> Tensor([[[1.0, 2.0]]]).interpolate(size=3, mode="linear", align_corners=True).tolist()
+        [[[1.0, 1.5, 2.0]]]
+        """
+        if self.ndim not in (3, 4):
+            raise ValueError(f"interpolate: expected an input of shape (N, C, L) or (N, C, H, W), "
+                             f"got {self.shape}")
+        spatial = self.shape[2:]
+        linear = {3: "linear", 4: "bilinear"}[self.ndim]
+        if mode not in ("nearest", linear):
+            raise ValueError(f"interpolate: mode {mode!r} is not supported for a {self.ndim}-D "
+                             f"input (supported: 'nearest', {linear!r})")
+        if mode == "nearest" and align_corners is not None:
+            raise ValueError("interpolate: align_corners only applies to the linear modes, not "
+                             "'nearest'")
+        sizes, scales = _interpolate_sizes(size, scale_factor, spatial)
+        out = self
+        for k, (n_in, n_out, scale) in enumerate(zip(spatial, sizes, scales)):
+            axis = 2 + k
+            if mode == "nearest":
+                index = _nearest_source(n_in, n_out, scale)
+                out = out[(slice(None),) * axis + (index,)]
+            else:
+                m = Tensor(_linear_matrix(n_in, n_out, scale, bool(align_corners),
+                                          _float_of(self.dtype)))
+                out = out @ m.T if axis == self.ndim - 1 else m @ out  # (oh, H) @ (..., H, W)
+        return out
 
     # ------------------------------------------------------------------------------ autograd ----
     def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -1974,16 +2196,132 @@ def _tensor_list(tensors, name):
     return [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
 
 
-def _pool_args(name, kernel_size, stride, padding):
-    """PyTorch's checks on pooling settings: a positive kernel and stride (stride defaults to the
-    kernel), and padding at most half the kernel (more would give windows entirely of padding)."""
+def _pool_args(name, kernel_size, stride, padding, dilation=1):
+    """PyTorch's checks on pooling settings: a positive kernel, stride and dilation (stride
+    defaults to the kernel), and padding at most half the kernel (more would give windows entirely
+    of padding)."""
     kernel = int_pair(kernel_size, f"{name}: kernel_size", 1)
     stride = kernel if stride is None else int_pair(stride, f"{name}: stride", 1)
     padding = int_pair(padding, f"{name}: padding", 0)
+    dilation = int_pair(dilation, f"{name}: dilation", 1)
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise ValueError(f"{name}: padding should be at most half of kernel_size, got "
                          f"padding={padding} for kernel_size={kernel}")
-    return kernel, stride, padding
+    return kernel, stride, padding, dilation
+
+
+def _check_bias(name, bias, channels):
+    if bias is not None and tuple(np.shape(bias)) != (channels,):
+        raise ValueError(f"{name}: bias must have shape ({channels},) (one per output channel), "
+                         f"got {tuple(np.shape(bias))}")
+
+
+def _float_of(dtype):
+    """The dtype averages and interpolation weights are computed in: float inputs keep theirs."""
+    return dtype if np.dtype(dtype).kind == "f" else np.dtype(np.float32)
+
+
+def _ceil_extra(size, kernel, stride, padding, dilation, ceil_mode):
+    """Rows and columns of padding to add at the bottom and right so that ceil_mode's last window
+    fits: PyTorch's rule, out = ceil((n + 2p - span) / s) + 1, less one if the last window would
+    start past the input and its left padding."""
+    if not ceil_mode:
+        return (0, 0)
+    extra = []
+    for n, k, s, p, d in zip(size, kernel, stride, padding, dilation):
+        span = d * (k - 1) + 1
+        if n + 2 * p < span:
+            return (0, 0)  # let _windows explain
+        out = -(-(n + 2 * p - span) // s) + 1
+        if (out - 1) * s >= n + p:
+            out -= 1
+        extra.append(max(0, (out - 1) * s + span - (n + 2 * p)))
+    return tuple(extra)
+
+
+def _window_argmax(windows, width, stride, padding, dilation):
+    """Each window's first maximum as a flattened position h * width + w in the unpadded plane."""
+    n, c, oh, ow, kh, kw = windows.shape
+    k = windows.reshape(n, c, oh, ow, kh * kw).argmax(axis=-1)
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    rows = np.arange(oh)[:, None] * sh - ph + (k // kw) * dh
+    cols = np.arange(ow)[None, :] * sw - pw + (k % kw) * dw
+    return (rows * width + cols).astype(np.int64)
+
+
+def _output_size(name, output_size, size):
+    """An adaptive pool's (oh, ow): an int, or a pair whose None entries keep the input's size."""
+    pair = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * 2
+    if len(pair) != 2:
+        raise ValueError(f"{name}: output_size must be an int or a pair, got {output_size!r}")
+    out = tuple(n if o is None else check_int(o, f"{name}: output_size", 1)
+                for o, n in zip(pair, size))
+    if min(size) < 1:
+        raise ValueError(f"{name}: the input's plane {tuple(size)} is empty")
+    return out
+
+
+def _adaptive_bins(n, out):
+    """PyTorch's adaptive pooling bins: output i covers [floor(i*n/out), ceil((i+1)*n/out))."""
+    return [(i * n // out, -(-(i + 1) * n // out)) for i in range(out)]
+
+
+def _bin_matrix(bins, n, dtype):
+    m = np.zeros((len(bins), n), dtype=np.float64)
+    for i, (a, b) in enumerate(bins):
+        m[i, a:b] = 1.0 / (b - a)
+    return m.astype(dtype)
+
+
+def _interpolate_sizes(size, scale_factor, spatial):
+    """interpolate's output sizes, and the scale (input per output step) each axis maps with:
+    1 / scale_factor when one is given (PyTorch's default), else in / out."""
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
+    k = len(spatial)
+    if size is not None:
+        sizes = tuple(size) if isinstance(size, (tuple, list)) else (size,) * k
+        if len(sizes) != k:
+            raise ValueError(f"interpolate: size needs {k} value(s) for this input, got {size!r}")
+        sizes = tuple(check_int(s, "interpolate: size", 1) for s in sizes)
+        return sizes, tuple(None for _ in sizes)
+    scales = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * k
+    if len(scales) != k or not all(isinstance(f, (int, float, np.integer, np.floating))
+                                   and not isinstance(f, bool) and f > 0 for f in scales):
+        raise ValueError(f"interpolate: scale_factor must be a positive number or {k} of them, "
+                         f"got {scale_factor!r}")
+    sizes = tuple(int(math.floor(n * float(f))) for n, f in zip(spatial, scales))
+    if min(sizes) < 1:
+        raise ValueError(f"interpolate: scale_factor {scale_factor!r} leaves an empty output "
+                         f"{sizes} for the input's size {tuple(spatial)}")
+    return sizes, tuple(float(f) for f in scales)
+
+
+def _nearest_source(n_in, n_out, scale_factor):
+    """PyTorch's 'nearest' source indices, in its float32 arithmetic: floor(i * scale)."""
+    if n_out == n_in:
+        return np.arange(n_out)
+    scale = (np.float32(1.0 / scale_factor) if scale_factor is not None
+             else np.float32(n_in) / np.float32(n_out))
+    index = np.floor(np.arange(n_out, dtype=np.float32) * scale).astype(np.int64)
+    return np.minimum(index, n_in - 1)
+
+
+def _linear_matrix(n_in, n_out, scale_factor, align_corners, dtype):
+    """(n_out, n_in) weights of PyTorch's linear interpolation along one axis."""
+    dst = np.arange(n_out, dtype=np.float64)
+    if align_corners:
+        src = dst * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    else:
+        scale = 1.0 / scale_factor if scale_factor is not None else n_in / n_out
+        src = np.maximum(scale * (dst + 0.5) - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    frac = src - i0
+    m = np.zeros((n_out, n_in), dtype=np.float64)
+    np.add.at(m, (np.arange(n_out), i0), 1.0 - frac)
+    np.add.at(m, (np.arange(n_out), i1), frac)
+    return m.astype(dtype)
 
 
 def _dtype_of(t):

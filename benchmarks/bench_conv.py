@@ -1,0 +1,179 @@
+"""W6: the official PyTorch MNIST network, one training step at batch 64, ours vs PyTorch CPU.
+
+The network of pytorch/examples mnist/main.py: Conv2d(1, 32, 3) -> ReLU -> Conv2d(32, 64, 3) -> ReLU
+-> max-pool 2 -> Dropout(0.25) -> flatten -> Linear(9216, 128) -> ReLU -> Dropout(0.5) ->
+Linear(128, 10) -> log-softmax -> NLL, Adadelta(lr=1.0). Both frameworks train on the same real MNIST
+images with the same thread count (`tg.set_num_threads(n)` / `torch.set_num_threads(n)`), run
+interleaved round by round; the table gives the median time per step over the rounds and the
+ratio ours / PyTorch measured in this same run (shared machines are noisy: compare ratios).
+
+    python benchmarks/bench_conv.py                      # 1 and 2 threads, 5 rounds of 10 steps
+    python benchmarks/bench_conv.py --threads 1 --rounds 3 --steps 5
+    python benchmarks/bench_conv.py --profile            # cProfile of our steps (1 thread)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+import tinygrad_lite as tg  # noqa: E402
+from tinygrad_lite import nn, optim  # noqa: E402
+from tinygrad_lite.nn import functional as F  # noqa: E402
+
+BATCH = 64
+
+
+def load_batches(steps, batch=BATCH):
+    from tinygrad_lite.data import mnist
+
+    x, y = mnist.load("train")
+    x = ((x[:steps * batch] - 0.1307) / 0.3081).astype(np.float32).reshape(-1, 1, 28, 28)
+    y = y[:steps * batch].astype(np.int64)
+    return [(x[i:i + batch], y[i:i + batch]) for i in range(0, steps * batch, batch)]
+
+
+class Net(nn.Module):
+    """pytorch/examples mnist/main.py's Net, unchanged but for the import."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.conv2(x))
+        x = F.max_pool2d(x, 2)
+        x = self.dropout1(x)
+        x = tg.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = self.dropout2(x)
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+def torch_net(torch):
+    tnn, tF = torch.nn, torch.nn.functional
+
+    class TorchNet(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = tnn.Conv2d(1, 32, 3, 1)
+            self.conv2 = tnn.Conv2d(32, 64, 3, 1)
+            self.dropout1 = tnn.Dropout(0.25)
+            self.dropout2 = tnn.Dropout(0.5)
+            self.fc1 = tnn.Linear(9216, 128)
+            self.fc2 = tnn.Linear(128, 10)
+
+        def forward(self, x):
+            x = tF.relu(self.conv1(x))
+            x = tF.relu(self.conv2(x))
+            x = tF.max_pool2d(x, 2)
+            x = self.dropout1(x)
+            x = torch.flatten(x, 1)
+            x = tF.relu(self.fc1(x))
+            x = self.dropout2(x)
+            return tF.log_softmax(self.fc2(x), dim=1)
+
+    return TorchNet()
+
+
+def ours_steps(batches):
+    """Seconds per step of our training loop over `batches` (after one warm-up step)."""
+    model = Net()
+    opt = optim.Adadelta(model.parameters(), lr=1.0)
+    data = [(tg.Tensor(x), tg.Tensor(y)) for x, y in batches]
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.nll_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    step(*data[0])
+    t0 = time.perf_counter()
+    for x, y in data:
+        step(x, y)
+    return (time.perf_counter() - t0) / len(data)
+
+
+def torch_steps(batches, torch):
+    model = torch_net(torch)
+    opt = torch.optim.Adadelta(model.parameters(), lr=1.0)
+    data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = torch.nn.functional.nll_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    step(*data[0])
+    t0 = time.perf_counter()
+    for x, y in data:
+        step(x, y)
+    return (time.perf_counter() - t0) / len(data)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=10, help="training steps per round")
+    ap.add_argument("--profile", action="store_true", help="cProfile our steps and exit")
+    args = ap.parse_args(argv)
+    batches = load_batches(args.steps)
+    if args.profile:
+        import cProfile
+        import pstats
+
+        tg.set_num_threads(1)
+        prof = cProfile.Profile()
+        prof.runcall(ours_steps, batches)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        return
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    import os
+
+    print(f"W6: pytorch/examples MNIST Net, batch {BATCH}, Adadelta; {args.rounds} rounds of "
+          f"{args.steps} steps; {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f} at the start")
+    print("| threads | ours (ms/step) | PyTorch (ms/step) | ours / PyTorch |")
+    print("|---|---|---|---|")
+    for n in args.threads:
+        tg.set_num_threads(n)
+        if torch is not None:
+            torch.set_num_threads(n)
+        ours, theirs = [], []
+        for _ in range(args.rounds):
+            ours.append(ours_steps(batches))
+            if torch is not None:
+                theirs.append(torch_steps(batches, torch))
+        o = statistics.median(ours) * 1e3
+        if torch is None:
+            print(f"| {n} | {o:.1f} | (torch not installed) | |")
+            continue
+        t = statistics.median(theirs) * 1e3
+        print(f"| {n} | {o:.1f} | {t:.1f} | {o / t:.2f}x |")
+    tg.set_num_threads(None)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
