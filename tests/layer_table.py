@@ -11,10 +11,13 @@ gets the layer's state_dict in float64.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from tinygrad_lite import nn
 
 from . import reference as R
 
@@ -106,6 +109,111 @@ class _Params:
         return self._state
 
 
+def wide(*shape):
+    """Values in +-[0.2, 8], avoiding the kinks of relu6 (0, 6) and hardsigmoid (-3, 3)."""
+    def make(rng):
+        x = rng.uniform(0.2, 8.0, shape) * rng.choice([-1.0, 1.0], shape)
+        return np.where(np.isin(np.round(x), (-3, 3, 6)), x + 0.5, x)
+    return make
+
+
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+CAUSAL = np.triu(np.ones((4, 4), bool), 1)  # True: may not attend (PyTorch's meaning in MHA)
+PADDED = np.array([[False, False, False, True], [False, False, False, False]])
+
+
+def _gelu(x):
+    return 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+
+
+def _mask(module, mask):
+    """The mask as the module's framework wants it (the torch comparison calls the same row)."""
+    if type(module).__module__.startswith("torch"):
+        import torch
+
+        return torch.tensor(mask)
+    return mask
+
+
+def _layer_norm(x, w, b, axes, eps=1e-5):
+    m = x.mean(axis=axes, keepdims=True)
+    v = ((x - m) ** 2).mean(axis=axes, keepdims=True)
+    return (x - m) / np.sqrt(v + eps) * w + b
+
+
+def _group_norm(s, x, groups):
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    z = _layer_norm(x.reshape(x.shape[0], groups, -1), 1.0, 0.0, (2,)).reshape(x.shape)
+    return z * s["weight"].reshape(shape) + s["bias"].reshape(shape)
+
+
+def _gru_cell(s, x, h, suffix=""):
+    gi = x @ s["weight_ih" + suffix].T + s["bias_ih" + suffix]
+    gh = h @ s["weight_hh" + suffix].T + s["bias_hh" + suffix]
+    (ir, iz, i_n), (hr, hz, hn) = np.split(gi, 3, axis=1), np.split(gh, 3, axis=1)
+    r, z = R.sigmoid(ir + hr), R.sigmoid(iz + hz)
+    n = np.tanh(i_n + r * hn)
+    return (1 - z) * n + z * h
+
+
+def _gru(s, x, h0):
+    """Batch-first multi-layer GRU: (output, h_n)."""
+    finals = []
+    for layer in range(len(h0)):
+        h, outs = h0[layer], []
+        for t in range(x.shape[1]):
+            h = _gru_cell(s, x[:, t], h, f"_l{layer}")
+            outs.append(h)
+        x = np.stack(outs, axis=1)
+        finals.append(h)
+    return x, np.stack(finals)
+
+
+def _mha(s, q, k, v, heads, prefix="", average=True, mask=None):
+    """Batch-first multi-head attention: (output, weights); mask True: may not attend."""
+    e = q.shape[-1]
+    d = e // heads
+    w, b = s[prefix + "in_proj_weight"], s[prefix + "in_proj_bias"]
+
+    def project(x, i):
+        y = x @ w[i * e:(i + 1) * e].T + b[i * e:(i + 1) * e]
+        return y.reshape(x.shape[0], x.shape[1], heads, d).transpose(0, 2, 1, 3)
+
+    scores = project(q, 0) @ project(k, 1).transpose(0, 1, 3, 2) / np.sqrt(d)
+    if mask is not None:
+        scores = np.where(mask, -np.inf, scores)
+    weights = R.softmax(scores, -1)
+    out = (weights @ project(v, 2)).transpose(0, 2, 1, 3).reshape(q.shape)
+    out = out @ s[prefix + "out_proj.weight"].T + s[prefix + "out_proj.bias"]
+    return out, (weights.mean(axis=1) if average else weights)
+
+
+def _batch_second(outputs, weights=False):
+    out, w = outputs
+    return out.swapaxes(0, 1), w
+
+
+def _encoder_layer(s, x, heads, prefix="", norm_first=False, activation=None):
+    """Batch-first TransformerEncoderLayer (dropout off)."""
+    activation = activation or (lambda z: np.maximum(z, 0))
+
+    def norm(z, i):
+        return _layer_norm(z, s[f"{prefix}norm{i}.weight"], s[f"{prefix}norm{i}.bias"], (-1,))
+
+    def attend(z):
+        return _mha(s, z, z, z, heads, prefix + "self_attn.")[0]
+
+    def feed_forward(z):
+        hidden = activation(z @ s[prefix + "linear1.weight"].T + s[prefix + "linear1.bias"])
+        return hidden @ s[prefix + "linear2.weight"].T + s[prefix + "linear2.bias"]
+
+    if norm_first:
+        x = x + attend(norm(x, 1))
+        return x + feed_forward(norm(x, 2))
+    x = norm(x + attend(x), 1)
+    return norm(x + feed_forward(x), 2)
+
+
 W3 = np.array([1.0, 2.0, 0.5])
 W4 = np.array([1.0, 0.5, 2.0, 1.5])
 
@@ -144,6 +252,46 @@ LAYERS = [
               lambda s, x: _batch_first(R.lstm(_Params(s, 4, 2), x.transpose(1, 0, 2))),
               (normal(2, 3, 3),), ctor="LSTM", args=(3, 4),
               kwargs={"num_layers": 2, "batch_first": True}),
+    # ------------------------------------------------- normalization, GRU, attention ----
+    LayerSpec("layer_norm", lambda s, x: _layer_norm(x, s["weight"], s["bias"], (1, 2)),
+              (normal(2, 3, 4),), ctor="LayerNorm", args=((3, 4),), setup=_affine),
+    LayerSpec("layer_norm_no_affine", lambda s, x: _layer_norm(x, 1.0, 0.0, (2,), 1e-3),
+              (normal(2, 3, 4),), ctor="LayerNorm", args=(4,),
+              kwargs={"eps": 1e-3, "elementwise_affine": False}),
+    LayerSpec("group_norm", lambda s, x: _group_norm(s, x, 2), (normal(2, 4, 3),),
+              ctor="GroupNorm", args=(2, 4), setup=_affine),
+    LayerSpec("unflatten", lambda s, x: x.reshape(2, 2, 3, 2), (normal(2, 6, 2),),
+              ctor="Unflatten", args=(1, (2, 3))),
+    LayerSpec("gru_cell", _gru_cell, (normal(2, 3), normal(2, 4)), ctor="GRUCell", args=(3, 4)),
+    LayerSpec("gru_batch_first", lambda s, x, h: _gru(s, x, h), (normal(2, 3, 3), normal(2, 2, 4)),
+              ctor="GRU", args=(3, 4), kwargs={"num_layers": 2, "batch_first": True}),
+    LayerSpec("multihead_attention",
+              lambda s, q, k, v: _batch_second(_mha(s, q.swapaxes(0, 1), k.swapaxes(0, 1),
+                                                    v.swapaxes(0, 1), 2), weights=True),
+              (normal(3, 2, 4), normal(5, 2, 4), normal(5, 2, 4)), ctor="MultiheadAttention",
+              args=(4, 2)),
+    LayerSpec("multihead_attention_masks_per_head",
+              lambda s, x: _mha(s, x, x, x, 2, average=False, mask=CAUSAL | PADDED[:, None, None]),
+              (normal(2, 4, 4),), ctor="MultiheadAttention", args=(4, 2),
+              kwargs={"batch_first": True},
+              call=lambda m, x: m(x, x, x, attn_mask=_mask(m, CAUSAL),
+                                  key_padding_mask=_mask(m, PADDED), average_attn_weights=False)),
+    LayerSpec("transformer_encoder_layer",
+              lambda s, x: _encoder_layer(s, x.swapaxes(0, 1), 2).swapaxes(0, 1),
+              (normal(3, 2, 4),), ctor="TransformerEncoderLayer", args=(4, 2),
+              kwargs={"dim_feedforward": 6, "dropout": 0.0}),
+    LayerSpec("transformer_encoder_layer_norm_first_gelu_eval",
+              lambda s, x: _encoder_layer(s, x, 2, norm_first=True, activation=_gelu),
+              (normal(2, 3, 4),), ctor="TransformerEncoderLayer", args=(4, 2),
+              kwargs={"dim_feedforward": 6, "activation": "gelu", "batch_first": True,
+                      "norm_first": True}, eval=True),
+    LayerSpec("transformer_encoder",
+              lambda s, x: _layer_norm(_encoder_layer(s, _encoder_layer(s, x, 2, "layers.0."), 2,
+                                                      "layers.1."), s["norm.weight"],
+                                       s["norm.bias"], (2,)),
+              (normal(2, 3, 4),), ctor="TransformerEncoder",
+              args=(nn.TransformerEncoderLayer(4, 2, 6, dropout=0.0, batch_first=True), 2),
+              setup=lambda m: setattr(m, "norm", nn.LayerNorm(4)), torch=False),
     # -------------------------------------------------------------------------- activations ----
     LayerSpec("sigmoid", lambda s, x: R.sigmoid(x), (normal(3, 4),), ctor="Sigmoid"),
     LayerSpec("tanh", lambda s, x: np.tanh(x), (normal(3, 4),), ctor="Tanh"),
@@ -162,6 +310,23 @@ LAYERS = [
               kwargs={"dim": 1}),
     LayerSpec("log_softmax", lambda s, x: R.log_softmax(x, 0), (normal(3, 4),), ctor="LogSoftmax",
               kwargs={"dim": 0}),
+    LayerSpec("gelu", lambda s, x: _gelu(x), (normal(3, 4),), ctor="GELU"),
+    LayerSpec("gelu_tanh", lambda s, x: 0.5 * x * (1 + np.tanh(
+        np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))), (normal(3, 4),), ctor="GELU",
+        kwargs={"approximate": "tanh"}),
+    LayerSpec("silu", lambda s, x: x * R.sigmoid(x), (normal(3, 4),), ctor="SiLU"),
+    LayerSpec("mish", lambda s, x: x * np.tanh(R.softplus(x)), (normal(3, 4),), ctor="Mish"),
+    LayerSpec("selu", lambda s, x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
+              (normal(3, 4),), ctor="SELU"),
+    LayerSpec("relu6", lambda s, x: np.clip(x, 0, 6), (wide(3, 4),), ctor="ReLU6"),
+    LayerSpec("hardtanh", lambda s, x: np.clip(x, -0.5, 1.5), (normal(3, 4),), ctor="Hardtanh",
+              args=(-0.5, 1.5)),
+    LayerSpec("hardsigmoid", lambda s, x: np.clip(x / 6 + 0.5, 0, 1), (wide(3, 4),),
+              ctor="Hardsigmoid"),
+    LayerSpec("hardswish", lambda s, x: x * np.clip(x / 6 + 0.5, 0, 1), (wide(3, 4),),
+              ctor="Hardswish"),
+    LayerSpec("softsign", lambda s, x: x / (1 + np.abs(x)), (normal(3, 4),), ctor="Softsign"),
+    LayerSpec("logsigmoid", lambda s, x: -R.softplus(-x), (normal(3, 4),), ctor="LogSigmoid"),
     # ------------------------------------------------------------------------ loss modules ----
     LayerSpec("mse_loss_module", lambda s, a, y: ((a - y) ** 2).sum(), (normal(3, 2), normal(3, 2)),
               ctor="MSELoss", kwargs={"reduction": "sum"}),
@@ -269,4 +434,5 @@ def _batch_first(outputs):
 
 # Public names of tinygrad_lite.nn that are not layers or losses (containers, the parameter type,
 # submodules); everything else public there, and every public function of nn.losses, needs a row.
-NOT_LAYERS = {"Module", "ModuleDict", "ModuleList", "Sequential", "Parameter", "functional", "init"}
+NOT_LAYERS = {"Module", "ModuleDict", "ModuleList", "Sequential", "Parameter", "functional", "init",
+              "utils"}

@@ -1,6 +1,6 @@
 """Neural-network building blocks with PyTorch's names: Module, layers, activations, losses, init."""
 
-from . import functional, init
+from . import functional, init, utils
 from .activations import (
     ELU,
     GELU,
@@ -67,5 +67,5 @@ __all__ = [
     "LogSigmoid", "Mish", "MultiheadAttention", "ReLU6", "SELU", "SiLU", "Softsign",
     "TransformerEncoder", "TransformerEncoderLayer", "Unflatten",
     "CosineEmbeddingLoss", "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "L1Loss",
-    "MarginRankingLoss", "MultiMarginLoss", "SmoothL1Loss",
+    "MarginRankingLoss", "MultiMarginLoss", "SmoothL1Loss", "utils",
 ]
