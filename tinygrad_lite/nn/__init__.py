@@ -24,6 +24,7 @@ from .activations import (
     Tanh,
 )
 from .attention import MultiheadAttention
+from .conv import AdaptiveAvgPool2d, AdaptiveMaxPool2d, Conv1d, ConvTranspose2d, Upsample
 from .layers import (
     AvgPool2d,
     BatchNorm1d,
@@ -68,4 +69,5 @@ __all__ = [
     "TransformerEncoder", "TransformerEncoderLayer", "Unflatten",
     "CosineEmbeddingLoss", "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "L1Loss",
     "MarginRankingLoss", "MultiMarginLoss", "SmoothL1Loss", "utils",
+    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Conv1d", "ConvTranspose2d", "Upsample",
 ]

@@ -29,6 +29,16 @@ from .activations import (  # noqa: F401 (re-exports)
     softsign,
     tanh,
 )
+from .conv import (  # noqa: F401 (re-exports)
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose2d,
+    interpolate,
+    max_pool2d,
+)
 from .losses import (  # noqa: F401 (re-exports)
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -52,22 +62,6 @@ from .normalization import group_norm, layer_norm  # noqa: F401 (re-exports)
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias (weight shaped (out, in), like nn.Linear)."""
     return x.linear(weight, bias)
-
-
-def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
-           padding=0) -> Tensor:
-    """2-D convolution (cross-correlation): (N, C, H, W) with (O, C, kh, kw) -> (N, O, oh, ow)."""
-    return input.conv2d(weight, bias, stride=stride, padding=padding)
-
-
-def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
-    """2-D max pooling; stride defaults to kernel_size."""
-    return input.max_pool2d(kernel_size, stride, padding)
-
-
-def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
-    """2-D average pooling (padded zeros count, as PyTorch's default)."""
-    return input.avg_pool2d(kernel_size, stride, padding)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

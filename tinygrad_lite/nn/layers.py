@@ -66,24 +66,26 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-def _conv_padding(padding, kernel_size, stride):
+def _conv_padding(padding, kernel_size, stride, dilation=(1, 1)):
     """An int, a pair, or PyTorch's "valid" (none) and "same" (output size = input size: stride 1
-    and, since padding here is symmetric, odd kernel sizes)."""
+    and, since padding here is symmetric, an even dilation * (kernel_size - 1))."""
     if isinstance(padding, str):
         if padding == "valid":
             return (0, 0)
         if padding == "same":
-            if stride != (1, 1) or kernel_size[0] % 2 == 0 or kernel_size[1] % 2 == 0:
+            spans = [d * (k - 1) for k, d in zip(kernel_size, dilation)]
+            if stride != (1, 1) or spans[0] % 2 or spans[1] % 2:
                 raise ValueError(f"padding='same' needs stride 1 and odd kernel sizes here, got "
-                                 f"kernel_size={kernel_size}, stride={stride}; give the padding as "
-                                 "numbers instead")
-            return (kernel_size[0] // 2, kernel_size[1] // 2)
+                                 f"kernel_size={kernel_size}, stride={stride}, dilation={dilation}; "
+                                 "give the padding as numbers instead")
+            return (spans[0] // 2, spans[1] // 2)
         raise ValueError(f"padding must be a number, a pair, 'valid' or 'same', got {padding!r}")
     return int_pair(padding, "Conv2d: padding", 0)
 
 
 class Conv2d(Module):
-    """2-D convolution over (N, C, H, W) inputs; weight (out_channels, in_channels, kh, kw).
+    """2-D convolution over (N, C, H, W) inputs; weight (out_channels, in_channels / groups, kh,
+    kw).
 
     >>> conv = Conv2d(1, 4, kernel_size=3, padding=1)
     >>> conv(Tensor.zeros(2, 1, 28, 28)).shape
@@ -91,17 +93,23 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 bias: bool = True):
+                 dilation=1, groups: int = 1, bias: bool = True):
         super().__init__()
         check_int(in_channels, "Conv2d: in_channels", 1)
         check_int(out_channels, "Conv2d: out_channels", 1)
-        self.in_channels, self.out_channels = in_channels, out_channels
+        check_int(groups, "Conv2d: groups", 1)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d: in_channels ({in_channels}) and out_channels "
+                             f"({out_channels}) must both be divisible by groups ({groups})")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = int_pair(kernel_size, "Conv2d: kernel_size", 1)
         self.stride = int_pair(stride, "Conv2d: stride", 1)
-        self.padding = _conv_padding(padding, self.kernel_size, self.stride)
-        fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
+        self.dilation = int_pair(dilation, "Conv2d: dilation", 1)
+        self.padding = _conv_padding(padding, self.kernel_size, self.stride, self.dilation)
+        fan_in = in_channels // groups * self.kernel_size[0] * self.kernel_size[1]
         bound = 1.0 / math.sqrt(fan_in)
-        self.weight = _uniform_parameter((out_channels, in_channels, *self.kernel_size), bound)
+        self.weight = _uniform_parameter((out_channels, in_channels // groups, *self.kernel_size),
+                                         bound)
         self.bias = _uniform_parameter((out_channels,), bound) if bias else None
 
     def forward(self, x):
@@ -110,13 +118,18 @@ class Conv2d(Module):
                 f"Conv2d(in_channels={self.in_channels}) got an input of shape {tuple(x.shape)}; "
                 f"expected (N, {self.in_channels}, H, W)"
             )
-        return x.conv2d(self.weight, self.bias, stride=self.stride, padding=self.padding)
+        return x.conv2d(self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
 
     def extra_repr(self):
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}")
         if self.padding != (0, 0):
             text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
         return text if self.bias is not None else text + ", bias=False"
 
 
@@ -124,36 +137,51 @@ class _Pool2d(Module):
     """The settings of a 2-D pooling layer (stride defaults to kernel_size), checked as PyTorch
     does; a subclass writes only forward."""
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, dilation=1):
         super().__init__()
-        _pool_args(type(self).__name__, kernel_size, stride, padding)
+        _pool_args(type(self).__name__, kernel_size, stride, padding, dilation)
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode, self.dilation = ceil_mode, dilation
 
     def extra_repr(self):
         stride = self.stride or self.kernel_size
-        return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}"
+        text = f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}"
+        return text + (", ceil_mode=True" if self.ceil_mode else "")
 
 
 class MaxPool2d(_Pool2d):
-    """2-D max pooling (stride defaults to kernel_size).
+    """2-D max pooling (stride defaults to kernel_size); return_indices also gives where each
+    maximum was (flattened within its plane).
 
     >>> MaxPool2d(2)(Tensor.arange(16.0).reshape(1, 1, 4, 4)).tolist()
     [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
 
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        super().__init__(kernel_size, stride, padding, ceil_mode, dilation)
+        self.return_indices = return_indices
+
     def forward(self, x):
-        return x.max_pool2d(self.kernel_size, self.stride, self.padding)
+        return x.max_pool2d(self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode, self.return_indices)
 
 
 class AvgPool2d(_Pool2d):
-    """2-D average pooling (padded zeros count, as PyTorch's default).
+    """2-D average pooling (padded zeros count unless count_include_pad=False, as PyTorch).
 
     >>> AvgPool2d(2)(Tensor.arange(16.0).reshape(1, 1, 4, 4)).tolist()
     [[[[2.5, 4.5], [10.5, 12.5]]]]
     """
 
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override=None):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
     def forward(self, x):
-        return x.avg_pool2d(self.kernel_size, self.stride, self.padding)
+        return x.avg_pool2d(self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
 
 
 class Flatten(Module):
