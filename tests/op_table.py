@@ -16,6 +16,8 @@ import numpy as np
 import tinygrad_lite as tg
 from tinygrad_lite import Tensor
 
+from . import conv_reference as C
+
 
 @dataclass(frozen=True)
 class OpSpec:
@@ -242,6 +244,58 @@ OPS = [
            distinct=True),
     OpSpec("avg_pool2d", lambda x: x.avg_pool2d(3, stride=2, padding=1),
            lambda x: _pool_ref(x, 3, 2, 1, np.mean, 0.0), kind="fixed", shapes=((2, 1, 5, 5),)),
+    # --------------------------------------------------- the convolution family (issue 10) ----
+    OpSpec("conv2d_groups_dilation",
+           lambda x, w, b: x.conv2d(w, b, stride=(2, 1), padding=(1, 2), dilation=(2, 1), groups=2),
+           lambda x, w, b: C.conv2d(x, w, b, (2, 1), (1, 2), (2, 1), 2), arity=3, kind="fixed",
+           shapes=((2, 4, 6, 5), (6, 2, 2, 2), (6,)), covers=("conv2d", "SlidingWindow")),
+    OpSpec("conv1d", lambda x, w, b: x.conv1d(w, b, stride=2, padding=1, dilation=2, groups=2),
+           lambda x, w, b: C.conv1d(x, w, b, 2, 1, 2, 2), arity=3, kind="fixed",
+           shapes=((2, 4, 9), (4, 2, 3), (4,))),
+    OpSpec("conv_transpose2d",
+           lambda x, w, b: x.conv_transpose2d(w, b, stride=(2, 3), padding=(1, 0),
+                                              output_padding=(1, 2), groups=2, dilation=(1, 2)),
+           lambda x, w, b: C.conv_transpose2d(x, w, b, (2, 3), (1, 0), (1, 2), 2, (1, 2)), arity=3,
+           kind="fixed", shapes=((2, 4, 3, 2), (4, 2, 3, 2), (4,)), covers=("FoldWindows",)),
+    OpSpec("conv_transpose2d_plain", lambda x, w: x.conv_transpose2d(w),
+           lambda x, w: C.conv_transpose2d(x, w), arity=2, kind="fixed",
+           shapes=((1, 2, 3, 3), (2, 3, 2, 2)), covers=("conv_transpose2d",)),
+    OpSpec("max_pool2d_ceil_dilation",
+           lambda x: x.max_pool2d((3, 2), (2, 3), (1, 0), dilation=(1, 2), ceil_mode=True),
+           lambda x: C.pool2d(x, (3, 2), (2, 3), (1, 0), (1, 2), True), kind="fixed",
+           shapes=((1, 2, 6, 8),), distinct=True, covers=("max_pool2d",)),
+    OpSpec("max_pool2d_indices", lambda x: x.max_pool2d(2, return_indices=True)[0],
+           lambda x: C.pool2d(x, 2), kind="fixed", shapes=((2, 2, 4, 5),), distinct=True,
+           covers=("max_pool2d",)),
+    OpSpec("avg_pool2d_ceil_exclude_pad",
+           lambda x: x.avg_pool2d(3, 2, 1, ceil_mode=True, count_include_pad=False),
+           lambda x: C.pool2d(x, 3, 2, 1, 1, True, "avg", False), kind="fixed",
+           shapes=((2, 1, 6, 7),), covers=("avg_pool2d",)),
+    OpSpec("avg_pool2d_ceil_divisor", lambda x: x.avg_pool2d(2, ceil_mode=True, divisor_override=3),
+           lambda x: C.pool2d(x, 2, ceil_mode=True, kind="avg", divisor_override=3), kind="fixed",
+           shapes=((1, 2, 5, 5),), covers=("avg_pool2d",)),
+    OpSpec("adaptive_avg_pool2d", lambda x: x.adaptive_avg_pool2d((3, 4)),
+           lambda x: C.adaptive_pool2d(x, (3, 4)), kind="fixed", shapes=((2, 2, 7, 6),)),
+    OpSpec("adaptive_avg_pool2d_even", lambda x: x.adaptive_avg_pool2d((2, None)),
+           lambda x: C.adaptive_pool2d(x, (2, None)), kind="fixed", shapes=((1, 2, 4, 3),),
+           covers=("adaptive_avg_pool2d",)),
+    OpSpec("adaptive_max_pool2d", lambda x: x.adaptive_max_pool2d((3, 4)),
+           lambda x: C.adaptive_pool2d(x, (3, 4), "max"), kind="fixed", shapes=((2, 2, 7, 6),),
+           distinct=True),
+    OpSpec("interpolate_nearest", lambda x: x.interpolate(size=(5, 7)),
+           lambda x: C.interpolate(x, size=(5, 7)), kind="fixed", shapes=((1, 2, 3, 4),),
+           covers=("interpolate",)),
+    OpSpec("interpolate_bilinear",
+           lambda x: x.interpolate(scale_factor=(1.5, 0.6), mode="bilinear"),
+           lambda x: C.interpolate(x, scale_factor=(1.5, 0.6), mode="bilinear"), kind="fixed",
+           shapes=((2, 1, 4, 5),), covers=("interpolate",)),
+    OpSpec("interpolate_bilinear_align_corners",
+           lambda x: x.interpolate(size=(5, 2), mode="bilinear", align_corners=True),
+           lambda x: C.interpolate(x, size=(5, 2), mode="bilinear", align_corners=True),
+           kind="fixed", shapes=((1, 2, 3, 4),), covers=("interpolate",)),
+    OpSpec("interpolate_linear", lambda x: x.interpolate(size=7, mode="linear"),
+           lambda x: C.interpolate(x, size=7, mode="linear"), kind="fixed", shapes=((2, 2, 4),),
+           covers=("interpolate",)),
     # ===================================================================== issue 10 ops ====
     # ---------------------------------------------------------- elementwise: zero gradient ----
     OpSpec("sign", lambda a: a.sign(), np.sign, kinks=(0.0,)),
