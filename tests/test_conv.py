@@ -1,0 +1,212 @@
+"""The convolution family against PyTorch (values and gradients, float64 and float32), the indices
+max pooling returns, PyTorch's MNIST network end to end, and the refusals at the edges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_lite.nn.functional as F
+from tinygrad_lite import Tensor, nn
+
+RNG = np.random.default_rng(0)
+X4 = RNG.standard_normal((2, 4, 7, 6))
+XP = RNG.permutation(2 * 3 * 7 * 8).reshape(2, 3, 7, 8) / 7.0  # distinct: no ties in a window
+X3 = RNG.standard_normal((2, 4, 9))
+W4, WT = RNG.standard_normal((6, 2, 3, 2)), RNG.standard_normal((4, 3, 3, 2))
+W3 = RNG.standard_normal((6, 2, 3))
+B6 = RNG.standard_normal(6)
+
+# (name, function name in F and torch.nn.functional, arrays, keyword arguments)
+CASES = [
+    ("conv2d_groups_dilation", "conv2d", (X4, W4, B6),
+     dict(stride=(2, 1), padding=(1, 2), dilation=(2, 1), groups=2)),
+    ("conv2d_unbatched", "conv2d", (X4[0], W4[:, :, :2, :2].repeat(2, 1)), dict(padding=1)),
+    ("conv2d_same", "conv2d", (X4, W4[:, :, :, :1].repeat(2, 1), B6), dict(padding="same", dilation=2)),
+    ("conv1d", "conv1d", (X3, W3, B6), dict(stride=2, padding=1, dilation=2, groups=2)),
+    ("conv1d_unbatched", "conv1d", (X3[0], W3[:, :, :2].repeat(2, 1)), dict(padding=3)),
+    ("conv_transpose2d", "conv_transpose2d", (X4, WT, B6),
+     dict(stride=(2, 3), padding=(1, 1), output_padding=(1, 2), groups=2, dilation=(1, 2))),
+    ("conv_transpose2d_unbatched", "conv_transpose2d", (X4[0], WT[:, :2]), dict(stride=3)),
+    ("max_pool2d_ceil", "max_pool2d", (XP,), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("max_pool2d_dilation", "max_pool2d", (XP,),
+     dict(kernel_size=(3, 2), stride=(2, 3), dilation=(2, 1), ceil_mode=True, return_indices=True)),
+    ("max_pool2d_indices", "max_pool2d", (XP,), dict(kernel_size=2, return_indices=True)),
+    ("max_pool2d_indices_padded", "max_pool2d", (XP[0],),
+     dict(kernel_size=2, stride=1, padding=1, return_indices=True)),
+    ("avg_pool2d_ceil", "avg_pool2d", (XP,), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("avg_pool2d_exclude_pad", "avg_pool2d", (XP,),
+     dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
+    ("avg_pool2d_divisor", "avg_pool2d", (XP,), dict(kernel_size=2, divisor_override=3)),
+    ("avg_pool2d_ceil_no_pad", "avg_pool2d", (XP,), dict(kernel_size=3, stride=2, ceil_mode=True)),
+    *[(f"adaptive_avg_pool2d_{size}", "adaptive_avg_pool2d", (XP,), dict(output_size=size))
+      for size in [(3, 5), (7, 4), 1, (None, 3), (2, 2), (5, 8)]],
+    *[(f"adaptive_max_pool2d_{size}", "adaptive_max_pool2d", (XP,),
+       dict(output_size=size, return_indices=True)) for size in [(3, 5), (7, 4), 1, (None, 3)]],
+    *[(f"interpolate_{i}", "interpolate", (XP,), kw) for i, kw in enumerate([
+        dict(size=(5, 11)), dict(scale_factor=2), dict(scale_factor=(1.5, 0.7)),
+        dict(size=(3, 13), mode="bilinear"), dict(size=(13, 3), mode="bilinear", align_corners=True),
+        dict(scale_factor=(2.3, 0.6), mode="bilinear"), dict(scale_factor=1 / 3),
+        dict(size=(1, 1), mode="bilinear", align_corners=True), dict(size=(7, 8), mode="bilinear")])],
+    *[(f"interpolate_1d_{i}", "interpolate", (X3,), kw) for i, kw in enumerate([
+        dict(size=11), dict(scale_factor=1.7, mode="linear"),
+        dict(size=4, mode="linear", align_corners=True), dict(scale_factor=3)])],
+]
+
+
+def _run(fn, arrays, kw, module, wrap):
+    inputs = [wrap(a) for a in arrays]
+    out = getattr(module, fn)(*inputs, **kw)
+    return inputs, (out if isinstance(out, tuple) else (out, None))
+
+
+@pytest.mark.parametrize("name, fn, arrays, kw", CASES, ids=[c[0] for c in CASES])
+def test_conv_family_matches_torch(name, fn, arrays, kw):
+    torch = pytest.importorskip("torch")
+    ours_in, (ours, ours_idx) = _run(fn, arrays, kw, F, lambda a: Tensor(a, requires_grad=True))
+    torch_in, (theirs, their_idx) = _run(fn, arrays, kw, torch.nn.functional,
+                                        lambda a: torch.tensor(a, requires_grad=True))
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    if their_idx is not None:
+        assert ours_idx.dtype == np.int64
+        np.testing.assert_array_equal(ours_idx.data, their_idx.numpy())
+    up = np.random.default_rng(1).standard_normal(ours.shape)
+    (ours * Tensor(up)).sum().backward()
+    (theirs * torch.tensor(up)).sum().backward()
+    for o, t in zip(ours_in, torch_in):
+        np.testing.assert_allclose(o.grad.data, t.grad.numpy(), rtol=1e-9, atol=1e-12)
+    # float32 in, float32 out, within float32 rounding of PyTorch's float32
+    _, (ours32, _) = _run(fn, arrays, kw, F, lambda a: Tensor(a.astype(np.float32)))
+    _, (theirs32, _) = _run(fn, arrays, kw, torch.nn.functional,
+                            lambda a: torch.tensor(a.astype(np.float32)))
+    assert ours32.dtype == np.float32
+    np.testing.assert_allclose(ours32.data, theirs32.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_max_pool2d_indices_take_the_first_maximum_of_a_tie_like_torch():
+    torch = pytest.importorskip("torch")
+    x = np.array([[[[1.0, 3.0, 3.0], [3.0, 0.0, 2.0], [3.0, 3.0, 3.0]]]])
+    _, ours = Tensor(x).max_pool2d(2, 1, return_indices=True)
+    _, theirs = torch.nn.functional.max_pool2d(torch.tensor(x), 2, 1, return_indices=True)
+    np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+def test_max_pool2d_of_integers_keeps_the_dtype_and_padding_never_wins():
+    x = Tensor(np.array([[[[-5, -7], [-9, -6]]]], dtype=np.int32))
+    out = x.max_pool2d(2, 1, padding=1)
+    assert out.dtype == np.int32
+    assert out.tolist() == [[[[-5, -5, -7], [-5, -5, -6], [-9, -6, -6]]]]
+
+
+class _TorchMnistNet:
+    """pytorch/examples mnist/main.py's network (the W6 benchmark), in both frameworks."""
+
+    @staticmethod
+    def forward(F_, flatten, m, x):
+        x = F_.relu(m["conv1"](x))
+        x = F_.relu(m["conv2"](x))
+        x = flatten(F_.max_pool2d(x, 2), 1)
+        x = F_.relu(m["fc1"](x))
+        return F_.log_softmax(m["fc2"](x), dim=1)
+
+
+def test_pytorch_mnist_network_step_matches_torch():
+    """The W6 network: same weights, same batch -> the same loss and every parameter's gradient."""
+    torch = pytest.importorskip("torch")
+    import tinygrad_lite as tg
+
+    torch.manual_seed(0)
+    theirs = {"conv1": torch.nn.Conv2d(1, 32, 3, 1), "conv2": torch.nn.Conv2d(32, 64, 3, 1),
+              "fc1": torch.nn.Linear(9216, 128), "fc2": torch.nn.Linear(128, 10)}
+    ours = {"conv1": nn.Conv2d(1, 32, 3, 1), "conv2": nn.Conv2d(32, 64, 3, 1),
+            "fc1": nn.Linear(9216, 128), "fc2": nn.Linear(128, 10)}
+    for key in theirs:
+        theirs[key].double()
+        ours[key].load_state_dict({k: v.detach().numpy() for k, v in theirs[key].state_dict().items()})
+        ours[key].double()
+    x = np.random.default_rng(3).standard_normal((3, 1, 28, 28))
+    y = np.array([1, 7, 3])
+    loss = F.nll_loss(_TorchMnistNet.forward(F, tg.flatten, ours, Tensor(x)), Tensor(y))
+    tloss = torch.nn.functional.nll_loss(
+        _TorchMnistNet.forward(torch.nn.functional, torch.flatten, theirs, torch.tensor(x)),
+        torch.tensor(y))
+    loss.backward()
+    tloss.backward()
+    np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-12)
+    for key in theirs:
+        for name, p in ours[key].named_parameters():
+            np.testing.assert_allclose(p.grad.data, getattr(theirs[key], name).grad.numpy(),
+                                       rtol=1e-8, atol=1e-12, err_msg=f"{key}.{name}")
+
+
+def test_conv_modules_load_pytorch_state_dicts():
+    torch = pytest.importorskip("torch")
+    for ours, theirs in [(nn.Conv1d(4, 6, 3, groups=2), torch.nn.Conv1d(4, 6, 3, groups=2)),
+                         (nn.ConvTranspose2d(4, 6, (3, 2), groups=2),
+                          torch.nn.ConvTranspose2d(4, 6, (3, 2), groups=2)),
+                         (nn.Conv2d(4, 6, 3, dilation=2, groups=2),
+                          torch.nn.Conv2d(4, 6, 3, dilation=2, groups=2))]:
+        state = {k: v.detach().numpy() for k, v in theirs.state_dict().items()}
+        assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in state.items()}
+        ours.load_state_dict(state)
+        # PyTorch's default initialization bound, 1/sqrt(fan_in) with its fan_in
+        fan_in = theirs.weight[0].numel() if not isinstance(theirs, torch.nn.ConvTranspose2d) else \
+            theirs.weight.shape[1] * theirs.weight[0, 0].numel()
+        fresh = type(ours)(*[getattr(theirs, a) for a in ("in_channels", "out_channels",
+                                                          "kernel_size")], groups=2)
+        assert np.abs(fresh.weight.data).max() <= 1 / np.sqrt(fan_in)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: Tensor.ones(1, 4, 5, 5).conv2d(Tensor.ones(6, 3, 3, 3), groups=2), "groups"),
+    (lambda: Tensor.ones(1, 4, 5, 5).conv2d(Tensor.ones(5, 2, 3, 3), groups=2), "divisible"),
+    (lambda: Tensor.ones(1, 1, 5, 5).conv2d(Tensor.ones(1, 1, 3, 3), dilation=3), "larger"),
+    (lambda: Tensor.ones(1, 1, 5, 5).conv2d(Tensor.ones(1, 1, 3, 3), dilation=0), "dilation"),
+    (lambda: Tensor.ones(1, 1, 5, 5).conv2d(Tensor.ones(2, 1, 3, 3), Tensor.ones(3)), "bias"),
+    (lambda: Tensor.ones(1, 5, 5).conv1d(Tensor.ones(1, 1, 3)), "weight"),
+    (lambda: Tensor.ones(5, 5).conv1d(Tensor.ones(1, 1, 3)), "does not|do not|fit"),
+    (lambda: Tensor.ones(1, 2, 3, 3).conv_transpose2d(Tensor.ones(2, 1, 3, 3), stride=2,
+                                                      output_padding=2), "output_padding"),
+    (lambda: Tensor.ones(1, 2, 3, 3).conv_transpose2d(Tensor.ones(3, 1, 3, 3)), "in_channels"),
+    (lambda: Tensor.ones(1, 1, 1, 1).conv_transpose2d(Tensor.ones(1, 1, 1, 1), padding=1),
+     "no output"),
+    (lambda: Tensor.ones(1, 1, 4, 4).max_pool2d(2, padding=2), "half"),
+    (lambda: Tensor.ones(1, 1, 4, 4).max_pool2d(2, dilation=4), "larger"),
+    (lambda: Tensor.ones(1, 1, 4, 4).avg_pool2d(2, divisor_override=0), "divisor_override"),
+    (lambda: Tensor.ones(4, 4).max_pool2d(2), "shape"),
+    (lambda: Tensor.ones(1, 1, 4, 4).adaptive_avg_pool2d(0), "output_size"),
+    (lambda: Tensor.ones(1, 1, 4, 4).adaptive_max_pool2d((1, 2, 3)), "output_size"),
+    (lambda: Tensor.ones(1, 1, 4, 4).interpolate(), "exactly one"),
+    (lambda: Tensor.ones(1, 1, 4, 4).interpolate(size=3, scale_factor=2), "exactly one"),
+    (lambda: Tensor.ones(1, 1, 4, 4).interpolate(size=3, mode="bicubic"), "bicubic"),
+    (lambda: Tensor.ones(1, 1, 4).interpolate(size=3, mode="bilinear"), "bilinear"),
+    (lambda: Tensor.ones(1, 1, 4, 4).interpolate(size=3, align_corners=True), "align_corners"),
+    (lambda: Tensor.ones(1, 1, 4, 4).interpolate(scale_factor=0.1), "empty"),
+    (lambda: Tensor.ones(1, 1, 4, 4).interpolate(scale_factor=-2), "scale_factor"),
+    (lambda: Tensor.ones(1, 1, 4, 4).interpolate(size=(2, 2, 2)), "size"),
+    (lambda: Tensor.ones(4, 4).interpolate(size=2), "shape"),
+    (lambda: nn.Conv1d(3, 4, 3, groups=2), "divisible"),
+    (lambda: nn.ConvTranspose2d(2, 2, 3, stride=2, output_padding=2), "output_padding"),
+    (lambda: nn.Conv2d(2, 2, 2, padding="same"), "same"),
+    (lambda: nn.Upsample(), "exactly one"),
+])
+def test_conv_family_refuses_bad_arguments_by_name(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def test_conv_family_second_derivatives_flow():
+    """Double backward through FoldWindows/SlidingWindow (conv_transpose2d) and the matrices of
+    bilinear interpolation: gradients of gradients are real numbers, checked elsewhere by
+    gradgradcheck; here the hessian-vector product of a small conv_transpose2d net is symmetric."""
+    import tinygrad_lite as tg
+
+    rng = np.random.default_rng(4)
+    x = Tensor(rng.standard_normal((1, 2, 3, 3)), requires_grad=True)
+    w = Tensor(rng.standard_normal((2, 1, 2, 2)))
+    f = lambda t: (t.conv_transpose2d(w, stride=2).interpolate(scale_factor=0.5, mode="bilinear")  # noqa: E731
+                   .tanh() ** 2).sum()
+    h = tg.functional.hessian(f, x).data.reshape(18, 18)
+    np.testing.assert_allclose(h, h.T, atol=1e-12)
+    assert np.abs(h).max() > 0
