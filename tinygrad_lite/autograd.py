@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+import operator
 import os
 import threading
 import traceback
@@ -199,6 +200,21 @@ class module_scope:  # noqa: N801
         return False
 
 
+def enter_module(owner):
+    """Start tagging recorded ops with `owner` (inside the modules entered so far); returns what
+    `exit_module` needs to restore. nn.Module.__call__ uses this pair (two calls; the `module_scope`
+    context manager below costs three, on every layer call of every step)."""
+    switches = _PER_THREAD.switches
+    outer = switches.scope
+    switches.scope = (owner,) if outer is None else outer + (owner,)
+    return outer
+
+
+def exit_module(outer) -> None:
+    """Stop tagging with the module `enter_module` entered (restore its `outer` scope)."""
+    _PER_THREAD.switches.scope = outer
+
+
 class AnomalyError(RuntimeError):
     """Raised under `detect_anomaly()` when an op produces NaN or inf."""
 
@@ -220,13 +236,7 @@ class Node:
     def _from_op(self, data, ctx):  # provided by Tensor: wrap an op's output array
         raise NotImplementedError
 
-    @property
-    def grad(self):
-        """The accumulated gradient (a tensor of this tensor's shape), or None."""
-        return self._grad
-
-    @grad.setter
-    def grad(self, value):
+    def _set_grad(self, value):
         # NOTE: checked here, where the user assigns, as PyTorch does: `p.grad = 0` (micrograd's
         # habit) or an ndarray would otherwise fail far away, inside the next backward or step()
         if value is not None:
@@ -242,6 +252,11 @@ class Node:
         recorder = _PER_THREAD.switches.recorder
         if recorder is not None:  # tg.jit is tracing: e.g. zero_grad() inside the step
             recorder.set_grad(self, value)
+
+    # NOTE: the getter is C-level attrgetter, not a Python function: optimizers read .grad of
+    # every parameter at every step (a Python getter cost 1% of a W1 step)
+    grad = property(operator.attrgetter("_grad"), _set_grad,
+                    doc="The accumulated gradient (a tensor of this tensor's shape), or None.")
 
 
 # --------------------------------------------------------------------------------------- Function ----
@@ -478,9 +493,11 @@ def increment_version(tensor) -> None:
     each update; call it after any write of your own into a tensor's array. Ops recorded before the
     write that used the tensor, or any tensor sharing its memory, then refuse to backward instead of
     silently using the new values."""
-    now = _CLOCK.tick()
+    with _CLOCK.lock:  # (tick, inlined: optimizers call this for every parameter of every step)
+        now = _CLOCK.now = _CLOCK.now + 1
     tensor._version = now
-    owner = _owner(tensor.data)
+    data = tensor.data
+    owner = data.base if type(data.base) is np.ndarray else data  # (_owner, inlined)
     key = id(owner)
     if key not in _MEMORY_WRITES:
         weakref.finalize(owner, _MEMORY_WRITES.pop, key, None)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..autograd import increment_version, module_scope
+from ..autograd import enter_module, exit_module, increment_version
 from ..tensor import Tensor, device
 
 
@@ -78,8 +78,11 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __call__(self, *args, **kwargs):
-        with module_scope(self):  # tags the ops recorded inside, for drawing graphs per module
+        outer = enter_module(self)  # tags the ops recorded inside, for drawing graphs per module
+        try:
             return self.forward(*args, **kwargs)
+        finally:
+            exit_module(outer)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
