@@ -5,15 +5,18 @@ Workloads (from the core issue):
   W1  784-16-16-10 sigmoid MLP, loss 0.5*sum((a-y)^2)/B, plain SGD lr 3.0, one pass over 60,000 random
       float32 samples, at batch 10 and at batch 128
   W2  784-256-128-10 ReLU MLP, softmax cross-entropy, Adam, batch 128, one pass
+  LSTM  the example LSTM's training step (examples/mnist_lstm.py: 28 rows of 28 pixels, hidden 64,
+      Adam, batch 128), 40 steps; numpy is benchmarks/bench_conv_lstm.py's hand-written BPTT
 
 Implementations run interleaved, round by round, on the same data; the table reports the median of
 the rounds and ratios against numpy and PyTorch measured in this same run (these machines are
 shared and noisy: compare ratios, not lone seconds). "ours (raw)" writes the model with Tensor ops
-and a hand-written update; "ours (nn)" uses nn.Linear and optim.SGD/Adam.
+and a hand-written update; "ours (nn)" uses nn.Linear and optim.SGD/Adam; "ours (jit)" is the
+same nn step wrapped in `tg.jit` (two traced calls, then replays; the traced calls are timed too).
 
     python benchmarks/bench_core.py            # everything, 3 rounds
     python benchmarks/bench_core.py --rounds 5 --only W1b10
-    python benchmarks/bench_core.py --memory   # also peak memory of W2 (tracemalloc)
+    python benchmarks/bench_core.py --memory   # also peak memory of W2 (tracemalloc), eager and jit
 """
 
 from __future__ import annotations
@@ -72,6 +75,15 @@ def w4_ours(iters):
     t0 = time.perf_counter()
     for _ in range(iters):
         ((a * b) + c).sum().backward()
+    return time.perf_counter() - t0
+
+
+def w4_jit(iters):
+    a, b, c = (Tensor(np.ones((1, 1), np.float32), requires_grad=True) for _ in range(3))
+    step = tg.jit(lambda: ((a * b) + c).sum().backward())
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        step()
     return time.perf_counter() - t0
 
 
@@ -143,19 +155,23 @@ def w1_ours_raw(x, y, batch, lr=3.0):
     return time.perf_counter() - t0
 
 
-def w1_ours_nn(x, y, batch, lr=3.0):
+def w1_ours_nn(x, y, batch, lr=3.0, use_jit=False):
     model = nn.Sequential(nn.Linear(784, 16), nn.Sigmoid(), nn.Linear(16, 16), nn.Sigmoid(),
                           nn.Linear(16, 10), nn.Sigmoid())
     _load_into(model, init_layers([784, 16, 16, 10]))
     opt = optim.SGD(model.parameters(), lr=lr)
-    t0 = time.perf_counter()
-    for i in range(0, len(x), batch):
-        xb, yb = Tensor(x[i:i + batch]), Tensor(y[i:i + batch])
+
+    def step(xb, yb):
         diff = model(xb) - yb
         loss = (diff * diff).sum() * (0.5 / len(xb))
         opt.zero_grad()
         loss.backward()
         opt.step()
+        return loss
+    step = tg.jit(step) if use_jit else step
+    t0 = time.perf_counter()
+    for i in range(0, len(x), batch):
+        step(Tensor(x[i:i + batch]), Tensor(y[i:i + batch]))
     return time.perf_counter() - t0
 
 
@@ -251,19 +267,27 @@ def w2_ours_raw(x, y, labels, batch=128):
     return time.perf_counter() - t0
 
 
-def w2_ours_nn(x, y, labels, batch=128):
+def w2_ours_nn(x, y, labels, batch=128, use_jit=False):
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
                           nn.Linear(128, 10))
     _load_into(model, init_layers([784, 256, 128, 10]))
     opt = optim.Adam(model.parameters(), lr=1e-3)
-    t0 = time.perf_counter()
-    for i in range(0, len(x), batch):
-        xb, yb = Tensor(x[i:i + batch]), Tensor(labels[i:i + batch])
+
+    def step(xb, yb):
         loss = nn.functional.cross_entropy(model(xb), yb)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        return loss
+    step = tg.jit(step) if use_jit else step
+    t0 = time.perf_counter()
+    for i in range(0, len(x), batch):
+        step(Tensor(x[i:i + batch]), Tensor(labels[i:i + batch]))
     return time.perf_counter() - t0
+
+
+def w2_ours_jit(x, y, labels, batch=128):
+    return w2_ours_nn(x, y, labels, batch, use_jit=True)
 
 
 def w2_torch(x, y, labels, batch=128):
@@ -289,6 +313,58 @@ def w2_torch(x, y, labels, batch=128):
     return time.perf_counter() - t0
 
 
+# ----------------------------------------------------------------------------------------- LSTM ----
+LSTM_HIDDEN, LSTM_BATCH, LSTM_STEPS = 64, 128, 40
+
+
+def _lstm_reference():
+    """bench_conv_lstm.py's hand-written numpy LSTM (the floor), with its module's names bound."""
+    import bench_conv_lstm as ref
+
+    ref.np, ref.tg, ref.Tensor, ref.nn, ref.optim, ref.torch = np, tg, Tensor, nn, optim, torch
+    ref.F = nn.functional
+    return ref
+
+
+def lstm_data():
+    from tinygrad_lite.data import mnist
+
+    x, y = mnist.load("test")
+    n = LSTM_BATCH * LSTM_STEPS
+    return ((x[:n] - 0.1307) / 0.3081).astype(np.float32), y[:n]
+
+
+def lstm_numpy(x, y):
+    return _lstm_reference().lstm_numpy(x, y, LSTM_BATCH, LSTM_STEPS, LSTM_HIDDEN)
+
+
+def lstm_ours(x, y, use_jit=False):
+    """The step of examples/mnist_lstm.py (its RowLSTM's forward, cross-entropy, Adam)."""
+    lstm, head = nn.LSTM(28, LSTM_HIDDEN, batch_first=True), nn.Linear(LSTM_HIDDEN, 10)
+    for p, a in zip([lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0,
+                     head.weight, head.bias], _lstm_reference().lstm_arrays(LSTM_HIDDEN)):
+        p.data = a.copy()
+    opt = optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=1e-3)
+
+    def step(xb, yb):
+        _, (h, _) = lstm(xb)
+        loss = nn.functional.cross_entropy(head(h[-1]), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    step = tg.jit(step) if use_jit else step
+    t0 = time.perf_counter()
+    for s in range(LSTM_STEPS):
+        lo, hi = s * LSTM_BATCH, (s + 1) * LSTM_BATCH
+        step(Tensor(x[lo:hi]), Tensor(y[lo:hi]))
+    return time.perf_counter() - t0
+
+
+def lstm_torch(x, y):
+    return _lstm_reference().lstm_torch(x, y, LSTM_BATCH, LSTM_STEPS, LSTM_HIDDEN)
+
+
 def _pairs(params):
     return list(zip(params[0::2], params[1::2]))
 
@@ -303,19 +379,27 @@ def _load_into(model, arrays):
 # ----------------------------------------------------------------------------------------- driver ----
 def run(rounds, only, memory, skip_nn=False):
     x10, y10, l10 = make_data(10)
+    xl, yl = lstm_data()
     w4_iters = 20_000
     have_nn = (not skip_nn and hasattr(nn, "Sequential") and hasattr(optim, "Adam"))
     workloads = {
         "W4": {"numpy": lambda: w4_numpy(w4_iters), "ours (raw)": lambda: w4_ours(w4_iters),
-               "torch": lambda: w4_torch(w4_iters)},
+               "ours (jit)": lambda: w4_jit(w4_iters), "torch": lambda: w4_torch(w4_iters)},
         "W1b10": {"numpy": lambda: w1_numpy(x10, y10, 10), "ours (raw)": lambda: w1_ours_raw(x10, y10, 10),
-                  "ours (nn)": lambda: w1_ours_nn(x10, y10, 10), "torch": lambda: w1_torch(x10, y10, 10)},
+                  "ours (nn)": lambda: w1_ours_nn(x10, y10, 10),
+                  "ours (jit)": lambda: w1_ours_nn(x10, y10, 10, use_jit=True),
+                  "torch": lambda: w1_torch(x10, y10, 10)},
         "W1b128": {"numpy": lambda: w1_numpy(x10, y10, 128),
                    "ours (raw)": lambda: w1_ours_raw(x10, y10, 128),
                    "ours (nn)": lambda: w1_ours_nn(x10, y10, 128),
+                   "ours (jit)": lambda: w1_ours_nn(x10, y10, 128, use_jit=True),
                    "torch": lambda: w1_torch(x10, y10, 128)},
         "W2": {"numpy": lambda: w2_numpy(x10, y10, l10), "ours (raw)": lambda: w2_ours_raw(x10, y10, l10),
-               "ours (nn)": lambda: w2_ours_nn(x10, y10, l10), "torch": lambda: w2_torch(x10, y10, l10)},
+               "ours (nn)": lambda: w2_ours_nn(x10, y10, l10),
+               "ours (jit)": lambda: w2_ours_jit(x10, y10, l10), "torch": lambda: w2_torch(x10, y10, l10)},
+        "LSTM": {"numpy": lambda: lstm_numpy(xl, yl), "ours (nn)": lambda: lstm_ours(xl, yl),
+                 "ours (jit)": lambda: lstm_ours(xl, yl, use_jit=True),
+                 "torch": lambda: lstm_torch(xl, yl)},
     }
     print(f"numpy {np.__version__}, torch {torch.__version__ if torch else 'not installed'}, "
           f"tinygrad_lite {tg.__version__}, rounds={rounds}")
@@ -326,7 +410,8 @@ def run(rounds, only, memory, skip_nn=False):
         if only and name not in only:
             continue
         impls = {k: f for k, f in impls.items()
-                 if (k != "torch" or torch is not None) and (k != "ours (nn)" or have_nn)}
+                 if (k != "torch" or torch is not None)
+                 and (not k.startswith("ours (") or k == "ours (raw)" or have_nn)}
         times = {k: [] for k in impls}
         names = list(impls)
         for r in range(rounds):
@@ -339,7 +424,8 @@ def run(rounds, only, memory, skip_nn=False):
                 times[k].append(impls[k]())
         med = {k: statistics.median(v) for k, v in times.items()}
         for k, t in med.items():
-            unit = f"{t / w4_iters * 1e6:.1f} us/iter" if name == "W4" else f"{t:.3f}"
+            unit = (f"{t / w4_iters * 1e6:.1f} us/iter" if name == "W4" else
+                    f"{t / LSTM_STEPS * 1e3:.1f} ms/step" if name == "LSTM" else f"{t:.3f}")
             vs_np = t / med["numpy"]
             vs_t = f"{t / med['torch']:.2f}x" if "torch" in med else "n/a"
             print(f"| {name} | {k} | {unit} | {vs_np:.2f}x | {vs_t} |")
@@ -351,6 +437,7 @@ def run(rounds, only, memory, skip_nn=False):
         mem_impls = {"numpy": w2_numpy, "ours (raw)": w2_ours_raw}
         if have_nn:
             mem_impls["ours (nn)"] = w2_ours_nn
+            mem_impls["ours (jit)"] = w2_ours_jit
         for k, f in mem_impls.items():
             gc.collect()
             tracemalloc.start()
@@ -363,7 +450,7 @@ def run(rounds, only, memory, skip_nn=False):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--only", nargs="*", help="workloads to run: W4 W1b10 W1b128 W2")
+    ap.add_argument("--only", nargs="*", help="workloads to run: W4 W1b10 W1b128 W2 LSTM")
     ap.add_argument("--memory", action="store_true", help="also measure W2 peak memory")
     ap.add_argument("--no-nn", action="store_true", help="skip the nn/optim variant")
     args = ap.parse_args()

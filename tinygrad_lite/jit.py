@@ -57,6 +57,7 @@ import numpy as np
 
 from . import rng, threads
 from .autograd import (
+    _PER_THREAD,
     _SECOND_BACKWARD,
     STATE,
     Node,
@@ -188,23 +189,6 @@ class _Slot:
         return f"%{self.i}"
 
 
-def _builder(template):
-    """A function slots -> the value, for a template that may hold _Slot references."""
-    if isinstance(template, _Slot):
-        i = template.i
-        if isinstance(template, _TensorSlot):
-            return lambda v: _Returned(v[i])
-        return lambda v: v[i]
-    if isinstance(template, (tuple, list)) and _has_slot(template):
-        parts = [_builder(t) for t in template]
-        kind = type(template)
-        return lambda v: kind(p(v) for p in parts)
-    if isinstance(template, dict) and _has_slot(template):
-        parts = {k: _builder(t) for k, t in template.items()}
-        return lambda v: {k: p(v) for k, p in parts.items()}
-    return lambda v: template
-
-
 def _has_slot(template):
     if isinstance(template, _Slot):
         return True
@@ -245,6 +229,8 @@ def _show(template):
 def _input_grad(ig, meta, name):
     """A gradient as the engine hands it to an input: an ndarray of the input's shape and dtype
     (the replay's copy of what `autograd._as_input_grad` does on the array path)."""
+    if ig is None:
+        raise JitError(f"tg.jit: {name}.backward sent no gradient where it did when traced")
     if isinstance(ig, Node):
         ig = ig.data
     elif type(ig) is not np.ndarray:
@@ -281,24 +267,32 @@ class _RecordingGenerator:
 
 
 # ------------------------------------------------------------------------------ the tape ----
+class _Stale(Exception):
+    """A replay's opening checks failed: a parameter or an optimizer changed since the trace."""
+
+
 class Tape:
-    """A recorded step: printable entries and the replay program compiled from them."""
+    """A recorded step: printable entries, and the straight-line Python function compiled from
+    them that replays it (`source`)."""
 
     def __init__(self):
         self.entries = []  # (kind, line, data): data is what compile() needs
         self.nslots = 0
+        self.info = {}  # slot -> (shape, dtype, is an ndarray) of its value when traced
         self.constants = []  # constant arrays, in the order met (compared between two traces)
         self.leaves = {}  # id(tensor) -> (tensor, shape, dtype, requires_grad): checked per replay
         self.optimizers = {}  # id(optimizer) -> (optimizer, ids of its parameters)
         self.modules = {}  # id(module) -> module (their train/eval mode is part of the cache key)
-        self.args = []  # (slot, position of the argument)
+        self.args = []  # (slot, position of the argument, is a Tensor)
         self.output = None  # template of fn's return value
-        self.program = None
+        self.run = None  # the compiled replay: run(args) -> fn's result
+        self.source = ""  # its Python source
         self.small_products = None  # True: matrix products, all below threads.SMALL_PRODUCT
 
     def __repr__(self):
         return "\n".join([f"Tape: {len(self.entries)} entries, {self.nslots} slots"]
-                         + [line for _, line, _ in self.entries])
+                         + [line for _, line, _ in self.entries]
+                         + (["replayed by:", self.source] if self.source else []))
 
     @property
     def lines(self) -> list:
@@ -317,204 +311,477 @@ class Tape:
                         "tensor's raw .data or through np.asarray)")
         return None
 
-    def valid(self) -> bool:
-        """The checks before each replay: the leaves and optimizers are as traced."""
-        for t, shape, dtype, requires_grad in self.leaves.values():
-            d = t.data
-            if d.shape != shape or d.dtype != dtype or t.requires_grad != requires_grad:
-                return False
-        for opt, ids in self.optimizers.values():
-            if [id(p) for g in opt.param_groups for p in g["params"]] != ids:
-                return False
-        return True
-
-    # -------------------------------------------------------------------------- compile ----
     def compile(self):
-        """The replay program: one closure per entry; a slot is cleared after its last read."""
+        """Write the replay as one Python function (see _Writer) and compile it."""
+        self.source, namespace = _Writer(self).write()
+        exec(compile(self.source, "<tg.jit replay>", "exec"), namespace)  # noqa: S102
+        self.run = namespace["replay"]
+
+
+_SMALL = 4096  # bytes: arrays below this are not freed early in a replay (not worth a `del`)
+
+
+class _Writer:
+    """Writes a tape as the source of one straight-line function `replay(args)`.
+
+    Each slot is a local variable `v<slot>`. The hot primitives (Add, Sub, Mul, Neg, Sum, MatMul,
+    Sigmoid, Relu) are written inline as the very numpy calls their forward and backward make
+    (so results stay bitwise equal to eager), with the engine's unbroadcast and cast worked out
+    from the shapes and dtypes seen while tracing; every other op calls its own forward and
+    backward. A large array is deleted after its last use, so a replay holds no more memory than
+    eager. Opening checks (parameters' shapes, dtypes, requires_grad; optimizers' parameter lists)
+    raise _Stale before anything has changed."""
+
+    def __init__(self, tape):
+        self.tape = tape
+        self.ns = {"ndarray": np.ndarray, "asarray": np.asarray, "add_reduce": np.add.reduce,
+                   "maximum": np.maximum, "negative": np.negative, "exp": np.exp,
+                   "reciprocal": np.reciprocal, "empty": np.empty, "broadcast_to": np.broadcast_to,
+                   "errstate": np.errstate, "new": object.__new__, "input_grad": _input_grad,
+                   "sink": _new_sink, "Stale": _Stale, "id": id, "bool": bool,
+                   "BranchChanged": _BranchChanged, "JitError": JitError, "type": type,
+                   "tuple": tuple, "incv": increment_version, "mark": mark_modified,
+                   "wrap": _wrap, "blas_matmul": threads.matmul, "rng": rng, "Tensor": Tensor}
+        self.names = {}  # id(object) -> its name in ns
+        self.lines = []
+        self.inline = {}  # ctx slot -> the fwd entry's data, for ops written inline
+        self.fwd_code = {}  # id(fwd entry's data) -> its inline code, or None
+        self.generic = False  # True once code that may run Tensor-level code is written
+        self.unassigned = set()  # slots whose value nothing reads, left out (nothing to delete)
+
+    # ------------------------------------------------------------------------- helpers ----
+    def const(self, value, hint="k"):
+        key = id(value)
+        name = self.names.get(key)
+        if name is None:
+            name = self.names[key] = f"{hint}{len(self.names)}"
+            self.ns[name] = value
+        return name
+
+    def src(self, template):
+        """Source that rebuilds a template: slots as their locals, the rest as constants."""
+        if isinstance(template, _Slot):
+            return f"v{template.i}"
+        if isinstance(template, tuple) and _has_slot(template):
+            return "(" + "".join(self.src(t) + ", " for t in template) + ")"
+        if isinstance(template, list) and _has_slot(template):
+            return "[" + ", ".join(self.src(t) for t in template) + "]"
+        if isinstance(template, dict) and _has_slot(template):
+            return "{" + ", ".join(f"{k!r}: {self.src(t)}" for k, t in template.items()) + "}"
+        if template is None or isinstance(template, bool):
+            return repr(template)
+        return self.const(template)
+
+    def leaf(self, ref):
+        kind, what = ref
+        return f"args[{what}]" if kind == "arg" else self.const(what, "leaf")
+
+    def emit(self, line):
+        self.lines.append("    " + line)
+
+    def shape(self, s):
+        return self.tape.info[s][0]
+
+    def dtype(self, s):
+        return self.tape.info[s][1]
+
+    # ------------------------------------------------------------------------- the body ----
+    def write(self):
+        tape = self.tape
+        self.emit_checks()
+        for slot, pos, is_tensor in tape.args:
+            self.emit(f"v{slot} = args[{pos}]{'.data' if is_tensor else ''}")
+        body_start = len(self.lines)
+        # which ops are written inline (their backward then reads the forward's slots directly)
+        reads = []
+        for kind, _, data in tape.entries:
+            extra = []
+            if kind == "fwd":
+                kernel = _KERNELS.get(data["cls"])
+                code = kernel[0](self, data) if kernel is not None else None
+                self.fwd_code[id(data)] = code
+                if code is not None and data["ctx_slot"] is not None:
+                    self.inline[data["ctx_slot"]] = data
+            elif kind == "bwd" and data["reads"][0] in self.inline:
+                fwd = self.inline[data["reads"][0]]
+                extra = [t.i for t in _slots_in(fwd["inputs"])] + [fwd["writes"][0]]
+            reads.append(list(data["reads"]) + extra)
         last = {}
-        for n, (_, _, data) in enumerate(self.entries):
-            for i in data["reads"]:
+        for n, r in enumerate(reads):
+            for i in r:
                 last[i] = n
-        keep = {t.i for t in _slots_in(self.output)}
-        program = []
+        keep = {t.i for t in _slots_in(tape.output)}
+        self.needed = set(last) | keep
         mutated = False
-        for n, (kind, line, data) in enumerate(self.entries):
-            run = getattr(self, "_" + kind)(data, line, mutated)
+        for n, (kind, line, data) in enumerate(tape.entries):
+            self.lines.append("    #" + line.rstrip())
+            getattr(self, "_" + kind)(data, mutated)
             mutated = mutated or kind in ("acc", "update", "rebind", "setgrad", "rng")
-            drops = tuple(i for i in data["reads"] if last.get(i) == n and i not in keep)
-            drops += tuple(i for i in data["writes"] if i not in last and i not in keep)
+            drops = [i for i in reads[n] if last.get(i) == n and i not in keep]
+            drops += [i for i in data["writes"] if i not in last and i not in keep]
+            drops = [i for i in drops if i not in self.inline and i not in self.unassigned
+                     and self.large(i)]
             if drops:
-                run = _then_drop(run, drops)
-            program.append(run)
-        self.program = program
-        self.output_builder = _builder(self.output)
+                self.emit("del " + ", ".join(f"v{i}" for i in sorted(set(drops))))
+        self.emit(f"return {self.output_src(tape.output)}")
+        body = self.lines[body_start:]
+        del self.lines[body_start:]
+        wraps = []
+        if self.generic:  # saved_tensors gives arrays only with grad mode off (and ops record nothing)
+            wraps.append((["sw = PER_THREAD.switches; grad_mode = sw.grad_enabled; "
+                           "sw.grad_enabled = False"], "sw.grad_enabled = grad_mode"))
+            self.ns["PER_THREAD"] = _PER_THREAD
+        # NOTE: eager runs each small product on one BLAS thread, switching the count around every
+        # product (threads.matmul); when all of them are small the replay switches once
+        blas = threads._blas()
+        if tape.small_products and blas is not None:
+            self.ns["blas"] = blas
+            wraps.append((["blas_before = blas.get_num_threads() if FIXED() is None else 1",
+                           "if blas_before != 1: blas.set_num_threads(1)"],
+                          "if blas_before != 1: blas.set_num_threads(blas_before)"))
+            self.ns["FIXED"] = lambda: threads._fixed
+        for enter, leave in reversed(wraps):
+            body = (["    " + line for line in enter] + ["    try:"]
+                    + ["    " + line for line in body] + ["    finally:", "        " + leave])
+        return "\n".join(["def replay(args):"] + self.lines + body) + "\n", self.ns
 
-    def replay(self, args):
-        v = [None] * self.nslots
-        for slot, pos in self.args:
-            a = args[pos]
-            v[slot] = a.data if isinstance(a, Tensor) else a
-        # NOTE: eager runs each small product on one BLAS thread, switching the count around
-        # every product (threads.matmul); when all of them are small the replay switches once
-        one_thread = bool(self.small_products) and threads._fixed is None
-        with set_grad_enabled(False), threads.num_threads(1 if one_thread else 0):
-            for run in self.program:
-                run(v)
-        return _as_tensors(self.output_builder(v))
+    def large(self, s):
+        info = self.tape.info.get(s)
+        if info is None:  # an op's context (it holds saved arrays), a sink
+            return True
+        shape, dtype, _ = info
+        return int(np.prod(shape)) * np.dtype(dtype).itemsize >= _SMALL
 
-    # One builder per kind of entry.
-    @staticmethod
-    def _load(d, line, mutated):
+    def output_src(self, template):
+        if isinstance(template, _TensorSlot):
+            return f"wrap(v{template.i})"
+        if isinstance(template, tuple):
+            return "(" + "".join(self.output_src(t) + ", " for t in template) + ")"
+        if isinstance(template, list):
+            return "[" + ", ".join(self.output_src(t) for t in template) + "]"
+        if isinstance(template, dict):
+            return "{" + ", ".join(f"{k!r}: {self.output_src(t)}" for k, t in template.items()) + "}"
+        return self.src(template)
+
+    def emit_checks(self):
+        """The leaves and optimizers must be as traced (else: trace again)."""
+        for t, shape, dtype, requires_grad in self.tape.leaves.values():
+            name = self.const(t, "leaf")
+            self.emit(f"d = {name}.data")
+            self.emit(f"if d.shape != {shape!r} or d.dtype != {self.const(dtype, 'dt')} or "
+                      f"{name}.requires_grad is not {requires_grad}: raise Stale")
+        for opt, ids in self.tape.optimizers.values():
+            self.emit(f"if [id(p) for g in {self.const(opt, 'opt')}.param_groups for p in "
+                      f"g['params']] != {self.const(ids, 'ids')}: raise Stale")
+
+    # --------------------------------------------------------------------- entry kinds ----
+    def _load(self, d, mutated):
         s, t = d["writes"][0], d["tensor"]
         if t is None:  # a tensor made inside fn that did not outlive it: a constant
-            value = d["value"]
-
-            def run(v):
-                v[s] = value
+            self.emit(f"v{s} = {self.const(d['value'])}")
         else:
-            def run(v):
-                v[s] = t.data
-        return run
+            self.emit(f"v{s} = {self.const(t, 'leaf')}.data")
 
-    @staticmethod
-    def _fwd(d, line, mutated):
-        cls, fwd, o, c = d["cls"], d["cls"].forward, d["writes"][0], d["ctx_slot"]
-        settings, metas, needs = d["settings"], d["metas"], d["needs"]
-        make_settings = _builder(settings) if _has_slot(settings) else None
-        new = object.__new__
-        slots = [t.i if isinstance(t, _Slot) else None for t in d["inputs"]]
-        consts = list(d["inputs"])
-        simple = make_settings is None and all(i is not None for i in slots)
+    def _np(self, d, mutated):
+        self.generic = True
+        outs = d["writes"]
+        call = f"{self.const(d['func'], 'f')}(*{self.src(tuple(d['args']))}, **{self.src(d['kwargs'])})"
+        if len(outs) == 1:
+            self.emit(f"v{outs[0]} = {call}")
+        else:
+            self.emit(f"{''.join(f'v{s}, ' for s in outs)}= {call}")
+        for s in outs:
+            if d["check_shape"]:
+                self.check_shape(s, d["where"], mutated)
 
-        def run(v):
-            ctx = new(cls)
-            st = settings if make_settings is None else make_settings(v)
-            ctx.settings = st
-            if simple:
-                out = fwd(ctx, *[v[i] for i in slots], **st)
-            else:
-                out = fwd(ctx, *[v[i] if i is not None else k for i, k in zip(slots, consts)], **st)
-            v[o] = out if type(out) is np.ndarray else np.asarray(out)
-            if c is not None:
-                ctx.inputs, ctx.needs_input_grad = metas, needs
-                v[c] = ctx
-        return run
+    def check_shape(self, s, where, mutated):
+        """A value whose shape depends on values (a boolean mask): the replay must see the shape
+        it was traced with, or the shapes written into the code below would be wrong."""
+        self.emit(f"if asarray(v{s}).shape != {self.shape(s)!r}: raise BranchChanged("
+                  f"{where + ' (an array whose shape depends on values)'!r}, {mutated})")
 
-    @staticmethod
-    def _np(d, line, mutated):
-        func, outs = d["func"], d["writes"]
-        make_args, make_kwargs = _builder(d["args"]), _builder(d["kwargs"])
+    def _rng(self, d, mutated):
+        s = d["writes"][0]
+        self.emit(f"v{s} = rng.default_generator().{d['name']}(*{self.src(tuple(d['args']))}, "
+                  f"**{self.src(d['kwargs'])})")
 
-        def run(v):
-            result = func(*make_args(v), **make_kwargs(v))
-            if len(outs) == 1:
-                v[outs[0]] = result
-            else:
-                for s, r in zip(outs, result):
-                    v[s] = r
-        return run
+    def _guard(self, d, mutated):
+        s = d["reads"][0]
+        self.emit(f"if bool(v{s}) is not {d['value']}: raise BranchChanged({d['where']!r}, "
+                  f"{mutated})")
 
-    @staticmethod
-    def _rng(d, line, mutated):
-        name, s = d["name"], d["writes"][0]
-        make_args, make_kwargs = _builder(d["args"]), _builder(d["kwargs"])
+    def _begin(self, d, mutated):
+        # (made when a gradient first reaches a .grad that is None: the common accumulation
+        # into an existing .grad needs no sink)
+        self.emit(f"v{d['writes'][0]} = None")
+        self.seeds = d["reads"]
 
-        def run(v):
-            v[s] = getattr(rng.default_generator(), name)(*make_args(v), **make_kwargs(v))
-        return run
+    def _add(self, d, mutated):
+        a, b = d["reads"]
+        self.emit(f"v{d['writes'][0]} = v{a} + v{b}")
 
-    @staticmethod
-    def _guard(d, line, mutated):
-        s, value, where = d["reads"][0], d["value"], d["where"]
+    def _acc(self, d, mutated):
+        sink, g = d["reads"]
+        leaf = self.leaf(d["leaf"])
+        self.emit(f"t = {leaf}; gr = t._grad")
+        self.emit(f"if gr is not None and not gr.requires_grad: gr.data = gr.data + v{g}")
+        self.emit("else:")
+        seeds = "".join(f"v{i}, " for i in self.seeds)
+        self.emit(f"    if v{sink} is None: v{sink} = sink(({seeds}))")
+        self.emit(f"    v{sink}.accumulate(t, v{g})")
+        o = d["writes"][0]
+        if o in self.needed:
+            self.emit(f"v{o} = t._grad.data")
+        else:
+            self.unassigned.add(o)
 
-        def run(v):
-            if bool(v[s]) != value:
-                raise _BranchChanged(where, mutated)
-        return run
+    def _update(self, d, mutated):
+        opt, group = self.const(d["optimizer"], "opt"), self.const(d["group"], "group")
+        upd = self.const(d["optimizer"].update, "update")
+        self.generic = True
+        self.emit(f"p = {self.leaf(d['leaf'])}; gr = p._grad")
+        self.emit(f"if gr is not None: {upd}(p, gr.data, {opt}.state[p], {group}); incv(p)")
 
-    @staticmethod
-    def _begin(d, line, mutated):
-        s, seeds, holder = d["writes"][0], d["reads"], _Holder()
+    def _rebind(self, d, mutated):
+        self.emit(f"t = {self.leaf(d['leaf'])}; t.data = v{d['reads'][0]}; mark(t)")
 
-        def run(v):
-            sink = _Sink(holder, None, True)
-            for i in seeds:
-                sink.handed.add(id(v[i]))
-            v[s] = sink
-        return run
+    def _setgrad(self, d, mutated):
+        leaf = self.leaf(d["leaf"])
+        if d["value"] is None:
+            self.emit(f"{leaf}._grad = None")
+        else:
+            self.emit(f"{leaf}._grad = Tensor({self.const(d['value'])}.copy())")
 
-    @staticmethod
-    def _bwd(d, line, mutated):
+    # -------------------------------------------------------------------------- the ops ----
+    def _fwd(self, d, mutated):
+        cls, o, c = d["cls"], d["writes"][0], d["ctx_slot"]
+        code = self.fwd_code[id(d)]
+        if code is not None:
+            for line in [f"OUT = {code}"] if isinstance(code, str) else code:
+                self.emit(line.replace("OUT", f"v{o}"))
+            return
+        self.generic = True
+        name = self.const(cls, "op")
+        args = ", ".join(self.src(t) for t in d["inputs"])
+        st = d["settings"]
+        self.emit(f"c = new({name}); c.settings = st = {self.src(st)}; c.saved = None; "
+                  "c.released = False")
+        self.emit(f"v{o} = {self.const(cls.forward, 'fwd')}(c, {args}, **st)")
+        self.emit(f"if type(v{o}) is not ndarray: v{o} = asarray(v{o})")
+        if d["check_shape"]:
+            self.check_shape(o, d["where"], mutated)
+        if c is not None:
+            self.emit(f"c.inputs = {self.const(d['metas'])}; c.needs_input_grad = "
+                      f"{self.const(d['needs'])}; v{c} = c")
+
+    def _bwd(self, d, mutated):
         c, g = d["reads"][:2]
         outs, metas, needs, name = d["writes"], d["metas"], d["needs"], d["name"]
-        bwd = d["cls"].backward
-        pairs = [(k, m) for k, (m, need) in enumerate(zip(metas, needs)) if need]
-
-        def run(v):
-            ctx = v[c]
-            in_grads = bwd(ctx, v[g])
-            if type(in_grads) is not tuple:
-                in_grads = (in_grads,)
+        fwd = self.inline.get(c)
+        if fwd is not None:
+            grads = _KERNELS[fwd["cls"]][1](self, fwd, g)
             n = 0
-            for k, meta in pairs:
-                ig = in_grads[k]
-                if ig is not None:
-                    v[outs[n]] = _input_grad(ig, meta, name)
+            gshape = self.shape(g)
+            for k, (meta, need) in enumerate(zip(metas, needs)):
+                if need and grads[k] is not None:
+                    expr, shape = grads[k] if isinstance(grads[k], tuple) else (grads[k], gshape)
+                    self.emit(f"v{outs[n]} = {expr}")
+                    # (0-d arithmetic gives numpy scalars: the engine makes them arrays)
+                    self.finish_grad(outs[n], shape, meta, scalar=shape == () and expr != f"v{g}")
                     n += 1
-            if n != len(outs):
-                raise JitError(f"{name}.backward sent gradients to other inputs than when traced")
-        return run
+            assert n == len(outs), name
+            return
+        self.generic = True
+        self.emit(f"r = {self.const(d['cls'].backward, 'bwd')}(v{c}, v{g})")
+        self.emit("if type(r) is not tuple: r = (r,)")
+        n = 0
+        for k, meta in enumerate(metas):
+            if d["sent"][k]:
+                self.emit(f"v{outs[n]} = input_grad(r[{k}], {self.const(meta)}, {name!r})")
+                n += 1
 
-    @staticmethod
-    def _add(d, line, mutated):
-        a, b = d["reads"]
-        o = d["writes"][0]
+    def finish_grad(self, s, gshape, meta, scalar):
+        """The engine's `_as_input_grad` for an inline gradient, written out for known shapes:
+        a numpy scalar made an array, then the sum over broadcast axes."""
+        if scalar:
+            self.emit(f"v{s} = asarray(v{s})")
+        shape = meta.shape
+        if gshape == shape:
+            return
+        extra = len(gshape) - len(shape)
+        ones = tuple(i + extra for i, n in enumerate(shape) if n == 1 and gshape[i + extra] != 1)
+        if ones:
+            self.emit(f"v{s} = v{s}.sum(axis={tuple(range(extra)) + ones!r}, keepdims=True)")
+            if extra:
+                self.emit(f"v{s} = v{s}.reshape({shape!r})")
+        elif extra:
+            self.emit(f"v{s} = v{s}.sum(axis={tuple(range(extra))!r})")
 
-        def run(v):
-            v[o] = v[a] + v[b]
-        return run
 
-    @staticmethod
-    def _acc(d, line, mutated):
-        sink_slot, g = d["reads"]
-        o, leaf = d["writes"][0], d["leaf"]
+def _new_sink(seeds):
+    """The backward's _Sink (the engine's leaf accumulation), its seeds marked as handed out."""
+    sink = _Sink(_Holder(), None, True)
+    for seed in seeds:
+        sink.handed.add(id(seed))
+    return sink
 
-        def run(v):
-            t = leaf(v)
-            v[sink_slot].accumulate(t, v[g])
-            v[o] = t._grad.data
-        return run
 
-    @staticmethod
-    def _update(d, line, mutated):
-        opt, group, leaf = d["optimizer"], d["group"], d["leaf"]
+def _wrap(array):
+    return Tensor._from_op(_HOLDER_TENSOR, array, None)
 
-        def run(v):
-            p = leaf(v)
-            grad = p._grad
-            if grad is not None:
-                opt.update(p, grad.data, opt.state[p], group)
-                increment_version(p)
-        return run
 
-    @staticmethod
-    def _rebind(d, line, mutated):
-        s, leaf = d["reads"][0], d["leaf"]
+# --------------------------------------------------------------------------- inline kernels ----
+# Each hot primitive as source: (forward, backward). forward(writer, entry) returns an expression
+# (or lines writing OUT), or None where the case is not the plain one (then the op's own forward
+# and backward run); backward(writer, entry, grad slot) returns one expression per input. They make
+# the same numpy calls as the primitive in ops.py, in the same order: tests/test_jit.py checks the
+# replay against eager bitwise on every example network.
+def _same_float(w, d):
+    """The plain case: every operand a slot or a Python number, the slots of one float dtype."""
+    out = d["writes"][0]
+    dtype = w.dtype(out)
+    if np.dtype(dtype).kind != "f":
+        return False
+    for t in d["inputs"]:
+        if isinstance(t, _Slot):
+            if w.dtype(t.i) != dtype or not w.tape.info[t.i][2]:
+                return False
+        elif type(t) not in (int, float):
+            return False
+    return not d["settings"] or not _has_slot(d["settings"])
 
-        def run(v):
-            t = leaf(v)
-            t.data = v[s]
-            mark_modified(t)
-        return run
 
-    @staticmethod
-    def _setgrad(d, line, mutated):
-        leaf, value = d["leaf"], d["value"]
+def _binary(symbol):
+    def fwd(w, d):
+        if not _same_float(w, d):
+            return None
+        a, b = (w.src(t) for t in d["inputs"])
+        expr = f"{a} {symbol} {b}"
+        return f"asarray({expr})" if w.shape(d["writes"][0]) == () else expr
+    return fwd
 
-        def run(v):
-            t = leaf(v)
-            t._grad = None if value is None else Tensor(value.copy())
-        return run
+
+def _add_bwd(w, d, g):
+    return [f"v{g}", f"v{g}"]
+
+
+def _sub_bwd(w, d, g):
+    return [f"v{g}", f"-v{g}"]
+
+
+def _mul_bwd(w, d, g):
+    x, y = (w.src(t) for t in d["inputs"])
+    return [f"v{g} * {y}", f"v{g} * {x}"]
+
+
+def _neg_fwd(w, d):
+    return f"asarray(-{w.src(d['inputs'][0])})" if _same_float(w, d) else None
+
+
+def _neg_bwd(w, d, g):
+    return [f"-v{g}"]
+
+
+def _sum_axes(w, d):
+    """Sum.forward's ctx.axes and ctx.in_shape, for the traced input."""
+    from .ops import _normalize_axes
+
+    in_shape = w.shape(d["inputs"][0].i)
+    axis = d["settings"].get("axis")
+    return (None if axis is None else _normalize_axes(axis, len(in_shape))), in_shape
+
+
+def _sum_fwd(w, d):
+    if not _same_float(w, d) or not isinstance(d["inputs"][0], _Slot):
+        return None
+    axes, keepdims = _sum_axes(w, d)[0], d["settings"].get("keepdims", False)
+    x = w.src(d["inputs"][0])
+    expr = f"add_reduce({x}, axis={axes!r}, keepdims={bool(keepdims)})"
+    return f"asarray({expr})" if w.shape(d["writes"][0]) == () else expr
+
+
+def _sum_bwd(w, d, g):
+    axes, in_shape = _sum_axes(w, d)
+    grad = f"v{g}"
+    if axes is not None and not d["settings"].get("keepdims") and axes != tuple(range(len(axes))):
+        grad = f"v{g}.reshape({tuple(1 if i in axes else n for i, n in enumerate(in_shape))!r})"
+    # Expand.forward on the array path (Function.apply makes a numpy scalar an array)
+    if int(np.prod(in_shape)) <= 4096:
+        w.emit(f"e = empty({in_shape!r}, dtype=v{g}.dtype); e[...] = {grad}")
+        return [("e", in_shape)]
+    return [(f"broadcast_to({grad}, {in_shape!r})", in_shape)]
+
+
+def _matmul_fwd(w, d):
+    ins = d["inputs"]
+    st = d["settings"]
+    if not _same_float(w, d) or not all(isinstance(t, _Slot) and len(w.shape(t.i)) == 2
+                                        for t in ins[:2]):
+        return None
+    x, y = (f"v{t.i}" for t in ins[:2])
+    a = f"{x}.swapaxes(-1, -2)" if st.get("transpose_a") else x
+    b = f"{y}.swapaxes(-1, -2)" if st.get("transpose_b") else y
+    product = _product(w, a, b)
+    if len(ins) == 2:
+        return product
+    bias = ins[2]
+    out = d["writes"][0]
+    if not (isinstance(bias, _Slot) and w.shape(bias.i) == w.shape(out)[-1:]):
+        return None
+    return [f"OUT = {product}", f"OUT += v{bias.i}"]
+
+
+def _product(w, a, b):
+    # (the replay switched the BLAS to one thread when every product is small: see _Writer.write)
+    return f"{a} @ {b}" if w.tape.small_products else f"blas_matmul({a}, {b})"
+
+
+def _matmul_bwd(w, d, g):
+    x, y = (f"v{t.i}" for t in d["inputs"][:2])
+    ta, tb = d["settings"].get("transpose_a", False), d["settings"].get("transpose_b", False)
+    gr = f"v{g}"
+
+    def mm(a, b, t_a=False, t_b=False):
+        return _product(w, f"{a}.swapaxes(-1, -2)" if t_a else a,
+                        f"{b}.swapaxes(-1, -2)" if t_b else b)
+    gx = mm(gr, y, t_b=not tb) if not ta else mm(y, gr, t_a=tb, t_b=True)
+    gy = mm(x, gr, t_a=not ta) if not tb else mm(gr, x, t_a=True, t_b=ta)
+    shapes = [w.shape(t.i) for t in d["inputs"][:2]]
+    return [(gx, shapes[0]), (gy, shapes[1]), gr][:len(d["inputs"])]
+
+
+def _sigmoid_fwd(w, d):
+    if not _same_float(w, d):
+        return None
+    x = w.src(d["inputs"][0])
+    return ["with errstate(over='ignore'):",
+            f"    OUT = asarray(negative({x})); exp(OUT, out=OUT); OUT += 1; "
+            "reciprocal(OUT, out=OUT)"]
+
+
+def _sigmoid_bwd(w, d, g):
+    s = f"v{d['writes'][0]}"
+    return [f"v{g} * ({s} * (1 - {s}))"]
+
+
+def _relu_fwd(w, d):
+    return f"maximum({w.src(d['inputs'][0])}, 0)" if _same_float(w, d) else None
+
+
+def _relu_bwd(w, d, g):
+    return [f"v{g} * ({w.src(d['inputs'][0])} > 0)"]
+
+
+def _kernels():
+    from . import ops
+
+    return {ops.Add: (_binary("+"), _add_bwd), ops.Sub: (_binary("-"), _sub_bwd),
+            ops.Mul: (_binary("*"), _mul_bwd), ops.Neg: (_neg_fwd, _neg_bwd),
+            ops.Sum: (_sum_fwd, _sum_bwd), ops.MatMul: (_matmul_fwd, _matmul_bwd),
+            ops.Sigmoid: (_sigmoid_fwd, _sigmoid_bwd), ops.Relu: (_relu_fwd, _relu_bwd)}
+
+
+_KERNELS = _kernels()
 
 
 class _Holder:
@@ -524,14 +791,6 @@ class _Holder:
 
 
 _HOLDER_TENSOR = Tensor(np.zeros(()))
-
-
-def _then_drop(run, drops):
-    def run_and_drop(v):
-        run(v)
-        for i in drops:
-            v[i] = None
-    return run_and_drop
 
 
 def _slots_in(template):
@@ -551,24 +810,9 @@ class _TensorSlot(_Slot):
     __slots__ = ()
 
 
-def _as_tensors(value):
-    if isinstance(value, _Returned):
-        return Tensor(value.array)
-    if isinstance(value, (tuple, list)):
-        return type(value)(_as_tensors(x) for x in value)
-    if isinstance(value, dict):
-        return {k: _as_tensors(x) for k, x in value.items()}
-    return value
-
-
-class _Returned:
-    __slots__ = ("array",)
-
-    def __init__(self, array):
-        self.array = array
-
-
 # ------------------------------------------------------------------------------ recording ----
+_VALUE_SHAPED = {"nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract", "trim_zeros",
+                 "unique_values", "unique_counts", "unique_inverse", "unique_all"}
 _SHAPE_ONLY = {"shape", "ndim", "size", "result_type", "can_cast", "min_scalar_type",
                "may_share_memory", "shares_memory", "iscomplexobj", "isrealobj"}
 
@@ -601,10 +845,16 @@ class _Recorder:
         if type(array) is not _Traced:
             array = (array if isinstance(array, np.ndarray) else np.asarray(array)).view(_Traced)
         s = self.slot()
+        self.note(s, array)
         self.ids[id(array)] = s
         self.alive.append(array)
         self.traced.append((weakref.ref(array), where))
         return array, s
+
+    def note(self, s, value):
+        """Remember the shape and dtype slot `s` held when traced (the replay's code uses them)."""
+        self.tape.info[s] = (np.shape(value), _dtype(value), type(value) is np.ndarray or
+                             isinstance(value, _Traced))
 
     def leaf(self, t):
         """A leaf tensor (a parameter, or a tensor made before it was used) read when used."""
@@ -615,6 +865,7 @@ class _Recorder:
             self.tape.leaves[key] = (weakref.ref(t), t.data.shape, t.data.dtype, t.requires_grad)
         self.emit("load", f"%{s} = load tensor{list(t.shape)}:{t.dtype}", writes=[s],
                   tensor=weakref.ref(t), value=t.data)
+        self.note(s, t.data)
         self.ids[id(t.data)] = s
         self.alive.append(t.data)
         return s
@@ -623,9 +874,8 @@ class _Recorder:
         """How a replay finds the leaf tensor `t`: an argument by position, else the object."""
         for pos, a in enumerate(self.args):
             if a is t:
-                tape = self.tape
-                return lambda v: tape.call_args[pos]
-        return lambda v: t
+                return ("arg", pos)
+        return ("obj", t)
 
     def template(self, value, where):
         """An op's input or setting as a template: known arrays become slot references, other
@@ -700,8 +950,14 @@ class _Recorder:
         self.emit("fwd", f"%{s} = {cls.__name__}({shown})",
                   reads=[t.i for t in _slots_in(ins)] + [t.i for t in _slots_in(st)],
                   writes=[s] + ([c] if c is not None else []), cls=cls, inputs=ins, settings=st,
-                  ctx_slot=c, metas=metas, needs=needs)
+                  ctx_slot=c, metas=metas, needs=needs, where=where,
+                  check_shape=self.has_mask(st))
         return out
+
+    def has_mask(self, template):
+        """True if a boolean array computed in fn is among `template`'s slots: used as an index,
+        it makes a result whose shape depends on values."""
+        return any(np.dtype(self.tape.info[t.i][1]) == np.bool_ for t in _slots_in(template))
 
     def run_backward(self, roots, root_grads, *, retain_graph, create_graph, inputs):
         """The engine's backward pass (autograd.run_backward, array path), run and recorded."""
@@ -719,6 +975,7 @@ class _Recorder:
             else:
                 s = self.slot()
                 self.emit("load", f"%{s} = {_show(t)}", writes=[s], tensor=None, value=t)
+                self.note(s, t)
                 seed_slots.append(s)
         sink = _Sink(roots[0], None, True)
         for g in root_grads:
@@ -742,6 +999,7 @@ class _Recorder:
                             self.emit("acc", f"%{o} = accumulate %{gs} into .grad of "
                                       f"tensor{list(node.shape)}", reads=[sink_slot, gs],
                                       writes=[o], leaf=self.leaf_ref(node))
+                            self.note(o, node._grad.data)
                             self.ids[id(node._grad.data)] = o
                             self.alive.append(node._grad.data)
                             continue
@@ -757,6 +1015,7 @@ class _Recorder:
                             self.emit("add", f"%{o} = %{summed[1]} + %{gs}", reads=[summed[1], gs],
                                       writes=[o])
                             pending[key] = (summed[0] + g, o)
+                            self.note(o, pending[key][0])
                     if not heap:
                         break
                     _, key, node = heappop(heap)
@@ -784,13 +1043,19 @@ class _Recorder:
         arrivals = []
         for inp, ig in pairs:
             o = self.slot()
+            self.note(o, ig)
             outs.append(o)
             arrivals.append((inp, ig, o))
+        sent, k = [], 0  # which inputs got a gradient (pairs keep the inputs' order)
+        for inp, need in zip(ctx.inputs, ctx.needs_input_grad):
+            hit = need and k < len(pairs) and pairs[k][0] is inp
+            sent.append(hit)
+            k += hit
         self.emit("bwd", f"{', '.join(f'%{o}' for o in outs) or '(nothing)'} = "
                   f"{ctx.name}.backward(%{gs})", reads=[c, gs], writes=outs, cls=type(ctx),
                   metas=tuple(_Meta(x.data.shape, x.data.dtype) if isinstance(x, Node) else
                               _Meta(np.shape(x), _dtype(x)) for x in inputs),
-                  needs=tuple(ctx.needs_input_grad), name=ctx.name)
+                  needs=tuple(ctx.needs_input_grad), name=ctx.name, sent=tuple(sent))
         return arrivals
 
     def wrote(self, tensor):
@@ -852,9 +1117,12 @@ class _Recorder:
             outs.append(s)
             wrapped.append(arr)
         shown = ", ".join(_show(t) for t in targs) + (", " + _show(tkwargs) if tkwargs else "")
+        fname = getattr(func, "__name__", "")
+        value_shaped = fname in _VALUE_SHAPED or (fname in ("__getitem__", "compress", "extract")
+                                                  and self.has_mask((targs, tkwargs)))
         self.emit("np", f"{', '.join(f'%{s}' for s in outs)} = {name}({shown})",
                   reads=[t.i for t in _slots_in((targs, tkwargs))], writes=outs, func=func,
-                  args=targs, kwargs=tkwargs)
+                  args=targs, kwargs=tkwargs, where=where, check_shape=value_shaped)
         return tuple(wrapped) if isinstance(result, tuple) else wrapped[0]
 
     def random_draw(self, name, args, kwargs, result):
@@ -903,6 +1171,9 @@ def _dtype(x):
 
 def _key_of(value):
     """What part of an argument the tape depends on (its cache key)."""
+    if type(value) is Tensor:  # (the common case first: a step's batch)
+        data = value.data
+        return (data.shape, data.dtype, value.requires_grad)
     if isinstance(value, Tensor):
         return ("T", value.data.shape, value.data.dtype.str, value.requires_grad)
     if isinstance(value, np.ndarray):
@@ -928,10 +1199,10 @@ def _trace(fn, args, kwargs):
             restore.append((a, a.data))
             a.data, s = rec.register(a.data, f"argument {pos}")
             rec.arg_views[id(a)] = a.data
-            tape.args.append((s, pos))
+            tape.args.append((s, pos, True))
         elif isinstance(a, np.ndarray):
             call_args[pos], s = rec.register(a, f"argument {pos}")
-            tape.args.append((s, pos))
+            tape.args.append((s, pos, False))
     real = rng.default_generator()
     rng._generator = _RecordingGenerator(real, rec)
     prev, STATE.recorder = STATE.recorder, rec
@@ -1069,31 +1340,36 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
     def __get__(self, obj, objtype=None):  # as a method decorator
         return self if obj is None else functools.partial(self.__call__, obj)
 
-    def _key(self, args, kwargs):
-        return (STATE.grad_enabled, tuple(_key_of(a) for a in args),
-                tuple(sorted((k, _key_of(v)) for k, v in kwargs.items())),
-                tuple(m.training for m in self.modules.values()))
+    def _key(self, args, kwargs, grad_enabled):
+        return (grad_enabled, *map(_key_of, args),
+                tuple(sorted((k, _key_of(v)) for k, v in kwargs.items())) if kwargs else (),
+                tuple([m.training for m in self.modules.values()]) if self.modules else ())
 
     def __call__(self, *args, **kwargs):
-        if STATE.recorder is not None or STATE.anomaly:  # inside another trace, or checking
+        switches = _PER_THREAD.switches
+        if switches.recorder is not None or switches.anomaly:  # inside a trace, or checking
             return self.fn(*args, **kwargs)
-        key = self._key(args, kwargs)
+        key = self._key(args, kwargs, switches.grad_enabled)
         cached = self.cache.get(key)
         if cached is not None and cached.tape is not None:
             tape = cached.tape
-            if tape.valid():
-                self.cache.move_to_end(key)
-                self.tape = tape
-                return self._replay(tape, args, kwargs)
-            warnings.warn("tg.jit: the parameters or optimizers changed since the trace; "
-                          "tracing again", stacklevel=2)
-            cached = None
+            try:
+                result = self._replay(tape, args, kwargs)
+            except _Stale:
+                warnings.warn("tg.jit: the parameters or optimizers changed since the trace; "
+                              "tracing again", stacklevel=2)
+                cached = None
+            else:
+                if self.tape is not tape:
+                    self.cache.move_to_end(key)
+                    self.tape = tape
+                return result
         result, tape = _trace(self.fn, args, kwargs)
         self.traces += 1
         self.tape = tape
         for m in tape.modules.values():
             self.modules.setdefault(id(m), m)
-        key = self._key(args, kwargs)  # modules seen now are part of it
+        key = self._key(args, kwargs, switches.grad_enabled)  # modules seen now are part of it
         if cached is None or key not in self.cache:
             self.cache[key] = _Cached(tape)
             if len(self.cache) > self.max_cache:
@@ -1112,9 +1388,8 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
         return result
 
     def _replay(self, tape, args, kwargs):
-        tape.call_args = args
         try:
-            result = tape.replay(args)
+            result = tape.run(args)
         except _BranchChanged as change:
             if change.mutated:
                 raise JitError(
@@ -1124,7 +1399,5 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
             warnings.warn(f"tg.jit: the branch at {change.where} (an `if` on a tensor value) went "
                           "the other way than when traced; this call runs eagerly", stacklevel=3)
             return self.fn(*args, **kwargs)
-        finally:
-            tape.call_args = None
         self.replays += 1
         return result
