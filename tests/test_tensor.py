@@ -234,3 +234,13 @@ def test_tensor_conv2d_accepts_unbatched_input():
     x = Tensor(np.arange(9.0).reshape(1, 3, 3))
     w = Tensor(np.ones((1, 1, 2, 2)))
     assert x.conv2d(w).tolist() == [[[8.0, 12.0], [20.0, 24.0]]]
+
+
+def test_tensor_help_reads_cleanly():
+    """help(Tensor): no `# NOTE:` comments as docstrings, no lambda names, `where` documented."""
+    import pydoc
+
+    text = pydoc.render_doc(Tensor, renderer=pydoc.plaintext)
+    assert "NOTE" not in text.split("__add__(self, other)")[1].split("\n |  \n")[0]
+    assert "<lambda>" not in text and "__iadd__(self, other)" in text
+    assert Tensor.where.__name__ == "where" and "where(cond, x, y)" in Tensor.where.__doc__

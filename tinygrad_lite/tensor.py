@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -390,34 +391,45 @@ class Tensor(Node):
     # --------------------------------------------------------------------------- arithmetic ----
     # NOTE: `other if isinstance(other, _CONST) else _operand(other)` inlines the common case of
     # _operand (a Tensor, scalar or array passes through): these run for every op of every step.
+
     def __add__(self, other):
+        """self + other (numpy broadcasting and type promotion)."""
         return Add.apply(self, other if isinstance(other, _CONST) else _operand(other))
 
     def __radd__(self, other):
+        """other + self."""
         return Add.apply(other if isinstance(other, _CONST) else _operand(other), self)
 
     def __mul__(self, other):
+        """self * other (elementwise)."""
         return Mul.apply(self, other if isinstance(other, _CONST) else _operand(other))
 
     def __rmul__(self, other):
+        """other * self."""
         return Mul.apply(other if isinstance(other, _CONST) else _operand(other), self)
 
     def __truediv__(self, other):
+        """self / other (true division)."""
         return Div.apply(self, other if isinstance(other, _CONST) else _operand(other))
 
     def __rtruediv__(self, other):
+        """other / self."""
         return Div.apply(other if isinstance(other, _CONST) else _operand(other), self)
 
     def __pow__(self, other):
+        """self ** other."""
         return Pow.apply(self, other if isinstance(other, _CONST) else _operand(other))
 
     def __rpow__(self, other):
+        """other ** self."""
         return Pow.apply(other if isinstance(other, _CONST) else _operand(other), self)
 
     def __matmul__(self, other):
+        """self @ other (numpy's matmul)."""
         return MatMul.apply(self, other if isinstance(other, _CONST) else _operand(other))
 
     def __rmatmul__(self, other):
+        """other @ self."""
         return MatMul.apply(other if isinstance(other, _CONST) else _operand(other), self)
 
     def __neg__(self): return Neg.apply(self)
@@ -425,9 +437,11 @@ class Tensor(Node):
     def __abs__(self): return self.abs()
 
     def __sub__(self, other):
+        """self - other."""
         return Sub.apply(self, other if isinstance(other, _CONST) else _operand(other))
 
     def __rsub__(self, other):
+        """other - self."""
         return Sub.apply(other if isinstance(other, _CONST) else _operand(other), self)
 
     # comparisons: no gradient, bool results
@@ -574,6 +588,7 @@ class Tensor(Node):
             )
         return Tensor._where(cond, self, other)
 
+    _where.__name__ = _where.__qualname__ = "where"  # (help() shows `where`, not `_where`)
     where = _hybridmethod(_where, _where_method)
 
     # -------------------------------------------------------------------------- reductions ----
@@ -1280,14 +1295,15 @@ class Tensor(Node):
             return self
 
         method.__name__ = f"__i{op.__name__.strip('_')}__"
+        method.__qualname__ = f"Tensor.{method.__name__}"
         method.__doc__ = "In-place form: the result replaces self's data (and its place in the graph)."
         return method
 
-    __iadd__ = _inplace(lambda a, b: a + b)
-    __isub__ = _inplace(lambda a, b: a - b)
-    __imul__ = _inplace(lambda a, b: a * b)
-    __itruediv__ = _inplace(lambda a, b: a / b)
-    __ipow__ = _inplace(lambda a, b: a ** b)
+    __iadd__ = _inplace(operator.add)
+    __isub__ = _inplace(operator.sub)
+    __imul__ = _inplace(operator.mul)
+    __itruediv__ = _inplace(operator.truediv)
+    __ipow__ = _inplace(operator.pow)
 
     def _assign(self, compute, value):
         """Replace self's value by compute(old self). Never writes into an existing array (arrays
