@@ -190,13 +190,11 @@ class module_scope:  # noqa: N801
         self._owner = owner
 
     def __enter__(self):
-        switches = _PER_THREAD.switches
-        self._prev = prev = switches.scope
-        switches.scope = (self._owner,) if prev is None else prev + (self._owner,)
+        self._prev = enter_module(self._owner)
         return self
 
     def __exit__(self, *exc):
-        _PER_THREAD.switches.scope = self._prev
+        exit_module(self._prev)
         return False
 
 
