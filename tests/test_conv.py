@@ -210,3 +210,23 @@ def test_conv_family_second_derivatives_flow():
     h = tg.functional.hessian(f, x).data.reshape(18, 18)
     np.testing.assert_allclose(h, h.T, atol=1e-12)
     assert np.abs(h).max() > 0
+
+
+def test_max_pool2d_gradient_splits_ties_on_the_fast_slice_path():
+    """Large enough for Max's slice-by-slice path (many all-zero windows after a ReLU): each
+    window's gradient is split evenly among its maxima, on arrays and when recorded."""
+    import tinygrad_lite as tg
+
+    rng = np.random.default_rng(5)
+    x = np.maximum(rng.standard_normal((2, 8, 16, 16)), 0.0)
+    g = rng.standard_normal((2, 8, 8, 8))
+    win = x.reshape(2, 8, 8, 2, 8, 2)
+    hit = win == win.max(axis=(3, 5), keepdims=True)
+    expected = (hit * (g[:, :, :, None, :, None] / hit.sum(axis=(3, 5), keepdims=True)))
+    expected = expected.reshape(x.shape)
+    t = Tensor(x, requires_grad=True)
+    t.max_pool2d(2).backward(Tensor(g))
+    np.testing.assert_allclose(t.grad.data, expected, rtol=1e-12)
+    t2 = Tensor(x, requires_grad=True)
+    (gx,) = tg.grad((t2.max_pool2d(2) * Tensor(g)).sum(), t2, create_graph=True)
+    np.testing.assert_allclose(gx.data, expected, rtol=1e-12)
