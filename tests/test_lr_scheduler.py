@@ -331,3 +331,139 @@ def test_plateau_with_two_groups_and_min_lr_matches_torch():
         changes += ours.get_last_lr() != before
         assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-14)
     assert changes >= 2  # the comparison saw reductions
+
+
+# ------------------------------------------------- issue 10's schedulers against torch ----
+class _Halve:
+    """A callable object: PyTorch saves its attributes in the scheduler's state dict."""
+
+    def __init__(self):
+        self.rate = 0.5
+
+    def __call__(self, epoch):
+        return self.rate ** (epoch // 2)
+
+
+def _make(lib, kind):
+    """(optimizer, scheduler) of the library `lib` (tinygrad_lite's optim or torch.optim): two
+    parameter groups; `kind` names the schedule."""
+    if lib is optim:
+        params = [Tensor(np.ones(2), requires_grad=True) for _ in LRS]
+    else:
+        import torch
+
+        params = [torch.ones(2, requires_grad=True) for _ in LRS]
+    groups = [{"params": [p], "lr": lr} for p, lr in zip(params, LRS)]
+    adam = kind.startswith("one_cycle_adam")
+    opt = lib.Adam(groups, lr=LRS[0]) if adam else lib.SGD(groups, lr=LRS[0], momentum=0.9)
+    s = lib.lr_scheduler
+    if kind == "lambda":
+        return opt, s.LambdaLR(opt, lambda e: 1.0 / (1 + e))
+    if kind == "lambda_per_group":
+        return opt, s.LambdaLR(opt, [lambda e: 0.9 ** e, _Halve()])
+    if kind == "multistep":
+        return opt, s.MultiStepLR(opt, milestones=[3, 7, 7, 12], gamma=0.3)
+    if kind == "linear_warmup":
+        return opt, s.LinearLR(opt, start_factor=0.1, total_iters=6)
+    if kind == "linear_decay":
+        return opt, s.LinearLR(opt, start_factor=1.0, end_factor=0.2, total_iters=9)
+    if kind == "one_cycle":
+        return opt, s.OneCycleLR(opt, max_lr=[1.0, 0.4], total_steps=EPOCHS)
+    if kind == "one_cycle_linear_three_phase":
+        return opt, s.OneCycleLR(opt, max_lr=0.5, epochs=5, steps_per_epoch=5, pct_start=0.25,
+                                 anneal_strategy="linear", three_phase=True)
+    if kind == "one_cycle_adam":
+        return opt, s.OneCycleLR(opt, max_lr=0.01, total_steps=EPOCHS, div_factor=10.0,
+                                 final_div_factor=100.0, base_momentum=0.8, max_momentum=0.9)
+    if kind == "warmup_then_cosine":
+        warm = s.LinearLR(opt, start_factor=0.2, total_iters=5)
+        return opt, s.SequentialLR(opt, [warm, s.CosineAnnealingLR(opt, T_max=15)], [5])
+    if kind == "three_in_sequence":
+        scheds = [s.ExponentialLR(opt, gamma=0.8), s.StepLR(opt, step_size=2, gamma=0.5),
+                  s.MultiStepLR(opt, milestones=[3], gamma=0.1)]
+        return opt, s.SequentialLR(opt, scheds, milestones=[4, 11])
+    raise ValueError(kind)
+
+
+NEW_KINDS = ["lambda", "lambda_per_group", "multistep", "linear_warmup", "linear_decay",
+             "one_cycle", "one_cycle_linear_three_phase", "one_cycle_adam",
+             "warmup_then_cosine", "three_in_sequence"]
+
+
+@pytest.mark.parametrize("kind", NEW_KINDS)
+def test_new_schedulers_match_torch_lr_and_momentum_sequences(kind):
+    torch = pytest.importorskip("torch")
+    opt, sched = _make(optim, kind)
+    topt, tsched = _make(torch.optim, kind)
+    for epoch in range(EPOCHS):
+        np.testing.assert_allclose(sched.get_last_lr(), tsched.get_last_lr(), rtol=1e-12,
+                                   atol=1e-15, err_msg=f"{kind}, epoch {epoch}")
+        assert [g["lr"] for g in opt.param_groups] == sched.get_last_lr()
+        for g, tg in zip(opt.param_groups, topt.param_groups):
+            key = "betas" if "betas" in g else "momentum"
+            np.testing.assert_allclose(g[key], tg[key], rtol=1e-12, err_msg=f"{kind} {key}")
+        if epoch < EPOCHS - 1 or not kind.startswith("one_cycle"):
+            opt.step()
+            topt.step()
+            sched.step()
+            tsched.step()
+
+
+def test_one_cycle_refuses_a_step_past_total_steps_like_torch():
+    _, sched = _make(optim, "one_cycle")
+    for _ in range(EPOCHS - 1):
+        sched.step()
+    with pytest.raises(ValueError, match="Tried to step 26 times"):
+        sched.step()
+        sched.step()
+
+
+def test_new_scheduler_state_dict_round_trip():
+    opt, sched = _make(optim, "warmup_then_cosine")
+    for _ in range(7):
+        sched.step()
+    saved, lrs_now = sched.state_dict(), [g["lr"] for g in opt.param_groups]
+    expected = lr_history(sched, 6)
+    opt2, sched2 = _make(optim, "warmup_then_cosine")
+    sched2.load_state_dict(saved)
+    for g2, lr in zip(opt2.param_groups, lrs_now):  # the optimizer's own state, restored apart
+        g2["lr"] = lr
+    np.testing.assert_allclose(lr_history(sched2, 6), expected, rtol=1e-12)
+    opt3, lam = _make(optim, "lambda_per_group")
+    state = lam.state_dict()
+    assert state["lr_lambdas"][0] is None and state["lr_lambdas"][1] == {"rate": 0.5}
+    state["lr_lambdas"][1] = {"rate": 0.25}
+    lam.load_state_dict(state)
+    assert lam.lr_lambdas[1].rate == 0.25
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda o: lr_scheduler.LambdaLR(o, [lambda e: 1.0]), "Expected 2 lr_lambdas"),
+    (lambda o: lr_scheduler.LambdaLR(o, 0.5), "callable"),
+    (lambda o: lr_scheduler.LinearLR(o, start_factor=0.0), "Starting multiplicative factor"),
+    (lambda o: lr_scheduler.LinearLR(o, end_factor=1.5), "Ending multiplicative factor"),
+    (lambda o: lr_scheduler.OneCycleLR(o, max_lr=1.0), "total_steps OR"),
+    (lambda o: lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=0), "total_steps"),
+    (lambda o: lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=5, pct_start=1), "pct_start"),
+    (lambda o: lr_scheduler.OneCycleLR(o, max_lr=[1.0], total_steps=5), "same length"),
+    (lambda o: lr_scheduler.OneCycleLR(o, 1.0, 5, anneal_strategy="exp"), "anneal_strategy"),
+    (lambda o: lr_scheduler.SequentialLR(o, [], []), "at least one scheduler"),
+    (lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.StepLR(o, 2)], [3]), "milestone"),
+    (lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.ReduceLROnPlateau(o)], []),
+     "ReduceLROnPlateau"),
+    (lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.StepLR(two_group_sgd(), 2)], []),
+     "same optimizer"),
+])
+def test_new_schedulers_refuse_bad_arguments(make, message):
+    with pytest.raises(ValueError, match=message) if "callable" not in message else \
+            pytest.raises(TypeError, match=message):
+        make(two_group_sgd())
+
+
+def test_one_cycle_needs_momentum_to_cycle():
+    params = [Tensor(np.ones(2), requires_grad=True)]
+    with pytest.raises(ValueError, match="momentum or beta1"):
+        lr_scheduler.OneCycleLR(optim.Adagrad(params, lr=0.1), max_lr=1.0, total_steps=5)
+    sched = lr_scheduler.OneCycleLR(optim.Adagrad(params, lr=0.1), max_lr=1.0, total_steps=5,
+                                    cycle_momentum=False)
+    assert sched.get_last_lr() == [pytest.approx(0.04)]
