@@ -287,7 +287,7 @@ class Function:
     # NOTE: slots for what the engine keeps on every op (reading and writing them is faster, and
     # releasing an op adds no dict keys: a third of the per-op workload's release cost), and a
     # __dict__ so user Functions and primitives can stash anything else on ctx.
-    __slots__ = ("settings", "saved", "inputs", "needs_input_grad", "parents_", "output", "epoch",
+    __slots__ = ("settings", "saved", "inputs", "needs_input_grad", "edges", "output", "epoch",
                  "seq", "scope", "released", "shape", "dtype", "__dict__")
 
     # The array fast path, declared once: True on ops.Primitive (see there), False for user ops.
@@ -340,19 +340,19 @@ class Function:
         # one plain loop instead of several comprehensions.
         arrays = []
         needs = []
-        parents = []  # what the graph keeps of each input once the op is released (see _release)
+        edges = []  # what the graph keeps of each input once the op is released (see _release)
         first = None
         for x in inputs:
             if isinstance(x, Node):
                 arrays.append(x.data)
                 needs.append(x.requires_grad)
-                parents.append(x._ctx or x)
+                edges.append(x._ctx or x)
                 if first is None:
                     first = x
             else:
                 arrays.append(x)
                 needs.append(False)
-                parents.append(x)
+                edges.append(x)
         ctx = cls.__new__(cls)
         ctx.settings = settings
         ctx.saved = None  # what forward passes to save_for_backward
@@ -382,7 +382,7 @@ class Function:
             return first._from_op(out, None)
         ctx.inputs = inputs
         ctx.needs_input_grad = needs
-        ctx.parents_ = parents
+        ctx.edges = edges
         ctx.output = out
         ctx.released = False  # True once a backward freed what the op saved
         ctx.epoch = _CLOCK.now
@@ -692,7 +692,7 @@ def _release(ctx):
     output = ctx.output
     ctx.saved = ctx.output = None
     ctx.shape, ctx.dtype = output.shape, output.dtype
-    ctx.inputs = ctx.parents_  # made when the op was recorded: the op that made each input
+    ctx.inputs = ctx.edges  # made when the op was recorded: the op that made each input
     ctx.released = True
     ctx.__dict__.clear()  # whatever else the op kept (masks, shapes)
 
