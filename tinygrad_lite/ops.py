@@ -653,7 +653,8 @@ class MatMul(Primitive):
         out = _blas_matmul(a, b)
         if bias is None:
             return out
-        if getattr(bias, "dtype", None) == out.dtype and bias.shape == out.shape[-1:]:
+        if getattr(bias, "dtype", None) == out.dtype and (
+                bias.shape == out.shape[-1:] or _fits_into(bias.shape, out.shape)):
             out += bias  # NOTE: in place into the product, which nothing else holds
             return out
         return out + bias
@@ -680,6 +681,13 @@ class MatMul(Primitive):
             gy = (MatMul.apply(x, grad, transpose_a=not ta) if not tb
                   else MatMul.apply(grad, x, transpose_a=True, transpose_b=ta))
         return (gx, gy, *gbias)
+
+
+def _fits_into(shape, target):
+    """True if an array of `shape` broadcasts to `target` without growing it (conv2d's (O, 1)
+    bias against its (N, O, L) product)."""
+    return len(shape) <= len(target) and all(
+        n in (1, t) for n, t in zip(reversed(shape), reversed(target)))
 
 
 def _matmul_vector_grads(grad, x, y, nx, ny):

@@ -985,14 +985,19 @@ class Tensor(Node):
         # transpose copy, and the backward's col2im adds contiguous planes (2-4x cheaper each).
         if groups == 1:
             cols = cols.transpose(0, 1, 4, 5, 2, 3).reshape(n, in_g * kh * kw, oh * ow)
-            out = weight.reshape(out_c, in_g * kh * kw) @ cols  # (N, O, oh*ow)
+            w2 = weight.reshape(out_c, in_g * kh * kw)
+            # NOTE: the bias is added in place into the fresh product (MatMul's bias operand)
+            out = (MatMul.apply(w2, cols, bias.reshape(out_c, 1)) if isinstance(bias, Tensor)
+                   else w2 @ cols)  # (N, O, oh*ow)
+            if bias is not None and not isinstance(bias, Tensor):
+                out = out + np.reshape(bias, (out_c, 1))
         else:
             cols = cols.reshape(n, groups, in_g, oh, ow, kh, kw).transpose(0, 1, 2, 5, 6, 3, 4)
             cols = cols.reshape(n, groups, in_g * kh * kw, oh * ow)
             out = weight.reshape(groups, out_c // groups, in_g * kh * kw) @ cols  # (N, G, O/G, L)
             out = out.reshape(n, out_c, oh * ow)
-        if bias is not None:
-            out = out + bias.reshape(out_c, 1)
+            if bias is not None:
+                out = out + bias.reshape(out_c, 1)
         out = out.reshape(n, out_c, oh, ow)
         return out[0] if unbatched else out
 
