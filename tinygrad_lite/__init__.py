@@ -3,6 +3,7 @@
 __version__ = "0.1.0"
 
 from . import data, functional, linalg, nn, numpy_api, onnx, optim, viz  # noqa: E402
+from .accelerators import backends, cuda  # noqa: E402
 from .autograd import (  # noqa: E402
     AnomalyError,
     Function,
@@ -165,3 +166,4 @@ __all__ += [  # issue 10: ops, numpy's protocols, PyTorch's spellings
     "split", "sqrt", "square", "squeeze", "std", "sum", "swapaxes", "take_along_axis", "tan",
     "tanh", "tensordot", "tile", "topk", "trace", "tril", "triu", "trunc", "unsqueeze", "var",
 ]
+__all__ += ["backends", "cuda"]  # PyTorch's accelerator queries: never available here
