@@ -99,16 +99,24 @@ def train(config: argparse.Namespace, stop: StopOnInterrupt) -> dict:
     print(f"training: {config.epochs} epoch(s) of {len(x_train):,} images in batches of "
           f"{config.batch_size} ({len(loader):,} steps per epoch), Adam lr={config.lr} (cosine)")
 
+    def train_step(images, labels):
+        """One step: the loss of a batch, backpropagation through time, an Adam step."""
+        loss = F.cross_entropy(model(images), labels)
+        optimizer.zero_grad()
+        loss.backward()  # backpropagation through time: through all 28 steps
+        optimizer.step()
+        return loss.detach()
+
+    if config.jit:  # traced on its first calls, then replayed as plain numpy (the same numbers)
+        train_step = tg.jit(train_step)
+
     history = {"step_loss": [], "epoch": [], "train_loss": [], "test_accuracy": [],
                "test_loss": [], "epoch_seconds": []}
     for epoch in range(1, config.epochs + 1):
         start, total, seen = time.perf_counter(), 0.0, 0
         for images, labels in progress(loader, len(loader), f"epoch {epoch}/{config.epochs}",
                                        config.progress):
-            loss = F.cross_entropy(model(images), labels)
-            optimizer.zero_grad()
-            loss.backward()  # backpropagation through time: through all 28 steps
-            optimizer.step()
+            loss = train_step(images, labels)
             schedule.step()
             history["step_loss"].append(loss.item())
             total += loss.item() * len(labels)
@@ -200,6 +208,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="a small budget (for tests): 10,000 training images, 1 epoch, 1,000 test")
     ap.add_argument("--no-progress", dest="progress", action="store_false",
                     help="no progress bar (there is none anyway when output goes to a file)")
+    ap.add_argument("--no-jit", dest="jit", action="store_false",
+                    help="run every training step eagerly instead of replaying it with tg.jit "
+                         "(the same numbers, slower: docs/performance.md)")
     ap.add_argument("--blas-threads", type=at_least(0), default=0,
                     help="threads for every BLAS product during training; 0: the library's "
                          "policy, one thread for small products (see tinygrad_lite.threads)")
@@ -220,7 +231,8 @@ def main(argv=None) -> dict:
     print(f"\ntest accuracy: {result['test_accuracy']:.2%} on {result['n_test']:,} test images "
           f"({round((1 - result['test_accuracy']) * result['n_test'])} mistakes)")
     print(f"time per epoch: {', '.join(f'{s:.1f} s' for s in seconds) or '(none complete)'} "
-          f"({result['n_train']:,} images each; load average {load:.2f} at the start)")
+          f"({result['n_train']:,} images each; {'steps replayed by tg.jit' if config.jit else 'eager'}"
+          f"; load average {load:.2f} at the start)")
     config.out.mkdir(parents=True, exist_ok=True)
     checkpoint = config.out / "mnist_lstm.npz"
     saved = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(config).items()}

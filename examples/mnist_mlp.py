@@ -158,6 +158,18 @@ def train(config: argparse.Namespace, stop: StopOnInterrupt) -> dict:
           f"{config.batch_size} ({len(loader):,} steps per epoch), {config.optimizer} lr={config.lr}, "
           f"{config.activation} activations, {config.loss} cost")
 
+    def train_step(images, labels):
+        """One gradient step: the cost of a batch, its gradient, and a step downhill."""
+        output = model(images)
+        loss = cost(output, labels, config.loss)
+        optimizer.zero_grad()
+        loss.backward()  # backpropagation: d(cost)/d(every weight and bias)
+        optimizer.step()  # gradient descent: a small step downhill
+        return loss.detach(), output.detach()
+
+    if config.jit:  # traced on its first calls, then replayed as plain numpy (the same numbers)
+        train_step = tg.jit(train_step)
+
     history = {"epoch": [], "loss": [], "train_acc": [], "test_acc": []}
     start = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
@@ -166,11 +178,7 @@ def train(config: argparse.Namespace, stop: StopOnInterrupt) -> dict:
         bar = progress(loader, len(loader), f"epoch {epoch}/{config.epochs}", config.progress)
         for images, labels in bar:
             images = Tensor(shift_batch(images.numpy(), rng, config.shift))
-            output = model(images)
-            loss = cost(output, labels, config.loss)
-            optimizer.zero_grad()
-            loss.backward()  # backpropagation: d(cost)/d(every weight and bias)
-            optimizer.step()  # gradient descent: a small step downhill
+            loss, output = train_step(images, labels)
             total += loss.item() * len(labels)
             seen += len(labels)
             correct += int((output.numpy().argmax(axis=1) == labels.numpy()).sum())
@@ -427,6 +435,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="a smoke test: a quarter of the data, 2 epochs (what the tests run)")
     ap.add_argument("--no-progress", dest="progress", action="store_false",
                     help="no progress bar (there is none anyway when output goes to a file)")
+    ap.add_argument("--no-jit", dest="jit", action="store_false",
+                    help="run every training step eagerly instead of replaying it with tg.jit "
+                         "(the same numbers, slower: docs/performance.md)")
     ap.add_argument("--predict", type=Path, metavar="IMAGE",
                     help="classify a PNG or an IDX file of images with a saved checkpoint")
     ap.add_argument("--checkpoint", type=Path,
@@ -478,7 +489,7 @@ def main(argv=None) -> dict:
         result = train(config, stop)
     print(f"\ntest accuracy: {result['test_accuracy']:.2%} on {result['n_test']:,} test images "
           f"({int(round((1 - result['test_accuracy']) * result['n_test']))} mistakes); training "
-          f"took {result['seconds']:.1f} s")
+          f"took {result['seconds']:.1f} s ({'steps replayed by tg.jit' if config.jit else 'eager'})")
     print_confusion(result["confusion"])
     if not result["interrupted"]:
         result.update(noise_check(result["model"], config, result["x_test"]))
