@@ -343,3 +343,97 @@ def test_jit_train_and_eval_modes_get_their_own_tapes():
         for _ in range(3):
             assert np.array_equal(run(x).numpy(), model(x).numpy())
     assert run.traces == 4
+
+
+# ----------------------------------------------------------------- the generated replay ----
+_SHAPES = [((3, 4), (4,)), ((3, 1), (1, 4)), ((), (3,)), ((2, 3), ()), ((5,), (5,)), ((), ())]
+_BODIES = {
+    "mul_add_sub": lambda a, b: ((a * b) + a - b * 2.0).sum(),
+    "neg_sigmoid_tanh_relu": lambda a, b: ((-a).sigmoid() * b.tanh() + (a - b).relu()).sum(),
+    "sum_axes_keepdims": lambda a, b: ((a + b).sum(axis=-1, keepdims=True) * 3.0).sum()
+    if np.ndim(np.broadcast_shapes(a.shape, b.shape)) else (a + b).sum(),
+    "reshape_getitem": lambda a, b: ((a * b).reshape(-1)[1:] * 2.0).sum()
+    if (a * b).size > 1 else (a * b).reshape(-1).sum(),
+    "matmul_bias": lambda a, b: (a.reshape(1, -1) @ b.reshape(-1, 1) + 1.0).sum()
+    if a.size == b.size else (a * b).mean(),
+}
+
+
+@pytest.mark.parametrize("shapes", _SHAPES, ids=str)
+@pytest.mark.parametrize("body", _BODIES)
+def test_jit_inline_kernels_match_eager_bitwise_with_broadcasting(body, shapes):
+    rng = np.random.default_rng(1)
+    a0, b0 = (rng.standard_normal(s).astype(np.float32) for s in shapes)
+    fn = _BODIES[body]
+    eager = [Tensor(a0, requires_grad=True), Tensor(b0, requires_grad=True)]
+    jitted = [Tensor(a0, requires_grad=True), Tensor(b0, requires_grad=True)]
+
+    def step(a, b):
+        loss = fn(a, b)
+        loss.backward()
+        return loss
+    run = tg.jit(step)
+    for _ in range(4):  # .grad accumulates across calls: the replay's adds too
+        want, got = step(*eager), run(*jitted)
+        assert want.numpy().tobytes() == got.numpy().tobytes()
+    assert run.replays == 2
+    for e, j in zip(eager, jitted):
+        # (raw .data: a 0-d .grad accumulated twice holds a numpy scalar, in eager as in the replay)
+        assert type(e.grad.data) is type(j.grad.data)
+        assert e.grad.shape == j.grad.shape and e.grad.dtype == j.grad.dtype
+        assert np.asarray(e.grad.data).tobytes() == np.asarray(j.grad.data).tobytes()
+
+
+def test_jit_tape_shows_the_generated_replay():
+    model, _, step, (x, y), batch = _mlp_sigmoid()
+    step = tg.jit(step)
+    for _ in range(3):
+        step(Tensor(x[:batch]), Tensor(y[:batch]))
+    source = step.tape.source
+    assert source.startswith("def replay(args):") and source in repr(step.tape)
+    # the network's ops are written inline (no op objects, no engine calls), products included
+    assert "new(" not in source and " @ " in source and "reciprocal(" in source
+
+
+def test_jit_boolean_mask_shape_is_checked_at_replay():
+    w = Tensor(np.ones(4, np.float32), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+
+    def masked(x):
+        return (w * x)[(x > 0).data].sum()  # as many elements as x has positive entries
+
+    def step(x, update_first=False):
+        if update_first:
+            opt.step()
+        loss = masked(x)
+        loss.backward()
+        return loss
+    jitted = tg.jit(step)
+    for _ in range(3):
+        assert jitted(Tensor(np.array([1, -1, 1, -1], np.float32))).item() == 2.0
+    assert jitted.replays == 1
+    with pytest.warns(UserWarning, match="depends on values.*runs eagerly"):
+        assert jitted(Tensor(np.array([1, 1, 1, -1], np.float32))).item() == 3.0
+    for _ in range(3):
+        jitted(Tensor(np.array([1, -1, 1, -1], np.float32)), update_first=True)
+    with pytest.raises(JitError, match="depends on values.*already changed"):
+        jitted(Tensor(np.array([1, 1, 1, -1], np.float32)), update_first=True)
+
+
+def test_jit_rebound_parameter_of_another_dtype_traces_again():
+    w = Tensor(np.ones(2, np.float32), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = (w * x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+    jitted = tg.jit(step)
+    for _ in range(3):
+        jitted(Tensor(np.ones(2, np.float32)))
+    w.data = np.ones(2, np.float64)
+    with pytest.warns(UserWarning, match="tracing again"):
+        jitted(Tensor(np.ones(2, np.float32)))
+    assert w.data.dtype == np.float64

@@ -499,8 +499,10 @@ class _Writer:
     def check_shape(self, s, where, mutated):
         """A value whose shape depends on values (a boolean mask): the replay must see the shape
         it was traced with, or the shapes written into the code below would be wrong."""
+        what = (f"the shape of what {where} made (it depends on values: a boolean mask) "
+                "differs from when traced")
         self.emit(f"if asarray(v{s}).shape != {self.shape(s)!r}: raise BranchChanged("
-                  f"{where + ' (an array whose shape depends on values)'!r}, {mutated})")
+                  f"{what!r}, {mutated})")
 
     def _rng(self, d, mutated):
         s = d["writes"][0]
@@ -509,8 +511,9 @@ class _Writer:
 
     def _guard(self, d, mutated):
         s = d["reads"][0]
-        self.emit(f"if bool(v{s}) is not {d['value']}: raise BranchChanged({d['where']!r}, "
-                  f"{mutated})")
+        what = (f"the branch at {d['where']} (an `if` on a tensor value) went the other way than "
+                "when traced")
+        self.emit(f"if bool(v{s}) is not {d['value']}: raise BranchChanged({what!r}, {mutated})")
 
     def _begin(self, d, mutated):
         # (made when a gradient first reaches a .grad that is None: the common accumulation
@@ -1437,11 +1440,9 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
         except _BranchChanged as change:
             if change.mutated:
                 raise JitError(
-                    f"tg.jit: the branch at {change.where} (an `if` on a tensor value) went the "
-                    "other way than when traced, after the step had already changed gradients "
-                    "or parameters. Move that `if` out of the jitted function.") from None
-            warnings.warn(f"tg.jit: the branch at {change.where} (an `if` on a tensor value) went "
-                          "the other way than when traced; this call runs eagerly", stacklevel=3)
+                    f"tg.jit: {change.where}, after the step had already changed gradients or "
+                    "parameters. Move that part out of the jitted function.") from None
+            warnings.warn(f"tg.jit: {change.where}; this call runs eagerly", stacklevel=3)
             return self.fn(*args, **kwargs)
         self.replays += 1
         return result
