@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from ..autograd import enable_grad, keep_graphs, increment_version
+from ..autograd import enable_grad, increment_version, keep_graphs
 from ..functional import grad as autograd_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer, check_hyperparameter, check_nonnegative
