@@ -8,7 +8,6 @@ import time
 import weakref
 
 import numpy as np
-
 import pytest
 
 import tinygrad_lite as tg
