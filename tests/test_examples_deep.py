@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import tinygrad_lite as tg
-from tinygrad_lite import Tensor, gradcheck, gradgradcheck, nn
 from tests.graph_walk import toposort
+from tinygrad_lite import Tensor, gradcheck, gradgradcheck, nn
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 RNG = np.random.default_rng(7)
