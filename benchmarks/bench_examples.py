@@ -37,6 +37,7 @@ COMMANDS = {
     "sparse_autoencoder": ["examples/sparse_autoencoder.py"],
     "mnist_cnn": ["examples/mnist_cnn.py"],
     "mnist_lstm": ["examples/mnist_lstm.py"],
+    "mnist_transformer": ["examples/mnist_transformer.py"],
     "draw_graph": ["examples/draw_graph.py"],
     "quickstart": ["examples/quickstart.py"],
 }

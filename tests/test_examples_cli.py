@@ -23,8 +23,8 @@ EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
 
 def test_examples_all_listed():
     assert set(EXAMPLES) == {"activations", "draw_graph", "logistic_regression_pima", "mnist_cnn",
-                             "mnist_lstm", "mnist_mlp", "optimizers", "quickstart",
-                             "sparse_autoencoder"}
+                             "mnist_lstm", "mnist_mlp", "mnist_transformer", "optimizers",
+                             "quickstart", "sparse_autoencoder"}
 
 
 class _Parser(Exception):
@@ -74,6 +74,9 @@ BAD_ARGUMENTS = [
     ("mnist_cnn", ["--epochs", "0"], "argument --epochs: must be at least 1"),
     ("mnist_lstm", ["--hidden", "-3"], "argument --hidden: must be at least 1"),
     ("mnist_lstm", ["--lr", "nan"], "argument --lr: must be finite"),
+    ("mnist_transformer", ["--heads", "3"], "argument --heads: must divide --dim (64), got 3"),
+    ("mnist_transformer", ["--patch", "5"], "argument --patch: invalid choice"),
+    ("mnist_transformer", ["--dropout", "1"], "argument --dropout: must be below 1"),
     ("activations", ["--depth", "0"], "argument --depth: must be at least 1"),
     ("activations", ["--activations", "swish"], "argument --activations: invalid choice"),
     ("sparse_autoencoder", ["--rho", "1.5"], "argument --rho: must be below 1"),
@@ -104,6 +107,7 @@ INTERRUPTIBLE = [
     ("mnist_mlp", [], ["mnist_mlp.npz", "curves.png", "first_layer_neurons.png"]),
     ("mnist_cnn", [], ["mnist_cnn.npz", "filters.png", "loss.png"]),
     ("mnist_lstm", [], ["mnist_lstm.npz", "loss.png", "reading.png"]),
+    ("mnist_transformer", [], ["mnist_transformer.npz", "loss.png", "attention.png"]),
     ("activations", [], ["activations.png"]),
     ("sparse_autoencoder", [], ["features.png", "reconstructions.png"]),
     ("logistic_regression_pima", ["--max-iters", "100000", "--tol", "1e-300"], ["cost_curves.png"]),
