@@ -722,9 +722,12 @@ class SlidingWindow(Primitive):
         ctx.in_shape = x.shape
         oh, ow = (h - span_h) // sh + 1, (w - span_w) // sw + 1
         s_h, s_w = x.strides[-2:]
-        return np.lib.stride_tricks.as_strided(
-            x, x.shape[:-2] + (oh, ow, kh, kw),
-            x.strides[:-2] + (s_h * sh, s_w * sw, s_h * dh, s_w * dw), writeable=False)
+        # NOTE: a step that is never taken (one window, a one-tap kernel) stays 0, so a huge
+        # stride or dilation cannot overflow the view's byte strides
+        steps = (s_h * sh if oh > 1 else 0, s_w * sw if ow > 1 else 0,
+                 s_h * dh if kh > 1 else 0, s_w * dw if kw > 1 else 0)
+        return np.lib.stride_tricks.as_strided(x, x.shape[:-2] + (oh, ow, kh, kw),
+                                               x.strides[:-2] + steps, writeable=False)
 
     @staticmethod
     def backward(ctx, grad):
