@@ -338,7 +338,7 @@ class _Writer:
         self.ns = {"ndarray": np.ndarray, "asarray": np.asarray, "add_reduce": np.add.reduce,
                    "maximum": np.maximum, "negative": np.negative, "exp": np.exp,
                    "reciprocal": np.reciprocal, "empty": np.empty, "zeros": np.zeros,
-                   "tanh": np.tanh, "broadcast_to": np.broadcast_to,
+                   "tanh": np.tanh, "array": np.array, "broadcast_to": np.broadcast_to,
                    "errstate": np.errstate, "new": object.__new__, "input_grad": _input_grad,
                    "sink": _new_sink, "Stale": _Stale, "id": id, "bool": bool,
                    "BranchChanged": _BranchChanged, "JitError": JitError, "type": type,
@@ -408,6 +408,7 @@ class _Writer:
                 fwd = self.inline[data["reads"][0]]
                 extra = [t.i for t in _slots_in(fwd["inputs"])] + [fwd["writes"][0]]
             reads.append(list(data["reads"]) + extra)
+        self.plan_accumulation()
         last = {}
         for n, r in enumerate(reads):
             for i in r:
@@ -446,6 +447,25 @@ class _Writer:
             body = (["    " + line for line in enter] + ["    try:"]
                     + ["    " + line for line in body] + ["    finally:", "        " + leave])
         return "\n".join(["def replay(args):"] + self.lines + body) + "\n", self.ns
+
+    def plan_accumulation(self):
+        """Which backward passes can write each .grad directly: those whose every leaf had its
+        .grad set to None earlier in the step (zero_grad inside it), each reached once. Eager's
+        accumulation then always takes its first branch (a new .grad holding the gradient, or a
+        copy of it where it was handed out already: known from the trace)."""
+        none, accs = set(), {}
+        for kind, _, data in self.tape.entries:
+            if kind == "setgrad":
+                key = _leaf_key(data["leaf"])
+                if data["value"] is None:
+                    none.add(key)
+                else:
+                    none.discard(key)
+            elif kind == "acc":
+                key, sink = _leaf_key(data["leaf"]), data["reads"][0]
+                accs.setdefault(sink, []).append(key in none)
+                none.discard(key)
+        self.direct = {sink for sink, hits in accs.items() if all(hits)}
 
     def large(self, s):
         info = self.tape.info.get(s)
@@ -528,6 +548,16 @@ class _Writer:
     def _acc(self, d, mutated):
         sink, g = d["reads"]
         leaf = self.leaf(d["leaf"])
+        if sink in self.direct:  # (see plan_accumulation)
+            value = f"v{g}" if self.tape.info[g][2] else f"asarray(v{g})"
+            value = f"array({value}, copy=True)" if d["copied"] else value
+            self.emit(f"{leaf}._grad = wrap({value})")
+            o = d["writes"][0]
+            if o in self.needed:
+                self.emit(f"v{o} = {leaf}._grad.data")
+            else:
+                self.unassigned.add(o)
+            return
         self.emit(f"t = {leaf}; gr = t._grad")
         self.emit(f"if gr is not None and not gr.requires_grad: gr.data = gr.data + v{g}")
         self.emit("else:")
@@ -621,6 +651,11 @@ class _Writer:
                 self.emit(f"v{s} = v{s}.reshape({shape!r})")
         elif extra:
             self.emit(f"v{s} = v{s}.sum(axis={tuple(range(extra))!r})")
+
+
+def _leaf_key(ref):
+    kind, what = ref
+    return ref if kind == "arg" else id(what)
 
 
 def _new_sink(seeds):
@@ -759,9 +794,9 @@ def _sigmoid_fwd(w, d):
     if not _same_float(w, d):
         return None
     x = w.src(d["inputs"][0])
+    negated = f"asarray(negative({x}))" if w.shape(d["writes"][0]) == () else f"negative({x})"
     return ["with errstate(over='ignore'):",
-            f"    OUT = asarray(negative({x})); exp(OUT, out=OUT); OUT += 1; "
-            "reciprocal(OUT, out=OUT)"]
+            f"    OUT = {negated}; exp(OUT, out=OUT); OUT += 1; reciprocal(OUT, out=OUT)"]
 
 
 def _sigmoid_bwd(w, d, g):
@@ -1042,7 +1077,8 @@ class _Recorder:
                             o = self.slot()
                             self.emit("acc", f"%{o} = accumulate %{gs} into .grad of "
                                       f"tensor{list(node.shape)}", reads=[sink_slot, gs],
-                                      writes=[o], leaf=self.leaf_ref(node))
+                                      writes=[o], leaf=self.leaf_ref(node),
+                                      copied=node._grad.data is not g)
                             self.note(o, node._grad.data)
                             self.ids[id(node._grad.data)] = o
                             self.alive.append(node._grad.data)
@@ -1387,9 +1423,20 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
         return self if obj is None else functools.partial(self.__call__, obj)
 
     def _key(self, args, kwargs, grad_enabled):
-        return (grad_enabled, *map(_key_of, args),
-                tuple(sorted((k, _key_of(v)) for k, v in kwargs.items())) if kwargs else (),
-                tuple([m.training for m in self.modules.values()]) if self.modules else ())
+        """What a tape depends on: grad mode, the arguments' signatures, the modules' modes."""
+        # NOTE: written out for the common case (tensors), as this runs before every replay
+        parts = [grad_enabled]
+        for a in args:
+            if type(a) is Tensor:
+                data = a.data
+                parts.append((data.shape, data.dtype, a.requires_grad))
+            else:
+                parts.append(_key_of(a))
+        if kwargs:
+            parts.append(("kwargs", *sorted((k, _key_of(v)) for k, v in kwargs.items())))
+        if self.modules:
+            parts.append(("modes", *[m.training for m in self.modules.values()]))
+        return tuple(parts)
 
     def __call__(self, *args, **kwargs):
         switches = _PER_THREAD.switches
@@ -1400,12 +1447,15 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
         if cached is not None and cached.tape is not None:
             tape = cached.tape
             try:
-                result = self._replay(tape, args, kwargs)
+                result = tape.run(args)
             except _Stale:
                 warnings.warn("tg.jit: the parameters or optimizers changed since the trace; "
                               "tracing again", stacklevel=2)
                 cached = None
+            except _BranchChanged as change:
+                return self._branch_changed(change, args, kwargs)
             else:
+                self.replays += 1
                 if self.tape is not tape:
                     self.cache.move_to_end(key)
                     self.tape = tape
@@ -1434,15 +1484,11 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
         cached.tape, cached.first = tape, None
         return result
 
-    def _replay(self, tape, args, kwargs):
-        try:
-            result = tape.run(args)
-        except _BranchChanged as change:
-            if change.mutated:
-                raise JitError(
-                    f"tg.jit: {change.where}, after the step had already changed gradients or "
-                    "parameters. Move that part out of the jitted function.") from None
-            warnings.warn(f"tg.jit: {change.where}; this call runs eagerly", stacklevel=3)
-            return self.fn(*args, **kwargs)
-        self.replays += 1
-        return result
+    def _branch_changed(self, change, args, kwargs):
+        """A replay stopped at a guard: run the call eagerly, or refuse once it changed state."""
+        if change.mutated:
+            raise JitError(
+                f"tg.jit: {change.where}, after the step had already changed gradients or "
+                "parameters. Move that part out of the jitted function.") from None
+        warnings.warn(f"tg.jit: {change.where}; this call runs eagerly", stacklevel=3)
+        return self.fn(*args, **kwargs)
