@@ -21,18 +21,24 @@ dropout's mask) is recorded too, and what the tape cannot replay is caught while
   `p.data -= ...`), or a constant that differs between the first two calls (random numbers from a
   private generator, values read from raw `.data`) is refused with a `JitError`.
 
-How it is replayed. The tape is a list of small closures over a list of slots: each primitive's own
-`forward` and `backward` run on the slots' arrays (the same numpy calls as eager, so the results are
-bitwise equal), gradients are summed and accumulated into `.grad` with the engine's own helpers, and
-optimizer updates call the optimizer's `update` (its Python state, like Adam's step count, moves on
-as in eager). No Tensor, graph or heap is made; a slot is cleared after its last use. Random draws
-from the package's generator (dropout) are redone at every replay, from the same stream as eager.
+How it is replayed. The tape is compiled into the source of one straight-line Python function
+(`step.tape.source`, also printed by `print(step.tape)`): values are local variables; the common
+primitives (Add, Sub, Mul, Neg, Sum, Reshape, basic indexing, MatMul, Sigmoid, Tanh, Relu) are
+written inline as the very numpy calls their forward and backward make, with the engine's
+unbroadcast worked out from the traced shapes; every other op calls its own `forward` and
+`backward`. So the results are bitwise equal to eager. Gradients reach `.grad` as the engine puts
+them there (written directly when `zero_grad` ran inside the step), optimizer updates call the
+optimizer's `update` (its Python state, like Adam's step count, moves on as in eager) and bump
+versions. No Tensor, graph or heap is made; a large array is deleted after its last use. Random
+draws from the package's generator (dropout) are redone at every replay, from the same stream as
+eager.
 
 The cache: one tape per signature of the arguments (shapes, dtypes, requires_grad; other arguments
 by value), the grad mode and the train/eval mode of the modules that ran, at most `max_cache` (8)
 per jitted function; a new signature traces again (two eager calls), the least recently used is
 dropped. A replay first checks that the parameters it reads still have their shapes, dtypes and
 requires_grad and that the optimizers still hold the same parameters; otherwise it traces again.
+A result whose shape depends on values (indexing by a boolean mask) is checked like a branch.
 
 Limits: Python side effects in `fn` (printing, appending, counters) happen only while tracing;
 tensors created outside `fn` that do not require grad are read when used, but numpy arrays and
@@ -44,6 +50,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import hashlib
 import math
 import os
 import sys
@@ -905,7 +912,7 @@ class _Recorder:
         self.alive = []  # arrays known by id stay alive while tracing (ids are never reused)
         self.traced = []  # (weak reference, where) of each _Traced array made
         self.ctxs = {}  # id(op) -> (slot of the replayed op, op)
-        self.first = {}  # id(leaf) -> (tensor, its array and a copy of it when first read)
+        self.first = {}  # id(leaf) -> (tensor, its array and a digest of it when first read)
         self.written = set()  # ids of leaves changed by a recorded update or rebinding
         self.args = ()  # fn's arguments
         self.arg_views = {}  # id(tensor argument) -> the traced view of its array fn got
@@ -940,7 +947,7 @@ class _Recorder:
         s = self.slot()
         key = id(t)
         if key not in self.first:
-            self.first[key] = (t, t.data, np.array(t.data, copy=True))
+            self.first[key] = (t, t.data, _digest(t.data))
             self.tape.leaves[key] = (weakref.ref(t), t.data.shape, t.data.dtype, t.requires_grad)
         self.emit("load", f"%{s} = load tensor{list(t.shape)}:{t.dtype}", writes=[s],
                   tensor=weakref.ref(t), value=t.data)
@@ -1307,9 +1314,8 @@ def _finish(rec, result):
     for t, _, _ in rec.first.values():  # rebound leaves keep a plain array
         if isinstance(t.data, _Traced):
             t.data = np.array(t.data, copy=True).view(np.ndarray)
-    for t, data, copy in rec.first.values():  # a leaf changed by code the tape did not see
-        if id(t) not in rec.written and (t.data is not data or not np.array_equal(
-                t.data, copy, equal_nan=True)):
+    for t, data, digest in rec.first.values():  # a leaf changed by code the tape did not see
+        if id(t) not in rec.written and (t.data is not data or _digest(t.data) != digest):
             raise JitError(
                 f"tg.jit: a tensor of shape {t.shape} used by the function was changed in place "
                 "by code the tape did not see (e.g. p.data -= lr * p.grad.data); the replay "
@@ -1345,6 +1351,13 @@ def _finish(rec, result):
         data["tensor"] = data["tensor"]()
     tape.leaves = {k: (ref(), *rest) for k, (ref, *rest) in tape.leaves.items()
                    if ref() is not None}
+
+
+def _digest(array):
+    """A fingerprint of an array's values (a copy of every parameter would raise the trace's peak
+    memory above eager's)."""
+    array = np.ascontiguousarray(_plain(array))
+    return (array.shape, array.dtype.str, hashlib.blake2b(array.data, digest_size=16).digest())
 
 
 def _plain_copy(obj):
