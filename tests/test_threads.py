@@ -16,9 +16,9 @@ def blas():
     controller = threads._blas()
     if controller is None:
         pytest.skip("numpy's BLAS cannot be controlled here")
+    tg.set_num_threads(None)  # undo a switch the policy made in an earlier test
     before = controller.get_num_threads()
-    controller.set_num_threads(2)
-    tg.set_num_threads(None)  # the policy starts from the BLAS's count (2)
+    controller.set_num_threads(2)  # the policy starts from the BLAS's count (2)
     yield controller
     tg.set_num_threads(None)
     controller.set_num_threads(before)

@@ -114,9 +114,9 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     global _restore
     if _fixed is not None:
         return a @ b
-    m = a.shape[-2] if a.ndim > 1 else 1
-    n = b.shape[-1] if b.ndim > 1 else 1
-    if m * a.shape[-1] * n >= SMALL_PRODUCT:
+    # multiply-adds per matrix of the product (a.size is m * k for the common 2-D a)
+    mk = a.size if a.ndim <= 2 else a.shape[-2] * a.shape[-1]
+    if mk * (b.shape[-1] if b.ndim > 1 else 1) >= SMALL_PRODUCT:
         if _restore is not None:  # the policy had switched to one thread: give the count back
             blas, _restore = _blas(), None
             if blas is not None:
