@@ -55,7 +55,6 @@ import math
 import os
 import sys
 import threading
-import traceback
 import warnings
 import weakref
 from collections import OrderedDict
@@ -79,6 +78,7 @@ from .autograd import (
 )
 from .ops import Primitive
 from .optim.optimizer import Optimizer
+from .optim.sgd import SGD
 from .tensor import Tensor
 
 __all__ = ["JitError", "jit"]
@@ -92,9 +92,13 @@ class JitError(RuntimeError):
 
 def _where():
     """The innermost line of user code (outside this package) running now."""
-    for frame in reversed(traceback.extract_stack()[:-2]):
-        if not frame.filename.startswith(_PACKAGE_DIR):
-            return f"{os.path.basename(frame.filename)}:{frame.lineno}"
+    # NOTE: frames walked by hand: traceback.extract_stack reads the source lines (linecache
+    # keeps whole files in memory) and costs far more than the file name and line number
+    frame = sys._getframe(1)
+    while frame is not None:
+        if not frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+            return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+        frame = frame.f_back
     return "?"
 
 
@@ -582,6 +586,13 @@ class _Writer:
         upd = self.const(d["optimizer"].update, "update")
         self.generic = True
         self.emit(f"p = {self.leaf(d['leaf'])}; gr = p._grad")
+        if type(d["optimizer"]).update is SGD.update:  # SGD.update's plain descent, inline
+            self.emit("if gr is not None:")
+            self.emit(f"    if not ({group}['momentum'] or {group}['weight_decay'] or "
+                      f"{group}['maximize']): p.data -= {group}['lr'] * gr.data")
+            self.emit(f"    else: {upd}(p, gr.data, {opt}.state[p], {group})")
+            self.emit("    incv(p)")
+            return
         self.emit(f"if gr is not None: {upd}(p, gr.data, {opt}.state[p], {group}); incv(p)")
 
     def _rebind(self, d, mutated):
@@ -903,13 +914,41 @@ _SHAPE_ONLY = {"shape", "ndim", "size", "result_type", "can_cast", "min_scalar_t
                "may_share_memory", "shares_memory", "iscomplexobj", "isrealobj"}
 
 
+class _Known:
+    """The slot of each array met while tracing, by identity. The arrays are held weakly (so a
+    trace holds no more memory than an eager call: intermediates die as they would), and since
+    Python reuses a dead object's id, a hit counts only if it is the same object."""
+
+    __slots__ = ("_slots",)
+
+    def __init__(self):
+        self._slots = {}  # id(array) -> (reference to it, slot)
+
+    def __setitem__(self, array, slot):
+        try:
+            ref = weakref.ref(array)
+        except TypeError:  # numpy scalars take no weak references: held
+            def ref(array=array):
+                return array
+        self._slots[id(array)] = (ref, slot)
+
+    def get(self, array):
+        hit = self._slots.get(id(array))
+        return hit[1] if hit is not None and hit[0]() is array else None
+
+    def __contains__(self, array):
+        return self.get(array) is not None
+
+    def clear(self):
+        self._slots.clear()
+
+
 class _Recorder:
     """Watches one eager call of fn (installed as `autograd.STATE.recorder`) and writes its tape."""
 
     def __init__(self):
         self.tape = Tape()
-        self.ids = {}  # id(array) -> slot of the value it holds
-        self.alive = []  # arrays known by id stay alive while tracing (ids are never reused)
+        self.ids = _Known()  # array -> slot of the value it holds
         self.traced = []  # (weak reference, where) of each _Traced array made
         self.ctxs = {}  # id(op) -> (slot of the replayed op, op)
         self.first = {}  # id(leaf) -> (tensor, its array and a digest of it when first read)
@@ -932,8 +971,7 @@ class _Recorder:
             array = (array if isinstance(array, np.ndarray) else np.asarray(array)).view(_Traced)
         s = self.slot()
         self.note(s, array)
-        self.ids[id(array)] = s
-        self.alive.append(array)
+        self.ids[array] = s
         self.traced.append((weakref.ref(array), where))
         return array, s
 
@@ -952,8 +990,7 @@ class _Recorder:
         self.emit("load", f"%{s} = load tensor{list(t.shape)}:{t.dtype}", writes=[s],
                   tensor=weakref.ref(t), value=t.data)
         self.note(s, t.data)
-        self.ids[id(t.data)] = s
-        self.alive.append(t.data)
+        self.ids[t.data] = s
         return s
 
     def leaf_ref(self, t):
@@ -967,7 +1004,7 @@ class _Recorder:
         """An op's input or setting as a template: known arrays become slot references, other
         arrays constants; values derived from tensors in ways the tape cannot replay refuse."""
         if isinstance(value, Node):
-            s = self.ids.get(id(value.data))
+            s = self.ids.get(value.data)
             if s is not None:
                 return _Slot(s)
             if value._ctx is not None:
@@ -977,12 +1014,12 @@ class _Recorder:
                     "tensor as an argument (detached), or compute it inside the function.")
             return _Slot(self.leaf(value))
         if isinstance(value, np.ndarray):
-            s = self.ids.get(id(value))
+            s = self.ids.get(value)
             if s is not None:
                 return _Slot(s)
             base = value.base
             while isinstance(base, np.ndarray):
-                if isinstance(base, _Traced) or id(base) in self.ids:
+                if isinstance(base, _Traced) or base in self.ids:
                     break
                 base = base.base
             if isinstance(value, _Traced) or isinstance(base, np.ndarray):
@@ -1087,8 +1124,7 @@ class _Recorder:
                                       writes=[o], leaf=self.leaf_ref(node),
                                       copied=node._grad.data is not g)
                             self.note(o, node._grad.data)
-                            self.ids[id(node._grad.data)] = o
-                            self.alive.append(node._grad.data)
+                            self.ids[node._grad.data] = o
                             continue
                         key = id(node)
                         summed = pending.get(key)
@@ -1169,7 +1205,7 @@ class _Recorder:
     def rebound(self, node):
         """mark_modified(node): an in-place Tensor operation (`p -= lr * p.grad`) rebinding a
         tensor to an op's result."""
-        s = self.ids.get(id(node.data))
+        s = self.ids.get(node.data)
         if s is None:
             raise JitError(f"tg.jit: at {_where()} a tensor was rebound to a value the tape did "
                            "not record; move that assignment out of the jitted function.")
@@ -1180,7 +1216,7 @@ class _Recorder:
 
     def set_grad(self, node, value):
         """`t.grad = None` (zero_grad) or a constant gradient."""
-        if value is not None and (isinstance(value.data, _Traced) or id(value.data) in self.ids):
+        if value is not None and (isinstance(value.data, _Traced) or value.data in self.ids):
             raise JitError(f"tg.jit: at {_where()} a computed value is assigned to .grad; the "
                            "replay cannot follow it. Move the assignment out of the function.")
         const = None if value is None else np.array(value.data, copy=True)
@@ -1225,7 +1261,7 @@ class _Recorder:
 
     def guard(self, array, value):
         where = _where()
-        s = self.ids.get(id(array))
+        s = self.ids.get(array)
         if s is None:
             raise JitError(f"tg.jit: at {where} an `if` depends on a value the tape cannot "
                            "recompute; move that check out of the jitted function.")
@@ -1333,7 +1369,6 @@ def _finish(rec, result):
                     x.data = _plain_copy(x.data)
     rec.ids.clear()
     rec.arg_views.clear()
-    rec.alive.clear()
     rec.ctxs.clear()
     rec.first.clear()
     # NOTE: reference counting frees almost everything at once; a full gc.collect() (80 ms in a
@@ -1377,7 +1412,7 @@ def _output_template(rec, value):
                 "tg.jit: the function returns a tensor that still has a graph (backward() was not "
                 "called inside it); a replay returns tensors without a graph. Call backward() "
                 "inside the function, return a detached value, or run it under no_grad().")
-        s = rec.ids.get(id(value.data))
+        s = rec.ids.get(value.data)
         if s is None:
             return value
         if isinstance(value.data, _Traced):
@@ -1387,7 +1422,7 @@ def _output_template(rec, value):
         return type(value)(_output_template(rec, x) for x in value)
     if isinstance(value, dict):
         return {k: _output_template(rec, x) for k, x in value.items()}
-    if isinstance(value, np.ndarray) and (isinstance(value, _Traced) or id(value) in rec.ids):
+    if isinstance(value, np.ndarray) and (isinstance(value, _Traced) or value in rec.ids):
         raise JitError("tg.jit: return tensors from the jitted function, not their arrays")
     return value
 
