@@ -328,6 +328,9 @@ class Tape:
         self.source, namespace = _Writer(self).write()
         exec(compile(self.source, "<tg.jit replay>", "exec"), namespace)  # noqa: S102
         self.run = namespace["replay"]
+        # what only the writer needed goes (the tape stays printable)
+        self.entries = [(kind, line, None) for kind, line, _ in self.entries]
+        self.info, self.constants = {}, []
 
 
 _SMALL = 4096  # bytes: arrays below this are not freed early in a replay (not worth a `del`)
@@ -626,6 +629,7 @@ class _Writer:
         if c is not None:
             self.emit(f"c.inputs = {self.const(d['metas'])}; c.needs_input_grad = "
                       f"{self.const(d['needs'])}; v{c} = c")
+        self.emit("del c")  # (the op and what it saved live in v<ctx> only: deleted after use)
 
     def _bwd(self, d, mutated):
         c, g = d["reads"][:2]
@@ -638,7 +642,7 @@ class _Writer:
             for k, (meta, need) in enumerate(zip(metas, needs)):
                 if need and grads[k] is not None:
                     expr, shape = grads[k] if isinstance(grads[k], tuple) else (grads[k], gshape)
-                    self.emit(f"v{outs[n]} = {expr}")
+                    self.emit(f"v{outs[n]} = {expr}" + ("; del e" if expr == "e" else ""))
                     # (0-d arithmetic gives numpy scalars: the engine makes them arrays)
                     self.finish_grad(outs[n], shape, meta, scalar=shape == () and expr != f"v{g}")
                     n += 1
@@ -652,6 +656,7 @@ class _Writer:
             if d["sent"][k]:
                 self.emit(f"v{outs[n]} = input_grad(r[{k}], {self.const(meta)}, {name!r})")
                 n += 1
+        self.emit("del r")
 
     def finish_grad(self, s, gshape, meta, scalar):
         """The engine's `_as_input_grad` for an inline gradient, written out for known shapes:
