@@ -422,6 +422,7 @@ class _Writer:
                 fwd = self.inline[data["reads"][0]]
                 extra = [t.i for t in _slots_in(fwd["inputs"])] + [fwd["writes"][0]]
             reads.append(list(data["reads"]) + extra)
+        self.plan_scatters(reads)
         self.plan_accumulation()
         last = {}
         for n, r in enumerate(reads):
@@ -461,6 +462,44 @@ class _Writer:
             body = (["    " + line for line in enter] + ["    try:"]
                     + ["    " + line for line in body] + ["    finally:", "        " + leave])
         return "\n".join(["def replay(args):"] + self.lines + body) + "\n", self.ns
+
+    def plan_scatters(self, reads):
+        """Gradients of slices of one array summed together (an LSTM's gates): eager makes a
+        zero array per slice (GetItem's adjoint) and adds them up; where the slices do not
+        overlap, the replay writes every slice into one zero array instead. The values are the
+        same (x + 0 = x), except that a zero gradient entry may keep its sign (-0.0)."""
+        from .ops import GetItem
+
+        readers = {}
+        for r in reads:
+            for i in r:
+                readers[i] = readers.get(i, 0) + 1
+        parts = {}  # slot -> (shape, dtype, [(index, grad slot)]): a sum of slice gradients
+        self.scatters, self.absorbed = {}, set()
+        for n, (kind, _, data) in enumerate(self.tape.entries):
+            if kind == "bwd" and data["writes"] and data["reads"][0] in self.inline:
+                fwd = self.inline[data["reads"][0]]
+                if fwd["cls"] is GetItem:
+                    g = data["reads"][1]
+                    parts[data["writes"][0]] = (self.shape(fwd["inputs"][0].i), self.dtype(g),
+                                                [(fwd["settings"]["index"], g)])
+            elif kind == "add":
+                a, b = data["reads"]
+                if (a in parts and b in parts and a != b and readers.get(a) == 1
+                        and readers.get(b) == 1 and parts[a][:2] == parts[b][:2]):
+                    shape, dtype = parts[a][:2]
+                    both = parts[a][2] + parts[b][2]
+                    marks = np.zeros(shape, np.int8)
+                    for index, _ in both:
+                        marks[index] += 1
+                    if marks.max(initial=0) <= 1:  # disjoint slices
+                        o = data["writes"][0]
+                        parts[o] = (shape, dtype, both)
+                        self.absorbed |= {a, b}
+                        self.scatters[o] = parts[o]
+                        reads[n] = [g for _, g in both]
+        for o in self.absorbed:
+            self.scatters.pop(o, None)
 
     def plan_accumulation(self):
         """Which backward passes can write each .grad directly: those whose every leaf had its
@@ -557,7 +596,16 @@ class _Writer:
 
     def _add(self, d, mutated):
         a, b = d["reads"]
-        self.emit(f"v{d['writes'][0]} = v{a} + v{b}")
+        o = d["writes"][0]
+        if o in self.absorbed:  # summed into a later scatter (see plan_scatters)
+            self.unassigned.add(o)
+        elif o in self.scatters:
+            shape, _, parts = self.scatters[o]
+            self.emit(f"v{o} = zeros({shape!r}, dtype=v{parts[0][1]}.dtype)")
+            for index, g in parts:
+                self.emit(f"v{o}[{self.const(index)}] = v{g}")
+        else:
+            self.emit(f"v{o} = v{a} + v{b}")
 
     def _acc(self, d, mutated):
         sink, g = d["reads"]
@@ -635,6 +683,9 @@ class _Writer:
         c, g = d["reads"][:2]
         outs, metas, needs, name = d["writes"], d["metas"], d["needs"], d["name"]
         fwd = self.inline.get(c)
+        if outs and outs[0] in self.absorbed:  # written by a later scatter (see plan_scatters)
+            self.unassigned.add(outs[0])
+            return
         if fwd is not None:
             grads = _KERNELS[fwd["cls"]][1](self, fwd, g)
             n = 0
