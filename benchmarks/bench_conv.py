@@ -4,8 +4,10 @@ The network of pytorch/examples mnist/main.py: Conv2d(1, 32, 3) -> ReLU -> Conv2
 -> max-pool 2 -> Dropout(0.25) -> flatten -> Linear(9216, 128) -> ReLU -> Dropout(0.5) ->
 Linear(128, 10) -> log-softmax -> NLL, Adadelta(lr=1.0). Both frameworks train on the same real MNIST
 images with the same thread count (`tg.set_num_threads(n)` / `torch.set_num_threads(n)`), run
-interleaved round by round; the table gives the median time per step over the rounds and the
-ratio ours / PyTorch measured in this same run (shared machines are noisy: compare ratios).
+interleaved round by round: ours, ours with `tg.jit` (where the library has it) and PyTorch. The
+table gives the median wall-clock time per step over the rounds, the ratios to PyTorch measured in
+this same run (shared machines are noisy: compare ratios), and the process CPU time per step (all
+threads), which other people's jobs disturb less.
 
     python benchmarks/bench_conv.py                      # 1 and 2 threads, 5 rounds of 10 steps
     python benchmarks/bench_conv.py --threads 1 --rounds 3 --steps 5
@@ -15,6 +17,7 @@ ratio ours / PyTorch measured in this same run (shared machines are noisy: compa
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -89,8 +92,9 @@ def torch_net(torch):
     return TorchNet()
 
 
-def ours_steps(batches):
-    """Seconds per step of our training loop over `batches` (after one warm-up step)."""
+def ours_steps(batches, jit=False):
+    """(wall-clock, process CPU) seconds per step of our training loop over `batches`, after
+    one warm-up step (two with `jit`: tg.jit traces on its first two calls)."""
     model = Net()
     opt = optim.Adadelta(model.parameters(), lr=1.0)
     data = [(tg.Tensor(x), tg.Tensor(y)) for x, y in batches]
@@ -102,11 +106,10 @@ def ours_steps(batches):
         opt.step()
         return loss
 
-    step(*data[0])
-    t0 = time.perf_counter()
-    for x, y in data:
-        step(x, y)
-    return (time.perf_counter() - t0) / len(data)
+    if jit:
+        step = tg.jit(step)
+        step(*data[0])
+    return _timed(step, data)
 
 
 def torch_steps(batches, torch):
@@ -121,11 +124,15 @@ def torch_steps(batches, torch):
         opt.step()
         return loss
 
+    return _timed(step, data)
+
+
+def _timed(step, data):
     step(*data[0])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for x, y in data:
         step(x, y)
-    return (time.perf_counter() - t0) / len(data)
+    return (time.perf_counter() - t0) / len(data), (time.process_time() - c0) / len(data)
 
 
 def main(argv=None):
@@ -154,23 +161,23 @@ def main(argv=None):
     print(f"W6: pytorch/examples MNIST Net, batch {BATCH}, Adadelta; {args.rounds} rounds of "
           f"{args.steps} steps; {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f} at the start")
-    print("| threads | ours (ms/step) | PyTorch (ms/step) | ours / PyTorch |")
-    print("|---|---|---|---|")
+    jit = hasattr(tg, "jit")
+    print("| threads | ours (ms/step) | ours, tg.jit | PyTorch (ms/step) | ours / PyTorch | "
+          "tg.jit / PyTorch | CPU ms/step ours / tg.jit / PyTorch |")
+    print("|---|---|---|---|---|---|---|")
     for n in args.threads:
         tg.set_num_threads(n)
         if torch is not None:
             torch.set_num_threads(n)
-        ours, theirs = [], []
+        ours, jitted, theirs = [], [], []
         for _ in range(args.rounds):
             ours.append(ours_steps(batches))
-            if torch is not None:
-                theirs.append(torch_steps(batches, torch))
-        o = statistics.median(ours) * 1e3
-        if torch is None:
-            print(f"| {n} | {o:.1f} | (torch not installed) | |")
-            continue
-        t = statistics.median(theirs) * 1e3
-        print(f"| {n} | {o:.1f} | {t:.1f} | {o / t:.2f}x |")
+            jitted.append(ours_steps(batches, jit=True) if jit else (math.nan, math.nan))
+            theirs.append(torch_steps(batches, torch) if torch is not None else (math.nan, math.nan))
+        (o, oc), (j, jc), (t, tc) = ((statistics.median(v) * 1e3 for v in zip(*runs))
+                                     for runs in (ours, jitted, theirs))
+        print(f"| {n} | {o:.1f} | {j:.1f} | {t:.1f} | {o / t:.2f}x | {j / t:.2f}x | "
+              f"{oc:.1f} / {jc:.1f} / {tc:.1f} |")
     tg.set_num_threads(None)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
