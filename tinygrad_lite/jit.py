@@ -424,15 +424,30 @@ class _Writer:
             reads.append(list(data["reads"]) + extra)
         self.plan_scatters(reads)
         self.plan_accumulation()
+        keep = {t.i for t in _slots_in(tape.output)}
+        # NOTE: values nothing uses are not computed (an LSTM's stacked outputs, when only its
+        # final state is used): reads of dead entries do not count, from the end backwards
+        needed, dead = set(keep), set()
+        for n in range(len(tape.entries) - 1, -1, -1):
+            kind, _, data = tape.entries[n]
+            if (kind in ("fwd", "np", "load", "add", "bwd") and not data.get("check_shape")
+                    and not any(w in needed for w in data["writes"])):
+                dead.add(n)
+                reads[n] = []
+            else:
+                needed.update(reads[n])
         last = {}
         for n, r in enumerate(reads):
             for i in r:
                 last[i] = n
-        keep = {t.i for t in _slots_in(tape.output)}
         self.needed = set(last) | keep
         mutated = False
         for n, (kind, line, data) in enumerate(tape.entries):
             self.lines.append("    #" + line.rstrip())
+            if n in dead:
+                self.lines[-1] += "  (not needed)"
+                self.unassigned.update(data["writes"])
+                continue
             getattr(self, "_" + kind)(data, mutated)
             mutated = mutated or kind in ("acc", "update", "rebind", "setgrad", "rng")
             drops = [i for i in reads[n] if last.get(i) == n and i not in keep]
