@@ -9,7 +9,7 @@ import math
 
 from ..argcheck import check_int, int_pair
 from ..tensor import Tensor
-from .layers import _conv_padding, _uniform_parameter
+from .layers import _channels, _conv_padding, _conv_repr, _uniform_parameter
 from .module import Module
 
 
@@ -213,25 +213,3 @@ def _single(value, name, minimum):
             raise ValueError(f"{name} must be an int or a 1-tuple, got {value!r}")
         value = value[0]
     return check_int(value, name, minimum)
-
-
-def _channels(name, in_channels, out_channels, groups):
-    check_int(in_channels, f"{name}: in_channels", 1)
-    check_int(out_channels, f"{name}: out_channels", 1)
-    check_int(groups, f"{name}: groups", 1)
-    if in_channels % groups or out_channels % groups:
-        raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) "
-                         f"must both be divisible by groups ({groups})")
-    return in_channels, out_channels, groups
-
-
-def _conv_repr(layer):
-    text = (f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, "
-            f"stride={layer.stride}")
-    if any(layer.padding):
-        text += f", padding={layer.padding}"
-    if any(d != 1 for d in layer.dilation):
-        text += f", dilation={layer.dilation}"
-    if layer.groups != 1:
-        text += f", groups={layer.groups}"
-    return text if layer.bias is not None else text + ", bias=False"

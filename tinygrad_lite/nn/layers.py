@@ -95,13 +95,8 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True):
         super().__init__()
-        check_int(in_channels, "Conv2d: in_channels", 1)
-        check_int(out_channels, "Conv2d: out_channels", 1)
-        check_int(groups, "Conv2d: groups", 1)
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must both be divisible by groups ({groups})")
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.in_channels, self.out_channels, self.groups = _channels(
+            "Conv2d", in_channels, out_channels, groups)
         self.kernel_size = int_pair(kernel_size, "Conv2d: kernel_size", 1)
         self.stride = int_pair(stride, "Conv2d: stride", 1)
         self.dilation = int_pair(dilation, "Conv2d: dilation", 1)
@@ -122,15 +117,29 @@ class Conv2d(Module):
                         self.groups)
 
     def extra_repr(self):
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
-        if self.padding != (0, 0):
-            text += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            text += f", dilation={self.dilation}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        return text if self.bias is not None else text + ", bias=False"
+        return _conv_repr(self)
+
+
+def _channels(name, in_channels, out_channels, groups):
+    check_int(in_channels, f"{name}: in_channels", 1)
+    check_int(out_channels, f"{name}: out_channels", 1)
+    check_int(groups, f"{name}: groups", 1)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) "
+                         f"must both be divisible by groups ({groups})")
+    return in_channels, out_channels, groups
+
+
+def _conv_repr(layer):
+    text = (f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, "
+            f"stride={layer.stride}")
+    if any(layer.padding):
+        text += f", padding={layer.padding}"
+    if any(d != 1 for d in layer.dilation):
+        text += f", dilation={layer.dilation}"
+    if layer.groups != 1:
+        text += f", groups={layer.groups}"
+    return text if layer.bias is not None else text + ", bias=False"
 
 
 class _Pool2d(Module):
