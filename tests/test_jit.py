@@ -437,3 +437,37 @@ def test_jit_rebound_parameter_of_another_dtype_traces_again():
     with pytest.warns(UserWarning, match="tracing again"):
         jitted(Tensor(np.ones(2, np.float32)))
     assert w.data.dtype == np.float64
+
+
+def test_jit_slices_summed_into_one_zero_array_equal_eager():
+    rng = np.random.default_rng(2)
+    a0 = rng.standard_normal((3, 6)).astype(np.float32)
+
+    def step(a):
+        b = a * 1.5  # (an op's output: gradients arriving at it are summed, at a leaf accumulated)
+        loss = (b[:, :2].sigmoid() * b[:, 2:4] + b[:, 4:].tanh() * 2.0).sum()
+        loss.backward()
+        return loss
+    eager, jitted = Tensor(a0, requires_grad=True), Tensor(a0, requires_grad=True)
+    run = tg.jit(step)
+    for _ in range(3):
+        assert step(eager).item() == run(jitted).item()
+    assert np.array_equal(eager.grad.numpy(), jitted.grad.numpy())  # (a zero may keep its sign)
+    assert run.tape.source.count("zeros(") == 1  # three slices' gradients, one array
+
+
+def test_jit_values_nothing_uses_are_not_computed():
+    w = Tensor(np.ones((4, 4), np.float32), requires_grad=True)
+    kept = []
+
+    def step(x):
+        unused = (x @ x).exp()  # computed by eager, never read
+        kept.append(unused.shape)
+        loss = (w * x).sum()
+        loss.backward()
+        return loss
+    run = tg.jit(step)
+    for _ in range(3):
+        assert run(Tensor(np.ones((4, 4), np.float32))).item() == 16.0
+    assert "(not needed)" in repr(run.tape) and " @ " not in run.tape.source
+    assert w.grad.tolist() == [[3.0] * 4] * 4 and len(kept) == 2  # Python runs while tracing only
