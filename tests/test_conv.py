@@ -230,3 +230,23 @@ def test_max_pool2d_gradient_splits_ties_on_the_fast_slice_path():
     t2 = Tensor(x, requires_grad=True)
     (gx,) = tg.grad((t2.max_pool2d(2) * Tensor(g)).sum(), t2, create_graph=True)
     np.testing.assert_allclose(gx.data, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: x.conv2d(Tensor.ones(3, 2, 3, 3)),
+    lambda x: x.conv_transpose2d(Tensor.ones(2, 3, 3, 3), stride=2),
+    lambda x: x.max_pool2d(2, ceil_mode=True, return_indices=True)[0],
+    lambda x: x.avg_pool2d(2, ceil_mode=True, count_include_pad=False),
+    lambda x: x.adaptive_avg_pool2d(3),
+    lambda x: x.adaptive_max_pool2d(3, return_indices=True)[0],
+    lambda x: x.interpolate(size=7, mode="bilinear"),
+], ids=["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+        "adaptive_max_pool2d", "interpolate"])
+def test_conv_family_on_an_empty_batch(call):
+    """An empty batch gives an empty batch of the shape one sample would have, and backward."""
+    x = Tensor(np.zeros((0, 2, 5, 5)), requires_grad=True)
+    out = call(x)
+    one = call(Tensor(np.zeros((1, 2, 5, 5))))
+    assert out.shape == (0, *one.shape[1:])
+    out.sum().backward()
+    assert x.grad.shape == x.shape

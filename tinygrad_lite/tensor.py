@@ -1190,7 +1190,7 @@ class Tensor(Node):
         indices = np.empty(out.shape, dtype=np.int64)
         for i, (r0, r1) in enumerate(rows):
             for j, (c0, c1) in enumerate(cols):
-                block = x.data[:, :, r0:r1, c0:c1].reshape(*x.shape[:2], -1)
+                block = x.data[:, :, r0:r1, c0:c1].reshape(*x.shape[:2], (r1 - r0) * (c1 - c0))
                 k = block.argmax(axis=-1)
                 indices[:, :, i, j] = (r0 + k // (c1 - c0)) * w + c0 + k % (c1 - c0)
         indices = Tensor(indices)
