@@ -1524,7 +1524,7 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
     ...     opt.step()
     ...     return loss
     >>> [round(step(tg.Tensor([1.0, 1.0])).item(), 4) for _ in range(3)]
-    [4.0, 0.64, 0.1024]
+    [4.0, 1.44, 0.5184]
     """
 
     def __init__(self, fn, max_cache: int = 8):
