@@ -38,6 +38,20 @@ def _mlp_sigmoid():
     return model, opt, step, (X_FLAT, ONE_HOT), 10
 
 
+def _mlp_lesson():  # examples/mnist_mlp.py --preset lesson: the one-hot target made in the step
+    model = nn.Sequential(nn.Linear(784, 16), nn.Sigmoid(), nn.Linear(16, 16), nn.Sigmoid(),
+                          nn.Linear(16, 10), nn.Sigmoid())
+    opt = optim.SGD(model.parameters(), lr=3.0)
+
+    def step(x, labels):
+        loss = 0.5 * F.mse_loss(model(x), labels.one_hot(10), reduction="sum") / len(labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    return model, opt, step, (X_FLAT, LABELS), 10
+
+
 def _mlp_relu_adam():
     model = nn.Sequential(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(),
                           nn.Linear(16, 10))
@@ -103,7 +117,8 @@ def _cnn():
     return model, opt, step, (X_IMG, LABELS[:16]), 4
 
 
-NETWORKS = {"mlp_sigmoid_sgd": _mlp_sigmoid, "mlp_relu_adam": _mlp_relu_adam, "lstm": _lstm,
+NETWORKS = {"mlp_sigmoid_sgd": _mlp_sigmoid, "mlp_lesson": _mlp_lesson,
+            "mlp_relu_adam": _mlp_relu_adam, "lstm": _lstm,
             "cnn_dropout": _cnn}
 
 
@@ -471,3 +486,16 @@ def test_jit_values_nothing_uses_are_not_computed():
         assert run(Tensor(np.ones((4, 4), np.float32))).item() == 16.0
     assert "(not needed)" in repr(run.tape) and " @ " not in run.tape.source
     assert w.grad.tolist() == [[3.0] * 4] * 4 and len(kept) == 2  # Python runs while tracing only
+
+
+def test_jit_refuses_a_tensor_made_from_values_it_cannot_see():
+    w = Tensor(np.ones(3, np.float32), requires_grad=True)
+
+    def step(labels):  # numpy indexing with a tensor's values: invisible to the tape
+        target = Tensor(np.eye(3, dtype=np.float32)[labels.data])
+        return (w * target).sum(axis=0)
+    jitted = tg.jit(step)
+    with tg.no_grad():
+        jitted(Tensor(np.array([0, 1])))
+        with pytest.raises(JitError, match="does not require grad.*differs between the first two"):
+            jitted(Tensor(np.array([2, 2])))

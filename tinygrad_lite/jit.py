@@ -319,8 +319,9 @@ class Tape:
         for (where, a), (_, b) in zip(self.constants, other.constants):
             if a.shape != b.shape or a.dtype != b.dtype or not np.array_equal(a, b, equal_nan=True):
                 return (f"a constant used at {where} differs between the first two calls (random "
-                        "numbers from a generator passed explicitly, or values read from a "
-                        "tensor's raw .data or through np.asarray)")
+                        "numbers from a generator passed explicitly, values read from a "
+                        "tensor's raw .data or through np.asarray, or a tensor made inside the "
+                        "function by numpy code on a tensor's values, e.g. indexing with them)")
         return None
 
     def compile(self):
@@ -1051,10 +1052,15 @@ class _Recorder:
         self.tape.info[s] = (np.shape(value), _dtype(value), type(value) is np.ndarray or
                              isinstance(value, _Traced))
 
-    def leaf(self, t):
+    def leaf(self, t, where="?"):
         """A leaf tensor (a parameter, or a tensor made before it was used) read when used."""
         s = self.slot()
         key = id(t)
+        if key not in self.first and not t.requires_grad:
+            # NOTE: compared between the two traces, like any constant: a tensor made inside fn
+            # from values the tape cannot see (numpy indexing with a tensor's values) would
+            # otherwise be replayed stale
+            self.tape.constants.append((f"{where} (a tensor that does not require grad)", t.data))
         if key not in self.first:
             self.first[key] = (t, t.data, _digest(t.data))
             self.tape.leaves[key] = (weakref.ref(t), t.data.shape, t.data.dtype, t.requires_grad)
@@ -1083,7 +1089,7 @@ class _Recorder:
                     f"tg.jit: at {where} the function uses a tensor computed before it was called, "
                     "with its graph; the replay cannot backpropagate into that graph. Pass the "
                     "tensor as an argument (detached), or compute it inside the function.")
-            return _Slot(self.leaf(value))
+            return _Slot(self.leaf(value, where))
         if isinstance(value, np.ndarray):
             s = self.ids.get(value)
             if s is not None:
