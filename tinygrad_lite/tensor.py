@@ -913,7 +913,9 @@ class Tensor(Node):
         if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
             bad = labels[(labels < 0) | (labels >= num_classes)].flat[0]
             raise IndexError(f"one_hot: class index {bad} is out of range for {num_classes} classes")
-        return Tensor(np.eye(num_classes, dtype=dtype)[labels])
+        # NOTE: a comparison, not np.eye(n)[labels]: numpy calls on the labels are what tg.jit
+        # records, while indexing a plain array with them would be invisible to it
+        return Tensor((labels[..., None] == np.arange(num_classes)).astype(dtype))
 
     def dropout(self, p: float = 0.5, training: bool = True, generator=None) -> Tensor:
         """Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p)."""
