@@ -12,6 +12,8 @@ loss curve, and a picture of the network making up its mind row by row, to --out
 
 Why an LSTM: its cell state is a memory that gates decide, at every row, to keep, overwrite or
 read; so what it saw in row 5 can still count at row 28, which a plain RNN has trouble with.
+Training steps are replayed with tg.jit (the same numbers, about 1.9x faster:
+docs/performance.md); --no-jit runs them eagerly.
 """
 
 from __future__ import annotations
