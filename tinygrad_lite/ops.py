@@ -838,7 +838,8 @@ def _erf(x):
     out_dtype = x.dtype if x.dtype.kind == "f" else np.float64
     if erf is not None:
         return erf(x).astype(out_dtype, copy=False)
-    return np.frompyfunc(math.erf, 1, 1)(x).astype(out_dtype)
+    # (np.asarray: on a 0-d input frompyfunc returns a Python float, not an array)
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x)).astype(out_dtype)
 
 
 class Erf(_Unary):
