@@ -365,3 +365,10 @@ def test_integer_max_pool_pads_with_the_smallest_value():
         out = x.max_pool2d(2, padding=1)  # was OverflowError: -inf padding in an integer array
         assert out.dtype == dtype
         assert out.tolist() == [[[[0, 2, 3], [8, 10, 11], [12, 14, 15]]]]
+
+
+def test_0d_gradients_accumulate_as_arrays():
+    x = leaf(2.0)
+    for _ in range(3):
+        (x * 3.0).backward()  # accumulates three times into a 0-d .grad
+    assert type(x.grad.data) is np.ndarray and x.grad.numpy().item() == 9.0

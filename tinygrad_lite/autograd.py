@@ -753,7 +753,8 @@ class _Sink:
         elif grad.requires_grad:  # a differentiable .grad from an earlier create_graph pass
             node._grad = grad + self.wrap(_as_ndarray(g), None)
         else:
-            grad.data = grad.data + g  # NOTE: the common case: a plain numpy add (rebinds)
+            total = grad.data + g  # the common case: a plain numpy add (rebinds, never writes)
+            grad.data = total if type(total) is np.ndarray else np.asarray(total)  # (0-d: a scalar)
 
     def _unshared(self, data):
         """`data` itself, unless its memory was handed out already (the same array, or a view of it,
