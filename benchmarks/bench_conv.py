@@ -11,6 +11,7 @@ threads), which other people's jobs disturb less.
 
     python benchmarks/bench_conv.py                      # 1 and 2 threads, 5 rounds of 10 steps
     python benchmarks/bench_conv.py --threads 1 --rounds 3 --steps 5
+    python benchmarks/bench_conv.py --threads 0          # our thread policy vs PyTorch's default
     python benchmarks/bench_conv.py --profile            # cProfile of our steps (1 thread)
 """
 
@@ -137,7 +138,9 @@ def _timed(step, data):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
+    ap.add_argument("--threads", type=int, nargs="*", default=[1, 2],
+                    help="BLAS/torch thread counts to compare; 0: our default policy against "
+                         "PyTorch with one thread per core")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=10, help="training steps per round")
     ap.add_argument("--profile", action="store_true", help="cProfile our steps and exit")
@@ -166,9 +169,11 @@ def main(argv=None):
           "tg.jit / PyTorch | CPU ms/step ours / tg.jit / PyTorch |")
     print("|---|---|---|---|---|---|---|")
     for n in args.threads:
-        tg.set_num_threads(n)
+        # 0: the library's own policy (products under 2**27 multiply-adds on one BLAS thread,
+        # see tinygrad_lite/threads.py) against PyTorch with one thread per core
+        tg.set_num_threads(n or None)
         if torch is not None:
-            torch.set_num_threads(n)
+            torch.set_num_threads(n or os.cpu_count())
         ours, jitted, theirs = [], [], []
         for _ in range(args.rounds):
             ours.append(ours_steps(batches))
@@ -176,7 +181,7 @@ def main(argv=None):
             theirs.append(torch_steps(batches, torch) if torch is not None else (math.nan, math.nan))
         (o, oc), (j, jc), (t, tc) = ((statistics.median(v) * 1e3 for v in zip(*runs))
                                      for runs in (ours, jitted, theirs))
-        print(f"| {n} | {o:.1f} | {j:.1f} | {t:.1f} | {o / t:.2f}x | {j / t:.2f}x | "
+        print(f"| {n or 'policy'} | {o:.1f} | {j:.1f} | {t:.1f} | {o / t:.2f}x | {j / t:.2f}x | "
               f"{oc:.1f} / {jc:.1f} / {tc:.1f} |")
     tg.set_num_threads(None)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
