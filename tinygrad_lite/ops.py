@@ -165,21 +165,6 @@ class Cos(Primitive):
         return -grad * Sin.apply(x)
 
 
-class Sqrt(Primitive):
-    # NOTE: a primitive (not x ** 0.5) for speed; its derivative 0.5 / sqrt(x) reuses the output.
-    @staticmethod
-    def forward(ctx, x):
-        out = xp.sqrt(x)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        out, = ctx.saved_tensors
-        with np.errstate(divide="ignore"):
-            return _chain(grad, 0.5 / out)
-
-
 class Sigmoid(Primitive):
     # NOTE: a primitive for stability and speed. 1 / (1 + exp(-x)) is accurate far into both tails
     # (sigmoid(-30) = 9.4e-14, not 0); where exp(-x) overflows (x < -88 in float32) the result is
@@ -229,14 +214,14 @@ class Softplus(Primitive):
 
 
 class LogSoftmax(Primitive):
-    # NOTE: a primitive for speed (one op instead of six in every classification loss) and
-    # stability (the max shift, log-sum-exp): out = x - max - log(sum(exp(x - max))).
+    # NOTE: a primitive for stability (the max shift, log-sum-exp, and a backward that never takes
+    # the log of a small number): out = x - max - log(sum(exp(x - max))). Not for speed: the
+    # six-op composite costs W2 only 1.4% more instructions (benchmarks/tricks.md).
     # d out / d x: grad - softmax * sum(grad), with softmax = exp(out).
     @staticmethod
     def forward(ctx, x, *, axis=-1):
-        # (ufunc.reduce directly: numpy's np.max/np.sum wrappers cost more than the work here)
-        shifted = x - xp.maximum.reduce(x, axis=axis, keepdims=True)
-        out = shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=axis, keepdims=True))
+        shifted = x - x.max(axis=axis, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(out)
         return out
 
@@ -271,8 +256,9 @@ class Add(Primitive):
 
 
 class Sub(Primitive):
-    # NOTE: a primitive (not x + (-y)) for speed: one op and one pass over the data instead of two,
-    # and subtraction is everywhere (centering, residuals, the max-shift of softmax).
+    # NOTE: a primitive (not x + (-y)) for numpy's integer rules: uint8 x - 3 is fine but x + (-3)
+    # is an OverflowError (and int8 x - (-128) works where x + 128 fails). Not for speed: the
+    # composite costs 1% more instructions on W1 at batch 10, under the 5% bar (benchmarks/tricks.md).
     @staticmethod
     def forward(ctx, x, y):
         return x - y
@@ -302,7 +288,8 @@ def _scalar_as_array(v, dtype):
 
 
 class Div(Primitive):
-    # NOTE: a primitive (not x * y ** -1) for speed and for exact float results like numpy's x / y.
+    # NOTE: a primitive (not x * y ** -1) for exact results: x * (1 / y) rounds twice (49 * (1 / 49)
+    # is not 1.0) and int ** -1 is an error in numpy. Not for speed: no bench_core workload divides.
     @staticmethod
     def forward(ctx, x, y):
         ctx.save_for_backward(x, y)
@@ -400,6 +387,8 @@ def _small_block(x, axes):
     pooling 2x2 of (64, 8, 24, 24), viewed as (64, 8, 12, 2, 12, 2) and reduced over axes (3, 5),
     takes 7 ms with np.max and 0.3 ms as three np.maximum of strided slices, each vectorized over
     the kept axes. So: float arrays, 2 to 16 positions, at least 512 kept elements per position.
+    Without it, 2x2 max pooling of that tensor, forward and backward, takes 8.9 times the
+    instructions (benchmarks/tricks.md, POOL).
     """
     if x.size < 1024 or x.dtype.kind != "f" or axes == tuple(range(len(axes))):
         return None
@@ -420,9 +409,7 @@ class Sum(Primitive):
     def forward(ctx, x, *, axis=None, keepdims=False):
         ctx.axes = None if axis is None else _normalize_axes(axis, x.ndim)
         ctx.in_shape = x.shape
-        if x.dtype.kind == "f":  # (add.reduce directly: ndarray.sum's wrapper costs more than tiny sums)
-            return xp.add.reduce(x, axis=ctx.axes, keepdims=keepdims)
-        return x.sum(axis=ctx.axes, keepdims=keepdims)  # bool/int: numpy's promotion rules
+        return x.sum(axis=ctx.axes, keepdims=keepdims)  # bool/int sum as numpy promotes them
 
     @staticmethod
     def backward(ctx, grad):
@@ -535,7 +522,8 @@ class Expand(Primitive):
         try:
             if math.prod(shape) <= 4096:
                 # NOTE: small results are materialized (empty, then a broadcasting assignment): ten
-                # times faster than np.broadcast_to's Python-level machinery. Large ones stay views.
+                # times faster than np.broadcast_to's Python-level machinery, which costs W4 (the
+                # per-op workload) 10% more instructions (benchmarks/tricks.md). Large ones stay views.
                 out = xp.empty(shape, dtype=x.dtype)
                 out[...] = x
                 return out
@@ -633,7 +621,11 @@ class MatMul(Primitive):
     """numpy's matmul (1-D, 2-D, batched) as BLAS's gemm: op(x) @ op(y) (+ bias), where op swaps an
     operand's last two axes when its transpose flag is set. So `x @ w.T + b` (nn.Linear) is one op,
     its gradients come back in each operand's own layout (no transposed copies), and the bias is
-    added in place into the fresh product (no extra array)."""
+    added in place into the fresh product (no extra array).
+
+    NOTE: the transpose flags pay: nn.Linear as `x @ w.T` (a Permute op, and the weight's gradient
+    made by transposing) costs 18% more instructions on W1 at batch 10 and 12% on W2
+    (benchmarks/tricks.md). The in-place bias is not measurable on bench_core's workloads."""
 
     @staticmethod
     def forward(ctx, x, y, bias=None, *, transpose_a=False, transpose_b=False):
@@ -782,13 +774,13 @@ class _Unary(Primitive):
 class Arcsin(_Unary):
     # NOTE: a primitive: no composite of the other primitives computes arcsin
     fn = staticmethod(xp.arcsin)
-    derivative = staticmethod(lambda x: 1.0 / Sqrt.apply(1.0 - x * x))
+    derivative = staticmethod(lambda x: 1.0 / Pow.apply(1.0 - x * x, 0.5))
 
 
 class Arccos(_Unary):
     # NOTE: a primitive: pi/2 - arcsin(x) loses the relative precision of small results near 1
     fn = staticmethod(xp.arccos)
-    derivative = staticmethod(lambda x: -1.0 / Sqrt.apply(1.0 - x * x))
+    derivative = staticmethod(lambda x: -1.0 / Pow.apply(1.0 - x * x, 0.5))
 
 
 class Arctan(_Unary):
@@ -972,7 +964,7 @@ class Einsum(Primitive):
 
 # Every primitive, for the coverage test and the docs.
 PRIMITIVES = (
-    Cast, Neg, Exp, Log, Sin, Cos, Sqrt, Sigmoid, Tanh, Softplus, LogSoftmax, Relu,
+    Cast, Neg, Exp, Log, Sin, Cos, Sigmoid, Tanh, Softplus, LogSoftmax, Relu,
     Add, Sub, Mul, Div, Pow, Maximum, Minimum, Where,
     Sum, Max, Min,
     Reshape, Permute, Expand, GetItem, ScatterAdd, SetItem, Pad, Concatenate,

@@ -59,7 +59,6 @@ from .ops import (
     Sinh,
     SlidingWindow,
     Softplus,
-    Sqrt,
     Sub,
     Sum,
     Tanh,
@@ -389,48 +388,46 @@ class Tensor(Node):
         return Cast.apply(self, dtype=self.data.dtype)
 
     # --------------------------------------------------------------------------- arithmetic ----
-    # NOTE: `other if isinstance(other, _CONST) else _operand(other)` inlines the common case of
-    # _operand (a Tensor, scalar or array passes through): these run for every op of every step.
 
     def __add__(self, other):
         """self + other (numpy broadcasting and type promotion)."""
-        return Add.apply(self, other if isinstance(other, _CONST) else _operand(other))
+        return Add.apply(self, _operand(other))
 
     def __radd__(self, other):
         """other + self."""
-        return Add.apply(other if isinstance(other, _CONST) else _operand(other), self)
+        return Add.apply(_operand(other), self)
 
     def __mul__(self, other):
         """self * other (elementwise)."""
-        return Mul.apply(self, other if isinstance(other, _CONST) else _operand(other))
+        return Mul.apply(self, _operand(other))
 
     def __rmul__(self, other):
         """other * self."""
-        return Mul.apply(other if isinstance(other, _CONST) else _operand(other), self)
+        return Mul.apply(_operand(other), self)
 
     def __truediv__(self, other):
         """self / other (true division)."""
-        return Div.apply(self, other if isinstance(other, _CONST) else _operand(other))
+        return Div.apply(self, _operand(other))
 
     def __rtruediv__(self, other):
         """other / self."""
-        return Div.apply(other if isinstance(other, _CONST) else _operand(other), self)
+        return Div.apply(_operand(other), self)
 
     def __pow__(self, other):
         """self ** other."""
-        return Pow.apply(self, other if isinstance(other, _CONST) else _operand(other))
+        return Pow.apply(self, _operand(other))
 
     def __rpow__(self, other):
         """other ** self."""
-        return Pow.apply(other if isinstance(other, _CONST) else _operand(other), self)
+        return Pow.apply(_operand(other), self)
 
     def __matmul__(self, other):
         """self @ other (numpy's matmul)."""
-        return MatMul.apply(self, other if isinstance(other, _CONST) else _operand(other))
+        return MatMul.apply(self, _operand(other))
 
     def __rmatmul__(self, other):
         """other @ self."""
-        return MatMul.apply(other if isinstance(other, _CONST) else _operand(other), self)
+        return MatMul.apply(_operand(other), self)
 
     def __neg__(self): return Neg.apply(self)
     def __pos__(self): return self
@@ -438,11 +435,11 @@ class Tensor(Node):
 
     def __sub__(self, other):
         """self - other."""
-        return Sub.apply(self, other if isinstance(other, _CONST) else _operand(other))
+        return Sub.apply(self, _operand(other))
 
     def __rsub__(self, other):
         """other - self."""
-        return Sub.apply(other if isinstance(other, _CONST) else _operand(other), self)
+        return Sub.apply(_operand(other), self)
 
     # comparisons: no gradient, bool results
     def __lt__(self, other): return Tensor(self.data < _array(other))
@@ -487,7 +484,7 @@ class Tensor(Node):
 
     def sqrt(self) -> Tensor:
         """Elementwise square root."""
-        return Sqrt.apply(self)
+        return self ** 0.5  # (numpy computes x ** 0.5 with sqrt)
 
     def sin(self) -> Tensor:
         """Elementwise sine."""
@@ -598,7 +595,7 @@ class Tensor(Node):
         >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0)
         tensor([4., 6.])
         """
-        if axis is not None and type(axis) is not int:  # NOTE: the common cases skip the check
+        if axis is not None:
             axis = _axis_arg(axis)
         return Sum.apply(self, axis=axis, keepdims=keepdims)
 
@@ -621,13 +618,13 @@ class Tensor(Node):
 
     def max(self, axis=None, keepdims=False) -> Tensor:
         """Maximum over `axis`. Ties split the gradient evenly among the maximal elements."""
-        if axis is not None and type(axis) is not int:
+        if axis is not None:
             axis = _axis_arg(axis)
         return Max.apply(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims=False) -> Tensor:
         """Minimum over `axis` (ties split the gradient evenly)."""
-        if axis is not None and type(axis) is not int:
+        if axis is not None:
             axis = _axis_arg(axis)
         return Min.apply(self, axis=axis, keepdims=keepdims)
 
@@ -690,8 +687,6 @@ class Tensor(Node):
 
     def transpose(self, *axes) -> Tensor:
         """Axes permuted (numpy's transpose: no axes reverses them)."""
-        if not axes and self.data.ndim == 2:  # NOTE: the common case (x @ w.T), kept cheap
-            return Permute.apply(self, axes=(1, 0))
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         if not axes:
@@ -881,10 +876,10 @@ class Tensor(Node):
         >>> Tensor.ones(2, 3).linear(Tensor.ones(4, 3), Tensor.zeros(4)).shape
         (2, 4)
         """
-        weight = weight if isinstance(weight, _CONST) else _operand(weight)
+        weight = _operand(weight)
         if bias is None:
             return MatMul.apply(self, weight, transpose_b=True)
-        bias = bias if isinstance(bias, _CONST) else _operand(bias)
+        bias = _operand(bias)
         return MatMul.apply(self, weight, bias, transpose_b=True)
 
     def dot(self, other) -> Tensor:
