@@ -16,6 +16,7 @@ Workloads (the steps of benchmarks/bench_core.py, one batch reused):
   POOL     2x2 max pooling of (64, 8, 24, 24) forward and backward (the CNN example's pool)
 
     python benchmarks/audit_tricks.py --rev before=HEAD~1 --rev after=HEAD
+    python benchmarks/audit_tricks.py --wall --rev before=HEAD~1 --rev after=HEAD --workloads W4
     python benchmarks/audit_tricks.py --pkg with=tinygrad_lite --pkg without=/tmp/variant/tinygrad_lite \\
         --workloads W4 W1b10r
 """
@@ -169,6 +170,33 @@ def per_step(pkg, workloads):
     return {w: counts[2 * i + 1] / STEPS[w] for i, w in enumerate(workloads)}
 
 
+def wall_clock(variants, workloads, rounds=7):
+    """Median seconds per step of each variant, all imported into this process, interleaved round
+    by round (the order rotating), to confirm a large instruction-count effect in time."""
+    import statistics
+    import time
+
+    mods = {}
+    for label, (parent, name) in variants.items():
+        sys.path.insert(0, parent)
+        mods[label] = importlib.import_module(name)
+    labels = list(mods)
+    for w in workloads:
+        steps = {lab: make_step(mods[lab], w) for lab in labels}
+        times = {lab: [] for lab in labels}
+        for r in range(rounds):
+            for lab in labels[r % len(labels):] + labels[:r % len(labels)]:
+                step = steps[lab]
+                step()
+                t0 = time.perf_counter()
+                for _ in range(STEPS[w]):
+                    step()
+                times[lab].append((time.perf_counter() - t0) / STEPS[w])
+        med = {lab: statistics.median(t) for lab, t in times.items()}
+        print(f"| {w} | " + " | ".join(f"{med[lab] * 1e6:,.0f} us" for lab in labels) + " | " +
+              " | ".join(f"{med[lab] / med[labels[0]] - 1:+.1%}" for lab in labels[1:]) + " |")
+
+
 def main():
     if sys.argv[1:2] == ["--child"]:
         return child(sys.argv[2], sys.argv[3], sys.argv[4:])
@@ -179,6 +207,8 @@ def main():
                     help="tinygrad_lite/ at a git revision")
     ap.add_argument("--workloads", nargs="*", default=list(STEPS), choices=list(STEPS))
     ap.add_argument("--jobs", type=int, default=2, help="valgrind runs at once (counts do not change)")
+    ap.add_argument("--wall", action="store_true",
+                    help="median wall-clock time per step instead (interleaved, one process)")
     args = ap.parse_args()
     specs = [(s, "pkg") for s in args.pkg] + [(s, "rev") for s in args.rev]
     if len(specs) < 1:
@@ -188,6 +218,12 @@ def main():
         for spec, kind in specs:
             label, _, where = spec.partition("=")
             variants[label] = materialize(label, where, kind, workdir)
+        if args.wall:
+            os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+            print("| workload | " + " | ".join(variants) + " | " +
+                  " | ".join(f"{lab} vs {list(variants)[0]}" for lab in list(variants)[1:]) + " |")
+            print("|---" * (2 * len(variants)) + "|")
+            return wall_clock(variants, args.workloads)
         with ThreadPoolExecutor(args.jobs) as pool:
             results = dict(zip(variants, pool.map(lambda lab: per_step(variants[lab], args.workloads),
                                                   variants)))
