@@ -484,7 +484,8 @@ class Tensor(Node):
 
     def sqrt(self) -> Tensor:
         """Elementwise square root."""
-        return self ** 0.5  # (numpy computes x ** 0.5 with sqrt)
+        x = self if self.data.dtype.kind == "f" else self.astype(np.promote_types(self.dtype, np.float16))
+        return x ** 0.5  # numpy computes x ** 0.5 with sqrt; integers get np.sqrt's float type
 
     def sin(self) -> Tensor:
         """Elementwise sine."""
