@@ -637,7 +637,8 @@ class _Writer:
                 self.unassigned.add(o)
             return
         self.emit(f"t = {leaf}; gr = t._grad")
-        self.emit(f"if gr is not None and not gr.requires_grad: gr.data = gr.data + v{g}")
+        # (as the engine: a 0-d sum is a numpy scalar, kept an ndarray)
+        self.emit(f"if gr is not None and not gr.requires_grad: gr.data = asarray(gr.data + v{g})")
         self.emit("else:")
         seeds = "".join(f"v{i}, " for i in self.seeds)
         self.emit(f"    if v{sink} is None: v{sink} = sink(({seeds}))")
