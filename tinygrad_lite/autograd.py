@@ -283,9 +283,8 @@ class Function:
     settings in `settings`, and what forward stored.
     """
 
-    # NOTE: slots for what the engine keeps on every op (reading and writing them is faster, and
-    # releasing an op adds no dict keys: a third of the per-op workload's release cost), and a
-    # __dict__ so user Functions and primitives can stash anything else on ctx.
+    # Slots: the fields the engine keeps on every op, declared in one place; and a __dict__, so
+    # user Functions and primitives can stash anything else on ctx.
     __slots__ = ("settings", "saved", "inputs", "needs_input_grad", "edges", "output", "epoch",
                  "seq", "scope", "released", "shape", "dtype", "__dict__")
 
