@@ -372,3 +372,100 @@ def test_0d_gradients_accumulate_as_arrays():
     for _ in range(3):
         (x * 3.0).backward()  # accumulates three times into a 0-d .grad
     assert type(x.grad.data) is np.ndarray and x.grad.numpy().item() == 9.0
+
+
+# ----------------------------------------------------------------- engine and functional errors ----
+def test_no_grad_generator_forwards_throw_and_close():
+    seen = []
+
+    @tg.no_grad()
+    def gen():
+        try:
+            yield 1
+        except ValueError:
+            seen.append(tg.is_grad_enabled())
+            yield 2
+        finally:
+            seen.append(("closed", tg.is_grad_enabled()))
+
+    g = gen()
+    assert next(g) == 1
+    assert g.throw(ValueError) == 2
+    g.close()
+    assert seen == [False, ("closed", False)] and tg.is_grad_enabled()
+
+
+def test_grad_assignment_needs_a_float_tensor():
+    p = leaf([1.0, 2.0])
+    with pytest.raises(TypeError, match="floating point"):
+        p.grad = Tensor(np.array([1, 2]))
+
+
+def test_user_function_backward_contract_errors_are_named():
+    class TooMany(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad, grad
+
+    class Wrong(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return [1.0, 2.0]
+
+    x = leaf([1.0, 2.0])
+    with pytest.raises(TypeError, match="TooMany.backward returned 2 gradients for 1 inputs"):
+        TooMany.apply(x).sum().backward()
+    with pytest.raises(TypeError, match="Wrong.backward must return Tensors"):
+        Wrong.apply(x).sum().backward()
+
+
+def test_anomaly_names_the_backward_whose_inner_op_made_a_nan():
+    class BadGrad(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, grad):
+            x, = ctx.saved_tensors
+            return grad * (x - x).log()  # log(0) = -inf inside this backward
+
+    x = leaf([1.0])
+    with tg.detect_anomaly(), np.errstate(all="ignore"):
+        with pytest.raises(tg.AnomalyError, match="BadGrad backward"):
+            BadGrad.apply(x).sum().backward()
+
+
+def test_a_differentiable_grad_accumulates_a_plain_one():
+    x = leaf([1.0, 2.0])
+    (x ** 3).sum().backward(create_graph=True)  # x.grad = 3x^2, in a graph
+    (x * 1.0).sum().backward()  # a plain pass adds 1
+    np.testing.assert_allclose(x.grad.data, 3 * x.data ** 2 + 1)
+
+
+def test_functional_grad_and_jacobian_edges():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tg.grad(Tensor([1.0]), x)
+    with pytest.raises(RuntimeError, match="implicitly created only for scalar"):
+        tg.grad(x * 2.0, x)
+    with pytest.raises(RuntimeError, match="does not match"):
+        tg.grad(x * 2.0, x, grad_outputs=Tensor([1.0]))
+    with pytest.raises(RuntimeError, match="an input .* does not require grad"):
+        tg.grad(y, Tensor([1.0]))
+    g, = tg.grad(x * 2.0, x, grad_outputs=np.ones(2))  # an array becomes a tensor
+    assert g.tolist() == [2.0, 2.0]
+    j = tg.functional.jacobian(lambda t: Tensor([5.0, 6.0]), x)  # does not depend on x
+    np.testing.assert_array_equal(j.data, np.zeros((2, 2)))
+    hv = tg.functional.hvp(lambda t: (t * 3.0).sum(), x, Tensor([1.0, 1.0]))  # linear: H = 0
+    np.testing.assert_array_equal(hv.data, [0.0, 0.0])
