@@ -463,7 +463,7 @@ def test_functional_grad_and_jacobian_edges():
         tg.grad(x * 2.0, x, grad_outputs=Tensor([1.0]))
     with pytest.raises(RuntimeError, match="an input .* does not require grad"):
         tg.grad(y, Tensor([1.0]))
-    g, = tg.grad(x * 2.0, x, grad_outputs=np.ones(2))  # an array becomes a tensor
+    g, = tg.grad([x * 2.0], [x], grad_outputs=[np.ones(2)])  # an array becomes a tensor
     assert g.tolist() == [2.0, 2.0]
     j = tg.functional.jacobian(lambda t: Tensor([5.0, 6.0]), x)  # does not depend on x
     np.testing.assert_array_equal(j.data, np.zeros((2, 2)))
