@@ -128,12 +128,7 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 grad = p.grad
-                if grad is not None:
-                    if grad.data.shape != p.data.shape:  # numpy would broadcast it silently
-                        raise ValueError(
-                            f"{type(self).__name__}.step: a parameter of shape {p.shape} has a "
-                            f"gradient of shape {grad.shape}; a gradient must have its "
-                            "parameter's shape (check what was assigned to .grad)")
+                if grad is not None:  # (its shape was checked where it was assigned)
                     update(p, grad.data, state[p], group)
                     # NOTE: bump p's version, as PyTorch's in-place update does: a graph recorded
                     # before this step then refuses to backward (it would use the new values)
