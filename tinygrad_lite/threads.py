@@ -62,7 +62,7 @@ def set_num_threads(n: int | None) -> bool:
     if blas is None:
         return False
     if _restore is not None:  # undo the policy's switch first, so "the BLAS's count" is right
-        blas.set_num_threads(_RESTORE_TO[0])
+        blas.set_num_threads(_restore)
         _restore = None
     if n is None:
         _fixed = None
@@ -86,7 +86,7 @@ def num_threads(n: int):
         yield
         return
     if _restore is not None:  # undo the policy's switch first (see matmul)
-        blas.set_num_threads(_RESTORE_TO[0])
+        blas.set_num_threads(_restore)
         _restore = None
     before, fixed_before = blas.get_num_threads(), _fixed
     set_num_threads(n)
@@ -118,20 +118,20 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     mk = a.size if a.ndim <= 2 else a.shape[-2] * a.shape[-1]
     if mk * (b.shape[-1] if b.ndim > 1 else 1) >= SMALL_PRODUCT:
         if _restore is not None:  # the policy had switched to one thread: give the count back
-            blas, _restore = _blas(), None
+            blas, count, _restore = _blas(), _restore, None
             if blas is not None:
-                blas.set_num_threads(_RESTORE_TO[0])
+                blas.set_num_threads(count)
         return a @ b
     if _restore is None:  # first small product since the BLAS had its own count: switch once
         blas = _blas()
         if blas is None:
             return a @ b
-        _RESTORE_TO[0] = blas.get_num_threads()
-        _restore = True
-        if _RESTORE_TO[0] != 1:
+        _restore = blas.get_num_threads()
+        if _restore != 1:
             blas.set_num_threads(1)
     return a @ b
 
 
-_restore: bool | None = None  # True while the policy holds the BLAS on one thread
-_RESTORE_TO = [1]  # the count it had before (what a large product gets back)
+# While the policy holds the BLAS on one thread: the count it had before (what a large product gets
+# back); None while the BLAS has its own count.
+_restore: int | None = None
