@@ -686,7 +686,7 @@ class _Writer:
         args = ", ".join(self.src(t) for t in d["inputs"])
         st = d["settings"]
         self.emit(f"c = new({name}); c.settings = st = {self.src(st)}; c.saved = None; "
-                  "c.released = False")
+                  "c.released = c.array_pass = False")
         self.emit(f"v{o} = {self.const(cls.forward, 'fwd')}(c, {args}, **st)")
         self.emit(f"if type(v{o}) is not ndarray: v{o} = asarray(v{o})")
         if d["check_shape"]:
