@@ -293,7 +293,7 @@ class Tape:
         self.info = {}  # slot -> (shape, dtype, is an ndarray) of its value when traced
         self.constants = []  # constant arrays, in the order met (compared between two traces)
         self.leaves = {}  # id(tensor) -> (tensor, shape, dtype, requires_grad): checked per replay
-        self.optimizers = {}  # id(optimizer) -> (optimizer, ids of its parameters)
+        self.optimizers = {}  # id(optimizer) -> (optimizer, [(group, ids of its parameters)])
         self.modules = {}  # id(module) -> module (their train/eval mode is part of the cache key)
         self.args = []  # (slot, position of the argument, is a Tensor)
         self.output = None  # template of fn's return value
@@ -365,6 +365,8 @@ class _Writer:
         self.fwd_code = {}  # id(fwd entry's data) -> its inline code, or None
         self.generic = False  # True once code that may run Tensor-level code is written
         self.unassigned = set()  # slots whose value nothing reads, left out (nothing to delete)
+        self.indent = 0  # inside a `with errstate` block (see plan_quiet)
+        self.twins, self.scalar_grads = {}, set()  # (see plan_twins, plan_scalar_grads)
 
     # ------------------------------------------------------------------------- helpers ----
     def const(self, value, hint="k"):
@@ -394,7 +396,7 @@ class _Writer:
         return f"args[{what}]" if kind == "arg" else self.const(what, "leaf")
 
     def emit(self, line):
-        self.lines.append("    " + line)
+        self.lines.append("    " * (1 + self.indent) + line)
 
     def shape(self, s):
         return self.tape.info[s][0]
@@ -425,6 +427,7 @@ class _Writer:
             reads.append(list(data["reads"]) + extra)
         self.plan_scatters(reads)
         self.plan_accumulation()
+        self.plan_updates()
         keep = {t.i for t in _slots_in(tape.output)}
         # NOTE: values nothing uses are not computed (an LSTM's stacked outputs, when only its
         # final state is used): reads of dead entries do not count, from the end backwards
@@ -442,9 +445,19 @@ class _Writer:
             for i in r:
                 last[i] = n
         self.needed = set(last) | keep
+        readers = {}
+        for n, r in enumerate(reads):
+            for i in r:
+                readers.setdefault(i, []).append(n)
+        self.plan_twins(readers)
+        self.plan_scalar_grads(readers, keep)
+        quiet_from, quiet_to = self.plan_quiet(dead)
         mutated = False
         for n, (kind, line, data) in enumerate(tape.entries):
-            self.lines.append("    #" + line.rstrip())
+            if n in quiet_from:
+                self.emit("with errstate(over='ignore'):  # (for the sigmoids' exp; see plan_quiet)")
+                self.indent += 1
+            self.emit("#" + line.rstrip()[1:])
             if n in dead:
                 self.lines[-1] += "  (not needed)"
                 self.unassigned.update(data["writes"])
@@ -457,6 +470,8 @@ class _Writer:
                      and self.large(i)]
             if drops:
                 self.emit("del " + ", ".join(f"v{i}" for i in sorted(set(drops))))
+            if n in quiet_to:
+                self.indent -= 1
         self.emit(f"return {self.output_src(tape.output)}")
         body = self.lines[body_start:]
         del self.lines[body_start:]
@@ -465,15 +480,14 @@ class _Writer:
             wraps.append((["sw = PER_THREAD.switches; grad_mode = sw.grad_enabled; "
                            "sw.grad_enabled = False"], "sw.grad_enabled = grad_mode"))
             self.ns["PER_THREAD"] = _PER_THREAD
-        # NOTE: eager runs each small product on one BLAS thread, switching the count around every
-        # product (threads.matmul); when all of them are small the replay switches once
-        blas = threads._blas()
-        if tape.small_products and blas is not None:
-            self.ns["blas"] = blas
-            wraps.append((["blas_before = blas.get_num_threads() if FIXED() is None else 1",
-                           "if blas_before != 1: blas.set_num_threads(1)"],
-                          "if blas_before != 1: blas.set_num_threads(blas_before)"))
-            self.ns["FIXED"] = lambda: threads._fixed
+        # NOTE: eager runs a small product on one BLAS thread, and the switch is sticky (see
+        # threads.matmul): when all products are small the replay's first one goes through
+        # threads.matmul (which switches if needed) and the others are plain `@`
+        if tape.small_products and threads._blas() is not None:
+            self.ns["threads"] = threads
+            first = [f"if threads._restore is None and threads._fixed is None: "
+                     f"blas_matmul({self.const(_TINY)}, {self.const(_TINY)})"]
+            body = ["    " + line for line in first] + body
         for enter, leave in reversed(wraps):
             body = (["    " + line for line in enter] + ["    try:"]
                     + ["    " + line for line in body] + ["    finally:", "        " + leave])
@@ -536,6 +550,99 @@ class _Writer:
                 none.discard(key)
         self.direct = {sink for sink, hits in accs.items() if all(hits)}
 
+    def plan_updates(self):
+        """Optimizer updates come in runs, one per increment_version call (a parameter group);
+        the replay writes each run at its last entry, with one version bump for the run."""
+        self.runs, run = {}, []
+        entries = self.tape.entries
+        for n, (kind, _, data) in enumerate(entries):
+            if kind != "update":
+                continue
+            run.append(data)
+            nxt = entries[n + 1] if n + 1 < len(entries) else None
+            if nxt is None or nxt[0] != "update" or nxt[2]["bump"] != data["bump"]:
+                self.runs[id(data)] = run
+                run = []
+        self.with_grad = set()  # leaves whose .grad is known to be set here (a tape's order)
+
+    def plan_twins(self, readers):
+        """x * x: Mul's backward makes g * x twice, and the engine adds the two. The replay
+        makes it once and adds it to itself: the same numbers (a + a is exactly 2a)."""
+        from .ops import Mul
+
+        made_by = {}
+        for n, (kind, _, data) in enumerate(self.tape.entries):
+            for o in data.get("writes", ()):
+                made_by[o] = n
+            if kind != "add" or readers.get(data["writes"][0]) is None:
+                continue
+            a, b = data["reads"]
+            m = made_by.get(a)
+            if a == b or m is None or made_by.get(b) != m or readers.get(a) != [n] or \
+                    readers.get(b) != [n]:
+                continue
+            bwd = self.tape.entries[m][2]
+            fwd = self.inline.get(bwd["reads"][0]) if self.tape.entries[m][0] == "bwd" else None
+            if fwd is not None and fwd["cls"] is Mul and isinstance(fwd["inputs"][0], _Slot) \
+                    and fwd["inputs"][0].i == getattr(fwd["inputs"][1], "i", None):
+                self.twins[b] = a
+
+    def plan_scalar_grads(self, readers, keep):
+        """Sum's backward broadcasts a 0-d gradient to the input's shape (an array of one
+        value); where every use of it multiplies it with an array of that shape (Mul's, Sigmoid's,
+        Tanh's, Relu's backward), the replay multiplies with the 0-d array instead: the same
+        numbers, without making the array."""
+        from .ops import Mul, Relu, Sigmoid, Sum, Tanh
+
+        for kind, _, data in self.tape.entries:
+            fwd = self.inline.get(data["reads"][0]) if kind == "bwd" else None
+            if fwd is None or fwd["cls"] is not Sum or not data["writes"] or \
+                    self.shape(data["reads"][1]) != () or data["writes"][0] in keep:
+                continue
+            o = data["writes"][0]
+            full = self.shape(o)
+            ok = bool(readers.get(o))
+            for n in readers.get(o, ()):
+                kind2, _, use = self.tape.entries[n]
+                user = self.inline.get(use["reads"][0]) if kind2 == "bwd" else None
+                if user is None or use["reads"][1] != o or user["cls"] not in (Mul, Sigmoid, Tanh, Relu) \
+                        or o in [t.i for t in _slots_in(user["inputs"])]:
+                    ok = False
+                elif user["cls"] is Mul:
+                    for k, need in enumerate(use["needs"]):
+                        other = user["inputs"][1 - k]
+                        if need and not (isinstance(other, _Slot) and self.shape(other.i) == full):
+                            ok = False
+            if ok:
+                self.scalar_grads.add(o)
+
+    def plan_quiet(self, dead):
+        """Sigmoid's forward silences exp's overflow (its limit 0 is right) in a `with
+        np.errstate` block, which costs as much as four small numpy calls. Sigmoids with only
+        inline forward ops and loads between them share one block.
+        NOTE: so an overflow in a product or sum between two sigmoids is not warned about (nor
+        raised under np.seterr(over='raise')) in a replay; the numbers are the same as eager's.
+        (Hand-written numpy does the same: one errstate around the whole step.)"""
+        from .ops import Sigmoid
+
+        starts, ends, run, last = set(), set(), None, None
+        for n, (kind, _, data) in enumerate(self.tape.entries):
+            if n in dead:
+                continue
+            inline = kind == "fwd" and self.fwd_code[id(data)] is not None
+            if inline and data["cls"] is Sigmoid:
+                run = n if run is None else run
+                last = n
+            elif not (inline or kind == "load") and run is not None:
+                if last != run:
+                    starts.add(run)
+                    ends.add(last)
+                run = None
+        if run is not None and last != run:
+            starts.add(run)
+            ends.add(last)
+        return starts, ends
+
     def large(self, s):
         info = self.tape.info.get(s)
         if info is None:  # an op's context (it holds saved arrays), a sink
@@ -555,15 +662,22 @@ class _Writer:
         return self.src(template)
 
     def emit_checks(self):
-        """The leaves and optimizers must be as traced (else: trace again)."""
+        """The leaves and optimizers must be as traced (else: trace again): the leaves' shapes,
+        dtypes and requires_grad in one comparison; each optimizer's groups (the very dicts the
+        updates below read) and their parameters, by identity."""
+        now, then = [], []
         for t, shape, dtype, requires_grad in self.tape.leaves.values():
             name = self.const(t, "leaf")
-            self.emit(f"d = {name}.data")
-            self.emit(f"if d.shape != {shape!r} or d.dtype != {self.const(dtype, 'dt')} or "
-                      f"{name}.requires_grad is not {requires_grad}: raise Stale")
-        for opt, ids in self.tape.optimizers.values():
-            self.emit(f"if [id(p) for g in {self.const(opt, 'opt')}.param_groups for p in "
-                      f"g['params']] != {self.const(ids, 'ids')}: raise Stale")
+            now.append(f"{name}.data.shape, {name}.data.dtype, {name}.requires_grad, ")
+            then += [shape, dtype, requires_grad]
+        if now:
+            self.emit(f"if ({''.join(now)}) != {self.const(tuple(then), 'traced')}: raise Stale")
+        for opt, groups in self.tape.optimizers.values():
+            self.emit(f"if list(map(id, {self.const(opt, 'opt')}.param_groups)) != "
+                      f"{self.const([id(g) for g, _ in groups], 'ids')}: raise Stale")
+            for group, ids in groups:
+                self.emit(f"if list(map(id, {self.const(group, 'group')}['params'])) != "
+                          f"{self.const(ids, 'ids')}: raise Stale")
 
     # --------------------------------------------------------------------- entry kinds ----
     def _load(self, d, mutated):
@@ -621,11 +735,12 @@ class _Writer:
             for index, g in parts:
                 self.emit(f"v{o}[{self.const(index)}] = v{g}")
         else:
-            self.emit(f"v{o} = v{a} + v{b}")
+            self.emit(f"v{o} = v{a} + v{self.twins.get(b, b)}")
 
     def _acc(self, d, mutated):
         sink, g = d["reads"]
         leaf = self.leaf(d["leaf"])
+        self.with_grad.add(_leaf_key(d["leaf"]))
         if sink in self.direct:  # (see plan_accumulation)
             value = f"v{g}" if self.tape.info[g][2] else f"asarray(v{g})"
             value = f"array({value}, copy=True)" if d["copied"] else value
@@ -650,24 +765,49 @@ class _Writer:
             self.unassigned.add(o)
 
     def _update(self, d, mutated):
-        opt, group = self.const(d["optimizer"], "opt"), self.const(d["group"], "group")
-        upd = self.const(d["optimizer"].update, "update")
-        self.generic = True
-        self.emit(f"p = {self.leaf(d['leaf'])}; gr = p._grad")
-        if type(d["optimizer"]).update is SGD.update:  # SGD.update's plain descent, inline
-            self.emit("if gr is not None:")
-            self.emit(f"    if not ({group}['momentum'] or {group}['weight_decay'] or "
-                      f"{group}['maximize']): p.data -= {group}['lr'] * gr.data")
-            self.emit(f"    else: {upd}(p, gr.data, {opt}.state[p], {group})")
-            self.emit("    incv(p)")
+        run = self.runs.get(id(d))
+        if run is None:  # (written with the last update of its run)
             return
-        self.emit(f"if gr is not None: {upd}(p, gr.data, {opt}.state[p], {group}); incv(p)")
+        opt, group = self.const(d["optimizer"], "opt"), self.const(d["group"], "group")
+        leaves = [self.leaf(u["leaf"]) for u in run]
+        known = all(_leaf_key(u["leaf"]) in self.with_grad for u in run)
+        upd = self.const(d["optimizer"].update, "update")
+        plain = type(d["optimizer"]).update is SGD.update
+        self.generic = True
+        if known:  # every .grad was set earlier in this step: no None checks, one bump
+            if plain:  # SGD.update's plain descent, inline (its condition checked once)
+                self.emit(f"if not ({group}['momentum'] or {group}['weight_decay'] or "
+                          f"{group}['maximize']):")
+                self.emit(f"    lr = {group}['lr']")
+                for p in leaves:
+                    self.emit(f"    {p}.data -= lr * {p}._grad.data")
+                self.emit("else:")
+                self.emit(f"    for p in ({''.join(p + ', ' for p in leaves)}):")
+                self.emit(f"        {upd}(p, p._grad.data, {opt}.state[p], {group})")
+            else:
+                for p in leaves:
+                    self.emit(f"{upd}({p}, {p}._grad.data, {opt}.state[{p}], {group})")
+            self.emit(f"incv({', '.join(leaves)})")
+            return
+        self.emit("bumped = []")
+        for p in leaves:
+            self.emit(f"p = {p}; gr = p._grad")
+            self.emit("if gr is not None:")
+            if plain:
+                self.emit(f"    if not ({group}['momentum'] or {group}['weight_decay'] or "
+                          f"{group}['maximize']): p.data -= {group}['lr'] * gr.data")
+                self.emit(f"    else: {upd}(p, gr.data, {opt}.state[p], {group})")
+            else:
+                self.emit(f"    {upd}(p, gr.data, {opt}.state[p], {group})")
+            self.emit("    bumped.append(p)")
+        self.emit("if bumped: incv(*bumped)")
 
     def _rebind(self, d, mutated):
         self.emit(f"t = {self.leaf(d['leaf'])}; t.data = v{d['reads'][0]}; mark(t)")
 
     def _setgrad(self, d, mutated):
         leaf = self.leaf(d["leaf"])
+        (self.with_grad.discard if d["value"] is None else self.with_grad.add)(_leaf_key(d["leaf"]))
         if d["value"] is None:
             self.emit(f"{leaf}._grad = None")
         else:
@@ -678,6 +818,8 @@ class _Writer:
         cls, o, c = d["cls"], d["writes"][0], d["ctx_slot"]
         code = self.fwd_code[id(d)]
         if code is not None:
+            if self.indent and code[0].startswith("with errstate"):  # in a shared block already
+                code = [line[4:] for line in code[1:]]
             for line in [f"OUT = {code}"] if isinstance(code, str) else code:
                 self.emit(line.replace("OUT", f"v{o}"))
             return
@@ -703,6 +845,9 @@ class _Writer:
         if outs and outs[0] in self.absorbed:  # written by a later scatter (see plan_scatters)
             self.unassigned.add(outs[0])
             return
+        if outs and outs[0] in self.scalar_grads:  # (see plan_scalar_grads)
+            self.emit(f"v{outs[0]} = v{g}  # 0-d: broadcast where it is used")
+            return
         if fwd is not None:
             grads = _KERNELS[fwd["cls"]][1](self, fwd, g)
             n = 0
@@ -710,9 +855,12 @@ class _Writer:
             for k, (meta, need) in enumerate(zip(metas, needs)):
                 if need and grads[k] is not None:
                     expr, shape = grads[k] if isinstance(grads[k], tuple) else (grads[k], gshape)
-                    self.emit(f"v{outs[n]} = {expr}" + ("; del e" if expr == "e" else ""))
-                    # (0-d arithmetic gives numpy scalars: the engine makes them arrays)
-                    self.finish_grad(outs[n], shape, meta, scalar=shape == () and expr != f"v{g}")
+                    if outs[n] in self.twins:  # x * x: the second gradient is the first's twin
+                        self.unassigned.add(outs[n])
+                    else:
+                        # (0-d arithmetic gives numpy scalars: the engine makes them arrays)
+                        self.finish_grad(outs[n], expr, shape, meta,
+                                         scalar=shape == () and expr != f"v{g}")
                     n += 1
             assert n == len(outs), name
             return
@@ -726,22 +874,23 @@ class _Writer:
                 n += 1
         self.emit("del r")
 
-    def finish_grad(self, s, gshape, meta, scalar):
-        """The engine's `_as_input_grad` for an inline gradient, written out for known shapes:
-        a numpy scalar made an array, then the sum over broadcast axes."""
+    def finish_grad(self, s, expr, gshape, meta, scalar):
+        """`v<s> = expr` as the engine's `_as_input_grad` makes it, written out for known shapes:
+        a numpy scalar made an array, then the sum over broadcast axes (`grad.sum(...)` in
+        autograd.unbroadcast: the same add.reduce, called directly)."""
+        temporary = expr == "e"  # (a kernel's scratch name: deleted once used)
         if scalar:
-            self.emit(f"v{s} = asarray(v{s})")
+            expr = f"asarray({expr})"
         shape = meta.shape
-        if gshape == shape:
-            return
         extra = len(gshape) - len(shape)
         ones = tuple(i + extra for i, n in enumerate(shape) if n == 1 and gshape[i + extra] != 1)
-        if ones:
-            self.emit(f"v{s} = v{s}.sum(axis={tuple(range(extra)) + ones!r}, keepdims=True)")
+        if gshape != shape and ones:
+            expr = f"add_reduce({expr}, axis={tuple(range(extra)) + ones!r}, keepdims=True)"
             if extra:
-                self.emit(f"v{s} = v{s}.reshape({shape!r})")
-        elif extra:
-            self.emit(f"v{s} = v{s}.sum(axis={tuple(range(extra))!r})")
+                expr += f".reshape({shape!r})"
+        elif gshape != shape and extra:
+            expr = f"add_reduce({expr}, axis={tuple(range(extra))!r})"
+        self.emit(f"v{s} = {expr}" + ("; del e" if temporary else ""))
 
 
 def _leaf_key(ref):
@@ -850,8 +999,8 @@ def _matmul_fwd(w, d):
                                         for t in ins[:2]):
         return None
     x, y = (f"v{t.i}" for t in ins[:2])
-    a = f"{x}.swapaxes(-1, -2)" if st.get("transpose_a") else x
-    b = f"{y}.swapaxes(-1, -2)" if st.get("transpose_b") else y
+    a = f"{x}.T" if st.get("transpose_a") else x  # (.T is swapaxes(-1, -2) on these 2-D arrays)
+    b = f"{y}.T" if st.get("transpose_b") else y
     product = _product(w, a, b)
     if len(ins) == 2:
         return product
@@ -860,6 +1009,9 @@ def _matmul_fwd(w, d):
     if not (isinstance(bias, _Slot) and w.shape(bias.i) == w.shape(out)[-1:]):
         return None
     return [f"OUT = {product}", f"OUT += v{bias.i}"]
+
+
+_TINY = np.ones((1, 1), np.float32)  # (a product that makes threads.matmul switch: _Writer.write)
 
 
 def _product(w, a, b):
@@ -872,9 +1024,8 @@ def _matmul_bwd(w, d, g):
     ta, tb = d["settings"].get("transpose_a", False), d["settings"].get("transpose_b", False)
     gr = f"v{g}"
 
-    def mm(a, b, t_a=False, t_b=False):
-        return _product(w, f"{a}.swapaxes(-1, -2)" if t_a else a,
-                        f"{b}.swapaxes(-1, -2)" if t_b else b)
+    def mm(a, b, t_a=False, t_b=False):  # (all 2-D: .T is swapaxes(-1, -2))
+        return _product(w, f"{a}.T" if t_a else a, f"{b}.T" if t_b else b)
     gx = mm(gr, y, t_b=not tb) if not ta else mm(y, gr, t_a=tb, t_b=True)
     gy = mm(x, gr, t_a=not ta) if not tb else mm(gr, x, t_a=True, t_b=ta)
     shapes = [w.shape(t.i) for t in d["inputs"][:2]]
@@ -1268,11 +1419,12 @@ class _Recorder:
             owner, group = frame.f_locals.get("self"), frame.f_locals.get("group")
             if (isinstance(owner, Optimizer) and type(owner).step is Optimizer.step
                     and isinstance(group, dict) and any(p is tensor for p in group["params"])):
-                ids = [id(p) for g in owner.param_groups for p in g["params"]]
-                self.tape.optimizers[id(owner)] = (owner, ids)
+                self.tape.optimizers[id(owner)] = (owner, [(g, [id(p) for p in g["params"]])
+                                                           for g in owner.param_groups])
+                # (one increment_version call bumps a group's tensors to one new version)
                 self.emit("update", f"{type(owner).__name__}.update(tensor"
                           f"{list(tensor.shape)})", optimizer=owner, group=group,
-                          leaf=self.leaf_ref(tensor))
+                          leaf=self.leaf_ref(tensor), bump=tensor._version)
                 self.written.add(id(tensor))
                 return
             frame = frame.f_back
