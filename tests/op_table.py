@@ -235,7 +235,8 @@ OPS = [
     # ---------------------------------------------------------------------- conv / pooling ----
     OpSpec("conv2d", lambda x, w, b: x.conv2d(w, b, stride=2, padding=1),
            lambda x, w, b: _conv_ref(x, w, b, 2, 1), arity=3, kind="fixed",
-           shapes=((2, 2, 5, 4), (3, 2, 3, 2), (3,)), covers=("SlidingWindow", "FoldWindows")),
+           shapes=((2, 2, 5, 4), (3, 2, 3, 2), (3,)),
+           covers=("Conv2d", "SlidingWindow", "FoldWindows")),
     OpSpec("conv2d_plain", lambda x, w: x.conv2d(w),
            lambda x, w: _conv_ref(x, w, np.zeros(w.shape[0]), 1, 0), arity=2, kind="fixed",
            shapes=((1, 1, 4, 4), (2, 1, 2, 2)), covers=("conv2d",)),

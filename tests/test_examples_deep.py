@@ -262,7 +262,10 @@ def test_conv2d_matches_reference_on_a_network_sized_batch():
                 ref[:, :, i, j] = np.tensordot(patch, w, axes=([1, 2, 3], [1, 2, 3])) + b
         assert out.shape == ref.shape and out.dtype == np.float32
         np.testing.assert_allclose(out.numpy(), ref, rtol=1e-4, atol=1e-4)
-    assert Tensor(x).conv2d(Tensor(w)).data.flags.c_contiguous  # no transposed view comes out
+    # channels-last in memory (ops.Conv2d's layout: what the next convolution reads fastest), and
+    # no copy on the way out: the product's own array seen through a transpose
+    out = Tensor(x).conv2d(Tensor(w)).data
+    assert out.transpose(0, 2, 3, 1).flags.c_contiguous and out.base is not None
 
 
 def test_conv2d_gradients_and_second_derivatives_on_a_batch():

@@ -421,13 +421,18 @@ def _translate(b: _Builder, i: int) -> str:
         return _getitem(b, i, args()[0], b.source_value(step.refs[0]).shape)
     if name == "SlidingWindow":
         return _sliding_window(b, i, args()[0], b.source_value(step.refs[0]).shape)
+    if name == "Conv2d":  # ONNX's Conv is the same cross-correlation (one group, zero padding)
+        (ph, pw) = b.setting(i, "padding")
+        return b.node("Conv", args(), strides=[int(v) for v in b.setting(i, "stride")],
+                      pads=[int(ph), int(pw), int(ph), int(pw)],
+                      dilations=[int(v) for v in b.setting(i, "dilation")], group=1)
     raise ExportError(f"the op {name} (op {i} of {len(b.ref.steps)}) has no ONNX translation here "
                       "(supported: " + ", ".join(sorted(SUPPORTED_OPS)) + ")")
 
 
 SUPPORTED_OPS = frozenset(_ELEMENTWISE) | {
     "Cast", "LogSoftmax", "Where", "Sum", "Max", "Reshape", "Permute", "Expand", "Concatenate",
-    "Pad", "MatMul", "GetItem", "SlidingWindow"}
+    "Pad", "MatMul", "GetItem", "SlidingWindow", "Conv2d"}
 
 
 def _axes(axis, ndim):

@@ -23,6 +23,7 @@ from .ops import (
     Arctan,
     Cast,
     Concatenate,
+    Conv2d,
     Cos,
     Cumprod,
     Cumsum,
@@ -928,6 +929,15 @@ class Tensor(Node):
     def _windows(self, kernel, stride, padding, pad_value, dilation=(1, 1), extra=(0, 0)):
         """(N, C, H, W) -> padded sliding windows (N, C, out_h, out_w, kh, kw); `extra` pads the
         bottom and right further (pooling's ceil_mode)."""
+        self._check_window(kernel, padding, dilation)
+        (ph, pw), (kh, kw), (dh, dw) = _pair(padding), _pair(kernel), _pair(dilation)
+        widths = ((0, 0), (0, 0), (ph, ph + extra[0]), (pw, pw + extra[1]))
+        x = self.pad(widths, constant_values=pad_value) if ph or pw or any(extra) else self
+        settings = {"dilation": (dh, dw)} if (dh, dw) != (1, 1) else {}
+        return SlidingWindow.apply(x, window=(kh, kw), stride=_pair(stride), **settings)
+
+    def _check_window(self, kernel, padding, dilation):
+        """Refuse a non-4-D input, or a window that does not fit in the padded plane."""
         if self.ndim != 4:
             raise ValueError(f"expected a 4-D input (N, C, H, W), got shape {self.shape}")
         (ph, pw), (kh, kw), (dh, dw) = _pair(padding), _pair(kernel), _pair(dilation)
@@ -935,10 +945,6 @@ class Tensor(Node):
         if dh * (kh - 1) + 1 > h + 2 * ph or dw * (kw - 1) + 1 > w + 2 * pw:
             raise ValueError(f"kernel_size {(kh, kw)} (dilation {(dh, dw)}) is larger than the "
                              f"input's {h}x{w} plane (padded by {(ph, pw)}); the output would be empty")
-        widths = ((0, 0), (0, 0), (ph, ph + extra[0]), (pw, pw + extra[1]))
-        x = self.pad(widths, constant_values=pad_value) if ph or pw or any(extra) else self
-        settings = {"dilation": (dh, dw)} if (dh, dw) != (1, 1) else {}
-        return SlidingWindow.apply(x, window=(kh, kw), stride=_pair(stride), **settings)
 
     def _batched(self, name, ndim=4):
         """The input with a batch axis (PyTorch accepts one sample without it), and whether it
@@ -976,6 +982,12 @@ class Tensor(Node):
         if kh < 1 or kw < 1:
             raise ValueError(f"conv2d: the kernel (weight of shape {tuple(weight.shape)}) is empty")
         _check_bias("conv2d", bias, out_c)
+        if (groups == 1 and x.dtype == weight.dtype and x.dtype.kind == "f"
+                and (bias is None or isinstance(bias, Tensor) and bias.dtype == x.dtype)):
+            x._check_window((kh, kw), padding, dilation)
+            args = (x, weight) if bias is None else (x, weight, bias)
+            out = Conv2d.apply(*args, stride=stride, padding=padding, dilation=dilation)
+            return out[0] if unbatched else out
         cols = x._windows((kh, kw), stride, padding, 0.0, dilation)  # (N, C, oh, ow, kh, kw)
         n, _, oh, ow = cols.shape[:4]
         # NOTE: im2col as (N, C*kh*kw, oh*ow), not (N*oh*ow, C*kh*kw): the copy reads whole rows
