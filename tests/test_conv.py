@@ -250,3 +250,87 @@ def test_conv_family_on_an_empty_batch(call):
     assert out.shape == (0, *one.shape[1:])
     out.sum().backward()
     assert x.grad.shape == x.shape
+
+
+# ------------------------------------------------------------------ ops.Conv2d (issue 11) ----
+CONV2D_GEOMETRIES = [dict(), dict(stride=2, padding=1), dict(stride=(1, 3), padding=(2, 0)),
+                     dict(dilation=(2, 1), padding=(0, 1)), dict(stride=3, dilation=2, padding=2)]
+
+
+@pytest.mark.parametrize("kw", CONV2D_GEOMETRIES, ids=str)
+def test_conv2d_primitive_matches_torch_and_its_gradients_check(kw):
+    """groups=1 float convolutions run as the one primitive ops.Conv2d: its values and all three
+    gradients against PyTorch (float64 and float32), gradcheck, and gradgradcheck (the recorded
+    backward is the composite's)."""
+    torch = pytest.importorskip("torch")
+    from tinygrad_lite.gradcheck import gradcheck, gradgradcheck
+
+    rng = np.random.default_rng(6)
+    x, w, b = rng.standard_normal((3, 4, 9, 8)), rng.standard_normal((5, 4, 3, 2)), rng.standard_normal(5)
+    ours = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+    out = ours[0].conv2d(*ours[1:], **kw)
+    assert out._ctx is not None and type(out._ctx).__name__ == "Conv2d"
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    ref = torch.nn.functional.conv2d(*theirs, **kw)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+    up = rng.standard_normal(out.shape)
+    (out * Tensor(up)).sum().backward()
+    (ref * torch.tensor(up)).sum().backward()
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o.grad.data, t.grad.numpy(), rtol=1e-9, atol=1e-12)
+    out32 = Tensor(x.astype(np.float32)).conv2d(Tensor(w.astype(np.float32)),
+                                                Tensor(b.astype(np.float32)), **kw)
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32.data, ref.detach().numpy(), rtol=1e-5, atol=1e-5)
+    small = [Tensor(a, requires_grad=True) for a in (x[:2, :, :7, :6], w, b)]
+    fn = lambda x_, w_, b_: x_.conv2d(w_, b_, **kw)  # noqa: E731
+    assert gradcheck(fn, small)
+    assert gradgradcheck(fn, small)
+
+
+def test_conv2d_primitive_output_is_channels_last_and_any_input_layout_gives_the_same():
+    """The product comes out channels-last (no transposing copy); the input may be laid out
+    either way (a channels-last input is read as it is) with the same numbers."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 6, 7)).astype(np.float32)
+    w = Tensor(rng.standard_normal((4, 3, 3, 3)).astype(np.float32))
+    out = Tensor(x).conv2d(w)
+    assert out.data.transpose(0, 2, 3, 1).flags.c_contiguous
+    x_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    np.testing.assert_array_equal(Tensor(x_last).conv2d(w).data, out.data)
+    again = out.relu().conv2d(Tensor(rng.standard_normal((2, 4, 2, 2)).astype(np.float32)))
+    assert again.data.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def test_conv2d_primitive_split_over_threads_gives_the_one_thread_numbers(monkeypatch):
+    """Chunks of images dealt out to two workers (tg.set_num_threads(2)), each chunk small so
+    there are many: the same values and gradients as one worker, to float rounding of the
+    weight's and bias's sums (added up per worker)."""
+    from tinygrad_lite import ops, threads
+
+    rng = np.random.default_rng(8)
+    x, w, b = (rng.standard_normal(s) for s in ((7, 3, 8, 8), (4, 3, 3, 3), (4,)))
+    monkeypatch.setattr(ops, "_CONV_CHUNK", 1)  # one image per chunk
+    results = []
+    for count in (1, 2):
+        monkeypatch.setattr(threads, "split_count", lambda macs, count=count: count)
+        ts = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+        out = ts[0].conv2d(ts[1], ts[2], padding=1)
+        (out * out).sum().backward()
+        results.append([out.data, *(t.grad.data for t in ts)])
+    for one, two in zip(*results):
+        np.testing.assert_allclose(two, one, rtol=1e-12, atol=1e-12)
+    before = threads.get_num_threads()
+    assert threads.split_map(len, [[1], [2, 3], []], 2) == [1, 2, 0]
+    assert threads.get_num_threads() == before  # the BLAS count is given back
+
+
+def test_conv2d_of_integers_or_mixed_dtypes_keeps_the_composite_path():
+    """Integer inputs, mixed float widths and groups > 1 stay on the composite (SlidingWindow +
+    MatMul), which follows numpy's dtype rules."""
+    x = Tensor(np.arange(2 * 2 * 4 * 4).reshape(2, 2, 4, 4))
+    out = x.conv2d(Tensor(np.ones((3, 2, 2, 2), dtype=np.int64)))
+    assert out.dtype == np.int64
+    assert out.data[0, 0, 0, 0] == sum([0, 1, 4, 5, 16, 17, 20, 21])
+    mixed = Tensor(np.ones((1, 2, 3, 3), np.float32)).conv2d(Tensor(np.ones((1, 2, 2, 2))))
+    assert mixed.dtype == np.float64 and mixed.data.max() == 8.0

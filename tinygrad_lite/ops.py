@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from . import threads as _threads
 from .autograd import Function, Node
 from .threads import matmul as _blas_matmul  # one BLAS thread for small products
 
@@ -776,12 +777,16 @@ class Conv2d(Primitive):
         oh, ow = win.shape[1:3]
         w2 = w.transpose(0, 2, 3, 1).reshape(o, -1)  # columns (kh, kw, C), as the windows
         out = xp.empty((n, oh, ow, o), dtype=np.result_type(x, w))
-        buf = None
-        for s in _conv_chunks(win):
-            cols, buf = _im2col(win[s], buf)
-            xp.matmul(cols, w2.T, out=out[s].reshape(-1, o))
-        if bias is not None:
-            out += bias
+
+        def run(chunks):
+            buf = None
+            for c in chunks:
+                cols, buf = _im2col(win[c], buf)
+                part = xp.matmul(cols, w2.T, out=out[c].reshape(-1, o))
+                if bias is not None:
+                    part += bias  # while the chunk is in cache
+
+        _split_map(run, win, w2.size)
         return out.transpose(0, 3, 1, 2)
 
     @staticmethod
@@ -792,45 +797,55 @@ class Conv2d(Primitive):
         if not isinstance(grad, np.ndarray):
             return _conv2d_grads_recorded(grad, x, w, needs, s["stride"], s["padding"],
                                           s["dilation"])
-        nx, nw = needs[0], needs[1]
+        nx, nw, nb = needs[0], needs[1], len(needs) == 3 and needs[2]
         (kh, kw), (sh, sw), (dh, dw), (ph, pw) = w.shape[2:], s["stride"], s["dilation"], s["padding"]
         o = w.shape[0]
         win, padded = _conv_windows(x, (kh, kw), s["stride"], s["padding"], s["dilation"])
         n, oh, ow = win.shape[:3]
-        rows = oh * ow
+        rows, dtype = oh * ow, grad.dtype
         g2 = xp.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, o)  # free: channels-last
-        gw2 = xp.zeros((o, kh * kw * w.shape[1]), dtype=grad.dtype) if nw else None
-        gxh = xp.zeros(padded, dtype=grad.dtype) if nx else None
+        gxh = xp.zeros(padded, dtype=dtype) if nx else None
         # NOTE: the input's gradient tap by tap, (kh*kw, O, C) matrices in one batched matmul: each
         # tap's (pixels, C) block is then contiguous and col2im adds whole image rows (ow * C
         # values at a time). One (pixels, kh*kw*C) product leaves C-long runs to add: 3x slower.
         taps = w.transpose(2, 3, 0, 1).reshape(kh * kw, o, -1) if nx else None
-        buf = dbuf = None
-        for c in _conv_chunks(win):
-            g = g2[c.start * rows:c.stop * rows]
-            if nw:
-                cols, buf = _im2col(win[c], buf)
-                gw2 += g.T @ cols
-            if nx:
-                size = kh * kw * g.shape[0] * taps.shape[2]
-                if dbuf is None or dbuf.size < size:
-                    dbuf = xp.empty(size, dtype=grad.dtype)
-                dcols = xp.matmul(g, taps, out=dbuf[:size].reshape(kh * kw, g.shape[0], -1))
-                dcols = dcols.reshape(kh, kw, c.stop - c.start, oh, ow, -1)
-                part = gxh[c]
-                for i in range(kh):  # col2im: kh*kw strided adds of whole (oh, ow, C) blocks
-                    for j in range(kw):
-                        part[:, i * dh:i * dh + sh * (oh - 1) + 1:sh,
-                             j * dw:j * dw + sw * (ow - 1) + 1:sw] += dcols[i, j]
-        gx = gw = None
+
+        def run(chunks):  # -> this worker's share of the weight's and the bias's gradients
+            gw2 = xp.zeros((o, w.size // o), dtype=dtype) if nw else None
+            gb = xp.zeros(o, dtype=dtype) if nb else None
+            buf = dbuf = None
+            for c in chunks:
+                g = g2[c.start * rows:c.stop * rows]
+                if nb:
+                    gb += g.sum(axis=0)
+                if nw:
+                    cols, buf = _im2col(win[c], buf)
+                    gw2 += g.T @ cols
+                if nx:
+                    size = kh * kw * g.shape[0] * taps.shape[2]
+                    if dbuf is None or dbuf.size < size:
+                        dbuf = xp.empty(size, dtype=dtype)
+                    dcols = xp.matmul(g, taps, out=dbuf[:size].reshape(kh * kw, g.shape[0], -1))
+                    dcols = dcols.reshape(kh, kw, c.stop - c.start, oh, ow, -1)
+                    part = gxh[c]
+                    for i in range(kh):  # col2im: kh*kw strided adds of whole (oh, ow, C) blocks
+                        for j in range(kw):
+                            part[:, i * dh:i * dh + sh * (oh - 1) + 1:sh,
+                                 j * dw:j * dw + sw * (ow - 1) + 1:sw] += dcols[i, j]
+            return gw2, gb
+
+        shares = _split_map(run, win, w.size * (nx + nw))
+        gx = gw = gb = None
         if nx:
             h, wd = x.shape[2:]
             gx = gxh[:, ph:ph + h, pw:pw + wd].transpose(0, 3, 1, 2)
+        for share in shares[1:]:  # the workers' shares (one worker: nothing to add)
+            shares[0] = tuple(a + b if a is not None else None for a, b in zip(shares[0], share))
         if nw:
-            gw = gw2.reshape(o, kh, kw, -1).transpose(0, 3, 1, 2)
-        if len(needs) == 2:
-            return gx, gw
-        return gx, gw, (g2.sum(axis=0) if needs[2] else None)
+            gw = shares[0][0].reshape(o, kh, kw, -1).transpose(0, 3, 1, 2)
+        if nb:
+            gb = shares[0][1]
+        return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
 
 
 _CONV_CHUNK = 1 << 20  # bytes of im2col columns per chunk of images (see Conv2d)
@@ -858,12 +873,19 @@ def _conv_windows(x, kernel, stride, padding, dilation):
     return win, xh.shape
 
 
-def _conv_chunks(win):
-    """Slices of whole images, each with about _CONV_CHUNK bytes of im2col columns."""
+def _split_map(run, win, weights):
+    """`run` over the chunks of images of `win` (slices of whole images, each with about
+    _CONV_CHUNK bytes of im2col columns), the chunks dealt out in contiguous runs to as many
+    threads as the BLAS policy gives the whole product (`weights` multiply-adds per window);
+    returns each run's result."""
     n = win.shape[0]
     per_image = math.prod(win.shape[1:]) * win.itemsize
     step = max(1, min(n, _CONV_CHUNK // max(per_image, 1)))
-    return [slice(i, min(n, i + step)) for i in range(0, n, step)]
+    chunks = [slice(i, min(n, i + step)) for i in range(0, n, step)]
+    count = max(1, min(len(chunks), _threads.split_count(math.prod(win.shape[:3]) * weights)))
+    bounds = [len(chunks) * k // count for k in range(count + 1)]
+    parts = [chunks[a:b] for a, b in zip(bounds, bounds[1:])]
+    return _threads.split_map(run, parts, count)
 
 
 def _im2col(win, buf):

@@ -24,6 +24,7 @@ Without threadpoolctl, or with a BLAS it cannot control, everything here does no
 from __future__ import annotations
 
 import contextlib
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -112,6 +113,10 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     np.float64(24.0)
     """
     global _restore
+    if _restore is not None and a.size * b.size < SMALL_PRODUCT:
+        # NOTE: the common case, decided cheaply: the BLAS is on one thread already and the
+        # product is surely small (m*k*n <= a.size * b.size); 1.4% of a W1 step at batch 10
+        return a @ b
     if _fixed is not None:
         return a @ b
     # multiply-adds per matrix of the product (a.size is m * k for the common 2-D a)
@@ -135,3 +140,54 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # While the policy holds the BLAS on one thread: the count it had before (what a large product gets
 # back); None while the BLAS has its own count.
 _restore: int | None = None
+
+
+def split_count(multiply_adds: int) -> int:
+    """How many threads a large job made of independent pieces (conv2d's chunks of images, each
+    with its own small products) may use: the count `set_num_threads` pinned; else, under the
+    policy, the BLAS's own count when the whole job is not a small product; else one. One where
+    the BLAS cannot be controlled (its threads and ours would fight over the cores)."""
+    if _fixed is not None:
+        return _fixed
+    if multiply_adds < SMALL_PRODUCT:
+        return 1
+    blas = _blas()
+    if blas is None:
+        return 1
+    return int(_restore if _restore is not None else blas.get_num_threads())
+
+
+_pool = None  # the workers of split_map, made on first use
+_pool_lock = threading.Lock()
+
+
+def split_map(fn, parts: list, count: int) -> list:
+    """[fn(part) for part in parts], on `count` threads when count > 1 (numpy and the BLAS let go
+    of the GIL), the BLAS on one thread meanwhile so each worker's products stay on its own core.
+
+    NOTE: W6's convolutions as chunks of images: two workers each running one-thread products beat
+    one chunk after another with a two-thread BLAS (its threads wait for each other on every small
+    product: 1.6x slower than one thread on a loaded 2-core machine), and they also share the
+    im2col copies and the col2im adds, which a BLAS thread count does not touch.
+
+    >>> split_map(len, [[1], [2, 3]], 2)
+    [1, 2]
+    """
+    global _pool
+    if count <= 1 or len(parts) <= 1:
+        return [fn(part) for part in parts]
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < count:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="tinygrad_lite")
+        pool = _pool
+    blas = _blas()
+    before = blas.get_num_threads() if blas is not None else 1
+    if before != 1:
+        blas.set_num_threads(1)
+    try:
+        return list(pool.map(fn, parts))
+    finally:
+        if before != 1:
+            blas.set_num_threads(before)
