@@ -126,13 +126,15 @@ class Optimizer:
                 loss = closure()
         state, update = self.state, self.update
         for group in self.param_groups:
+            updated = []
             for p in group["params"]:
                 grad = p.grad
                 if grad is not None:  # (its shape was checked where it was assigned)
                     update(p, grad.data, state[p], group)
-                    # NOTE: bump p's version, as PyTorch's in-place update does: a graph recorded
-                    # before this step then refuses to backward (it would use the new values)
-                    increment_version(p)
+                    updated.append(p)
+            # bump the versions, as PyTorch's in-place updates do: a graph recorded before this
+            # step then refuses to backward (it would use the new values)
+            increment_version(*updated)
         return loss
 
     def update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
