@@ -52,11 +52,13 @@ import functools
 import gc
 import hashlib
 import math
+import operator
 import os
 import sys
 import threading
 import warnings
 import weakref
+import zlib
 from collections import OrderedDict
 from heapq import heappop, heappush
 
@@ -298,17 +300,25 @@ class Tape:
         self.args = []  # (slot, position of the argument, is a Tensor)
         self.output = None  # template of fn's return value
         self.run = None  # the compiled replay: run(args) -> fn's result
-        self.source = ""  # its Python source
+        self.packed = None  # once compiled: its lines and source, compressed (see compile)
         self.small_products = None  # True: matrix products, all below threads.SMALL_PRODUCT
 
     def __repr__(self):
-        return "\n".join([f"Tape: {len(self.entries)} entries, {self.nslots} slots"]
-                         + [line for _, line, _ in self.entries]
-                         + (["replayed by:", self.source] if self.source else []))
+        return "\n".join([f"Tape: {len(self.lines)} entries, {self.nslots} slots"] + self.lines
+                          + (["replayed by:", self.source] if self.source else []))
 
     @property
     def lines(self) -> list:
+        """The entries, one line each (what `print(tape)` shows above the source)."""
+        if self.entries is None:  # compiled (see compile)
+            text = zlib.decompress(self.packed).decode().split("\0")[0]
+            return text.split("\n") if text else []
         return [line for _, line, _ in self.entries]
+
+    @property
+    def source(self) -> str:
+        """The Python source of the compiled replay ("" before it is compiled)."""
+        return zlib.decompress(self.packed).decode().split("\0")[1] if self.packed else ""
 
     def same_as(self, other) -> str | None:
         """None if `other` (a second trace) recorded the same step, else where they differ."""
@@ -326,11 +336,13 @@ class Tape:
 
     def compile(self):
         """Write the replay as one Python function (see _Writer) and compile it."""
-        self.source, namespace = _Writer(self).write()
-        exec(compile(self.source, "<tg.jit replay>", "exec"), namespace)  # noqa: S102
+        source, namespace = _Writer(self).write()
+        exec(compile(source, "<tg.jit replay>", "exec"), namespace)  # noqa: S102
         self.run = namespace["replay"]
-        # what only the writer needed goes (the tape stays printable)
-        self.entries = [(kind, line, None) for kind, line, _ in self.entries]
+        # NOTE: what only the writer needed goes; the lines and the source stay, compressed (a
+        # fifth of their size): a jitted step should hold little more memory than an eager one
+        self.packed = zlib.compress(("\n".join(self.lines) + "\0" + source).encode())
+        self.entries = self.leaves = self.optimizers = self.args = self.output = None
         self.info, self.constants = {}, []
 
 
@@ -358,7 +370,8 @@ class _Writer:
                    "sink": _new_sink, "Stale": _Stale, "id": id, "bool": bool,
                    "BranchChanged": _BranchChanged, "JitError": JitError, "type": type,
                    "tuple": tuple, "incv": increment_version, "mark": mark_modified,
-                   "wrap": _wrap, "blas_matmul": threads.matmul, "rng": rng, "Tensor": Tensor}
+                   "blas_matmul": threads.matmul, "rng": rng, "Tensor": Tensor,
+                   "wrap": _HOLDER_TENSOR._from_op}  # wrap(array, None): a Tensor, no graph
         self.names = {}  # id(object) -> its name in ns
         self.lines = []
         self.inline = {}  # ctx slot -> the fwd entry's data, for ops written inline
@@ -399,7 +412,7 @@ class _Writer:
         self.lines.append("    " * (1 + self.indent) + line)
 
     def shape(self, s):
-        return self.tape.info[s][0]
+        return tuple(self.tape.info[s][0])
 
     def dtype(self, s):
         return self.tape.info[s][1]
@@ -647,12 +660,12 @@ class _Writer:
         info = self.tape.info.get(s)
         if info is None:  # an op's context (it holds saved arrays), a sink
             return True
-        shape, dtype, _ = info
+        shape, dtype, _ = info  # (shape: a list, see _Recorder.note)
         return math.prod(shape) * np.dtype(dtype).itemsize >= _SMALL
 
     def output_src(self, template):
         if isinstance(template, _TensorSlot):
-            return f"wrap(v{template.i})"
+            return f"wrap(v{template.i}, None)"
         if isinstance(template, tuple):
             return "(" + "".join(self.output_src(t) + ", " for t in template) + ")"
         if isinstance(template, list):
@@ -744,7 +757,7 @@ class _Writer:
         if sink in self.direct:  # (see plan_accumulation)
             value = f"v{g}" if self.tape.info[g][2] else f"asarray(v{g})"
             value = f"array({value}, copy=True)" if d["copied"] else value
-            self.emit(f"{leaf}._grad = wrap({value})")
+            self.emit(f"{leaf}._grad = wrap({value}, None)")
             o = d["writes"][0]
             if o in self.needed:
                 self.emit(f"v{o} = {leaf}._grad.data")
@@ -895,7 +908,7 @@ class _Writer:
 
 def _leaf_key(ref):
     kind, what = ref
-    return ref if kind == "arg" else id(what)
+    return ("arg", what) if kind == "arg" else id(what)
 
 
 def _new_sink(seeds):
@@ -904,10 +917,6 @@ def _new_sink(seeds):
     for seed in seeds:
         sink.handed.add(id(seed))
     return sink
-
-
-def _wrap(array):
-    return Tensor._from_op(_HOLDER_TENSOR, array, None)
 
 
 # --------------------------------------------------------------------------- inline kernels ----
@@ -1154,7 +1163,7 @@ class _Known:
         except TypeError:  # numpy scalars take no weak references: held
             def ref(array=array):
                 return array
-        self._slots[id(array)] = (ref, slot)
+        self._slots[id(array)] = [ref, slot]  # (a list: see _Recorder.note)
 
     def get(self, array):
         hit = self._slots.get(id(array))
@@ -1186,8 +1195,8 @@ class _Recorder:
         return self.tape.nslots - 1
 
     def emit(self, kind, line, reads=(), writes=(), **data):
-        data["reads"], data["writes"] = tuple(reads), tuple(writes)
-        self.tape.entries.append((kind, "  " + line, data))
+        data["reads"], data["writes"] = list(reads), list(writes)
+        self.tape.entries.append([kind, "  " + line, data])
 
     def register(self, array, where):
         """Know `array` (an entry's result) as a new slot; return it marked as traced."""
@@ -1196,13 +1205,15 @@ class _Recorder:
         s = self.slot()
         self.note(s, array)
         self.ids[array] = s
-        self.traced.append((weakref.ref(array), where))
+        self.traced.append([weakref.ref(array), where])
         return array, s
 
     def note(self, s, value):
         """Remember the shape and dtype slot `s` held when traced (the replay's code uses them)."""
-        self.tape.info[s] = (np.shape(value), _dtype(value), type(value) is np.ndarray or
-                             isinstance(value, _Traced))
+        # NOTE: lists, not tuples: the many small tuples a trace frees at once would stay in
+        # CPython's tuple free lists (counted by tracemalloc) for the rest of the run
+        self.tape.info[s] = [list(np.shape(value)), _dtype(value), type(value) is np.ndarray or
+                             isinstance(value, _Traced)]
 
     def leaf(self, t, where="?"):
         """A leaf tensor (a parameter, or a tensor made before it was used) read when used."""
@@ -1212,9 +1223,9 @@ class _Recorder:
             # NOTE: compared between the two traces, like any constant: a tensor made inside fn
             # from values the tape cannot see (numpy indexing with a tensor's values) would
             # otherwise be replayed stale
-            self.tape.constants.append((f"{where} (a tensor that does not require grad)", t.data))
+            self.tape.constants.append([f"{where} (a tensor that does not require grad)", t.data])
         if key not in self.first:
-            self.first[key] = (t, t.data, _digest(t.data))
+            self.first[key] = [t, t.data, _digest(t.data)]
             self.tape.leaves[key] = (weakref.ref(t), t.data.shape, t.data.dtype, t.requires_grad)
         self.emit("load", f"%{s} = load tensor{list(t.shape)}:{t.dtype}", writes=[s],
                   tensor=weakref.ref(t), value=t.data)
@@ -1226,8 +1237,8 @@ class _Recorder:
         """How a replay finds the leaf tensor `t`: an argument by position, else the object."""
         for pos, a in enumerate(self.args):
             if a is t:
-                return ("arg", pos)
-        return ("obj", t)
+                return ["arg", pos]
+        return ["obj", t]  # (lists: see note)
 
     def template(self, value, where):
         """An op's input or setting as a template: known arrays become slot references, other
@@ -1256,10 +1267,10 @@ class _Recorder:
                     f"tg.jit: at {where} an array made from a tensor's values by numpy code the "
                     "tape cannot record is used; write that computation with Tensor "
                     "operations, or move it out of the jitted function.")
-            self.tape.constants.append((where, value))
+            self.tape.constants.append([where, value])
             return value
         if isinstance(value, np.generic):
-            self.tape.constants.append((where, np.asarray(value)))
+            self.tape.constants.append([where, np.asarray(value)])
             return value
         if isinstance(value, (tuple, list)):
             return type(value)(self.template(x, where) for x in value)
@@ -1292,9 +1303,9 @@ class _Recorder:
                                "a gradient; tg.jit replays only the built-in primitives. Run "
                                "this step without tg.jit.")
             c = self.slot()
-            self.ctxs[id(ctx)] = (c, ctx)
+            self.ctxs[id(ctx)] = [c, ctx]
             metas = tuple(_Meta(np.shape(_plain(x.data if isinstance(x, Node) else x)),
-                                _dtype(x)) for x in inputs)
+                                _dtype(x)) for x in inputs)  # (kept by the replay: ctx.inputs)
             needs = tuple(ctx.needs_input_grad)
         for m in STATE.scope or ():
             self.tape.modules[id(m)] = m
@@ -1405,9 +1416,9 @@ class _Recorder:
             k += hit
         self.emit("bwd", f"{', '.join(f'%{o}' for o in outs) or '(nothing)'} = "
                   f"{ctx.name}.backward(%{gs})", reads=[c, gs], writes=outs, cls=type(ctx),
-                  metas=tuple(_Meta(x.data.shape, x.data.dtype) if isinstance(x, Node) else
+                  metas=list(_Meta(x.data.shape, x.data.dtype) if isinstance(x, Node) else
                               _Meta(np.shape(x), _dtype(x)) for x in inputs),
-                  needs=tuple(ctx.needs_input_grad), name=ctx.name, sent=tuple(sent))
+                  needs=list(ctx.needs_input_grad), name=ctx.name, sent=sent)
         return arrivals
 
     def wrote(self, tensor):
@@ -1622,7 +1633,8 @@ def _digest(array):
     """A fingerprint of an array's values (a copy of every parameter would raise the trace's peak
     memory above eager's)."""
     array = np.ascontiguousarray(_plain(array))
-    return (array.shape, array.dtype.str, hashlib.blake2b(array.data, digest_size=16).digest())
+    return [list(array.shape), array.dtype.str,
+            hashlib.blake2b(array.data, digest_size=16).digest()]
 
 
 def _plain_copy(obj):
@@ -1655,6 +1667,9 @@ def _output_template(rec, value):
     if isinstance(value, np.ndarray) and (isinstance(value, _Traced) or value in rec.ids):
         raise JitError("tg.jit: return tensors from the jitted function, not their arrays")
     return value
+
+
+_TRAINING = operator.attrgetter("training")  # (a module's train/eval mode: part of the key)
 
 
 class _Cached:
@@ -1713,7 +1728,7 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
         if kwargs:
             parts.append(("kwargs", *sorted((k, _key_of(v)) for k, v in kwargs.items())))
         if self.modules:
-            parts.append(("modes", *[m.training for m in self.modules.values()]))
+            parts.append(tuple(map(_TRAINING, self.modules.values())))
         return tuple(parts)
 
     def __call__(self, *args, **kwargs):
