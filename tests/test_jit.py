@@ -1,5 +1,6 @@
 """tg.jit: replays equal eager (bitwise) on every example network, and every refusal."""
 
+import re
 import warnings
 
 import numpy as np
@@ -346,6 +347,79 @@ def test_jit_changed_parameter_set_traces_again():
         jitted(Tensor(np.ones(2, np.float32)))  # eager refuses too: nothing requires grad
 
 
+def test_jit_replaced_param_group_traces_again():
+    # the replay reads the group dict it was traced with (lr, momentum): a new dict must be seen
+    w, w_eager = (Tensor(np.ones(2, np.float32), requires_grad=True) for _ in range(2))
+    opts = [optim.SGD([w], lr=0.1), optim.SGD([w_eager], lr=0.1)]
+
+    def make(w, opt):
+        def step(x):
+            opt.zero_grad()
+            loss = (w * x).sum()
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+    jitted, eager = tg.jit(make(w, opts[0])), make(w_eager, opts[1])
+    x = Tensor(np.array([1.0, 2.0], np.float32))
+    for _ in range(3):
+        jitted(x), eager(x)
+    for opt in opts:
+        opt.param_groups[0] = dict(opt.param_groups[0], lr=0.5)
+    with pytest.warns(UserWarning, match="tracing again"):
+        jitted(x)
+    eager(x)
+    for _ in range(3):
+        jitted(x), eager(x)
+    assert jitted.replays == 3 and np.array_equal(w.data, w_eager.data)
+
+
+def test_jit_replayed_update_bumps_versions():
+    # the replay bumps the updated parameters' versions as Optimizer.step does: a graph recorded
+    # before a replayed step refuses to backward after it, as in eager
+    w = Tensor(np.ones(2, np.float32), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = (w * x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+    jitted = tg.jit(step)
+    x = Tensor(np.ones(2, np.float32))
+    for _ in range(3):
+        before = (w * w).sum()
+        jitted(x)
+        with pytest.raises(RuntimeError, match="was modified in place"):
+            before.backward()
+    assert jitted.replays == 1
+
+
+def test_jit_sigmoids_share_one_errstate_and_still_silence_overflow():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Sigmoid(), nn.Linear(4, 4), nn.Sigmoid())
+    with tg.no_grad():
+        model[0].weight.data[...] = -1000.0  # exp(-x) overflows: sigmoid's limit 0, no warning
+    run = tg.jit(lambda x: model(x).sum())
+    x = Tensor(np.ones((2, 4), np.float32))
+    with warnings.catch_warnings(), tg.no_grad():
+        warnings.simplefilter("error")
+        outs = [run(x).numpy().tobytes() for _ in range(3)]
+        assert outs[2] == model(x).sum().numpy().tobytes()
+    assert run.replays == 1 and run.tape.source.count("errstate(") == 1
+
+
+def test_jit_replay_keeps_a_pinned_blas_thread_count():
+    if tg.get_num_threads() is None:
+        pytest.skip("numpy's BLAS cannot be controlled here (threadpoolctl)")
+    w = Tensor(np.ones((3, 3), np.float32), requires_grad=True)
+    run = tg.jit(lambda x: (x @ w).sum())
+    with tg.num_threads(2), tg.no_grad():  # a pinned count: small products do not switch it
+        for _ in range(3):
+            run(Tensor(np.ones((2, 3), np.float32)))
+        assert run.replays == 1 and tg.get_num_threads() == 2
+
+
 def test_jit_train_and_eval_modes_get_their_own_tapes():
     tg.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
@@ -408,6 +482,10 @@ def test_jit_tape_shows_the_generated_replay():
     assert source.startswith("def replay(args):") and source in repr(step.tape)
     # the network's ops are written inline (no op objects, no engine calls), products included
     assert "new(" not in source and " @ " in source and "reciprocal(" in source
+    # one errstate for the three sigmoids, one version bump for the optimizer's group, the
+    # loss's 0-d gradient not broadcast into an array, diff * diff's gradient made once
+    assert source.count("errstate(") == 1 and source.count("incv(") == 1
+    assert "empty(" not in source and re.search(r"= (v\d+) \+ \1\n", source)
 
 
 def test_jit_boolean_mask_shape_is_checked_at_replay():
