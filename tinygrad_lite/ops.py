@@ -760,14 +760,16 @@ class Conv2d(Primitive):
     the next convolution reads fastest and its gradient arrives in.
 
     NOTE: a primitive for speed (W6, the PyTorch MNIST network: 1.8x PyTorch's step time as the
-    composite SlidingWindow -> copy -> MatMul -> FoldWindows). Here the im2col rows are output pixels
-    and the columns (kh, kw, C) with C fastest, so the copy reads runs of kw * C contiguous values
-    and one gemm per chunk gives the output in (N, oh, ow, O) order with no transposing copy. The
-    work goes chunk by chunk of images (about `_CONV_CHUNK` bytes of im2col each): the columns are
-    made, multiplied and (backward) folded back while they are in cache, and never kept for
-    backward, which makes them again. Each chunk's gemm writes into its rows of the output.
-    Recorded (create_graph), the backward is the composite's: SlidingWindow, MatMul, FoldWindows,
-    so gradients of gradients work."""
+    composite SlidingWindow -> copy -> MatMul -> FoldWindows, 1.2x to 1.3x as this primitive, in
+    CPU time at one thread; docs/performance.md). Here the im2col rows are output pixels and the
+    columns (kh, kw, C) with C fastest, so the copy reads runs of kw * C contiguous values and one
+    gemm per chunk gives the output in (N, oh, ow, O) order with no transposing copy. The work goes
+    chunk by chunk of images (about `_CONV_CHUNK` bytes of im2col each): the columns are made,
+    multiplied and (backward) folded back while they are in cache (1.5x faster than the whole
+    batch at once), and never kept for backward, which makes them again. Each chunk's gemm writes
+    into its rows of the output; the chunks are dealt out to the threads the BLAS policy gives the
+    whole product (`threads.split_map`). Recorded (create_graph), the backward is the composite's:
+    SlidingWindow, MatMul, FoldWindows, so gradients of gradients work."""
 
     @staticmethod
     def forward(ctx, x, w, bias=None, *, stride, padding, dilation):
@@ -807,7 +809,8 @@ class Conv2d(Primitive):
         gxh = xp.zeros(padded, dtype=dtype) if nx else None
         # NOTE: the input's gradient tap by tap, (kh*kw, O, C) matrices in one batched matmul: each
         # tap's (pixels, C) block is then contiguous and col2im adds whole image rows (ow * C
-        # values at a time). One (pixels, kh*kw*C) product leaves C-long runs to add: 3x slower.
+        # values at a time). One (pixels, kh*kw*C) product leaves C-long runs to add: 2x slower
+        # adds for a 25% cheaper product (W6's conv2 backward: 2-4% slower in all).
         taps = w.transpose(2, 3, 0, 1).reshape(kh * kw, o, -1) if nx else None
 
         def run(chunks):  # -> this worker's share of the weight's and the bias's gradients
