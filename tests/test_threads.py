@@ -63,7 +63,8 @@ def test_threads_set_num_threads_overrides_the_policy(blas):
 
 
 def test_threads_matmul_op_follows_the_policy(blas):
-    # the engine's MatMul (forward and both gradients) multiplies through threads.matmul
+    # the engine's MatMul (forward and both gradients) multiplies under the policy: through
+    # threads.matmul, or inline when the BLAS is on one thread already and the product is small
     calls = []
     real = threads.matmul
 
@@ -79,9 +80,15 @@ def test_threads_matmul_op_follows_the_policy(blas):
         x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
         w = Tensor(np.ones((3, 4)), requires_grad=True)
         (x @ w).sum().backward()
+        assert calls == [((2, 3), (3, 4))]  # the first switched to one thread; the rest inline
+        assert blas.get_num_threads() == 1
+        side = round(threads.SMALL_PRODUCT ** (1 / 3)) + 1  # just above the limit
+        big = Tensor(np.ones((side, side), np.float32))
+        big @ big
+        assert calls[-1] == ((side, side), (side, side))  # a large product goes to the policy,
+        assert blas.get_num_threads() == 2  # which gives the BLAS its count back
     finally:
         ops._blas_matmul = original
-    assert len(calls) == 3  # forward, d/dx, d/dw
     np.testing.assert_allclose(x.grad.numpy(), np.full((2, 3), 4.0))
     np.testing.assert_allclose(w.grad.numpy(), np.repeat([[3.0], [5.0], [7.0]], 4, axis=1))
 

@@ -643,7 +643,10 @@ class MatMul(Primitive):
                 f"({a.shape[-1]}) must equal the {'first' if b.ndim == 1 else 'second-to-last'} "
                 f"dimension of the second ({b.shape[0 if b.ndim == 1 else -2]})"
             )
-        out = _blas_matmul(a, b)
+        if _threads._restore is not None and a.size * b.size < _threads.SMALL_PRODUCT:
+            out = a @ b  # (threads.matmul's common case, checked here without a call)
+        else:
+            out = _blas_matmul(a, b)  # the BLAS policy: one thread for small products
         if bias is None:
             return out
         if getattr(bias, "dtype", None) == out.dtype and (
