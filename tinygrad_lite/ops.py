@@ -781,15 +781,15 @@ class Conv2d(Primitive):
         win, _ = _conv_windows(x, w.shape[2:], stride, padding, dilation)
         oh, ow = win.shape[1:3]
         w2 = w.transpose(0, 2, 3, 1).reshape(o, -1)  # columns (kh, kw, C), as the windows
+        if bias is not None:  # NOTE: the bias as one more column, against a column of ones
+            w2 = xp.concatenate([w2, bias.reshape(o, 1).astype(w2.dtype)], axis=1)
         out = xp.empty((n, oh, ow, o), dtype=np.result_type(x, w))
 
         def run(chunks):
             buf = None
             for c in chunks:
-                cols, buf = _im2col(win[c], buf)
-                part = xp.matmul(cols, w2.T, out=out[c].reshape(-1, o))
-                if bias is not None:
-                    part += bias  # while the chunk is in cache
+                cols, buf = _im2col(win[c], buf, ones=bias is not None)
+                xp.matmul(cols, w2.T, out=out[c].reshape(-1, o))
 
         _split_map(run, win, w2.size)
         return out.transpose(0, 3, 1, 2)
@@ -817,16 +817,16 @@ class Conv2d(Primitive):
         taps = w.transpose(2, 3, 0, 1).reshape(kh * kw, o, -1) if nx else None
 
         def run(chunks):  # -> this worker's share of the weight's and the bias's gradients
-            gw2 = xp.zeros((o, w.size // o), dtype=dtype) if nw else None
-            gb = xp.zeros(o, dtype=dtype) if nb else None
+            gw2 = xp.zeros((o, w.size // o + nb), dtype=dtype) if nw else None
+            gb = xp.zeros(o, dtype=dtype) if nb and not nw else None
             buf = dbuf = None
             for c in chunks:
                 g = g2[c.start * rows:c.stop * rows]
-                if nb:
-                    gb += g.sum(axis=0)
-                if nw:
-                    cols, buf = _im2col(win[c], buf)
+                if nw:  # (with the bias's gradient as the last column: the sum of g's rows)
+                    cols, buf = _im2col(win[c], buf, ones=nb)
                     gw2 += g.T @ cols
+                elif nb:
+                    gb += xp.ones(g.shape[0], dtype=dtype) @ g
                 if nx:
                     size = kh * kw * g.shape[0] * taps.shape[2]
                     if dbuf is None or dbuf.size < size:
@@ -848,9 +848,10 @@ class Conv2d(Primitive):
         for share in shares[1:]:  # the workers' shares (one worker: nothing to add)
             shares[0] = tuple(a + b if a is not None else None for a, b in zip(shares[0], share))
         if nw:
-            gw = shares[0][0].reshape(o, kh, kw, -1).transpose(0, 3, 1, 2)
+            gw2 = shares[0][0]
+            gw = gw2[:, :w.size // o].reshape(o, kh, kw, -1).transpose(0, 3, 1, 2)
         if nb:
-            gb = shares[0][1]
+            gb = gw2[:, -1] if nw else shares[0][1]
         return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
 
 
@@ -894,15 +895,18 @@ def _split_map(run, win, weights):
     return _threads.split_map(run, parts, count)
 
 
-def _im2col(win, buf):
-    """The windows of a chunk copied into rows (pixels) by columns (kh, kw, C), in `buf` (a flat
-    array reused from chunk to chunk, grown as needed); returns (columns, buf)."""
-    size = win.size
-    if buf is None or buf.size < size:
-        buf = xp.empty(size, dtype=win.dtype)
-    cols = buf[:size].reshape(win.shape)
-    xp.copyto(cols, win)
-    return cols.reshape(math.prod(win.shape[:3]), -1), buf
+def _im2col(win, buf, ones=False):
+    """The windows of a chunk copied into rows (pixels) by columns (kh, kw, C), and with `ones` a
+    last column of ones (the bias's), in `buf` (rows by columns, reused from chunk to chunk, grown
+    as needed); returns (columns, buf)."""
+    rows, k = math.prod(win.shape[:3]), math.prod(win.shape[3:])
+    if buf is None or buf.shape[0] < rows:
+        buf = xp.empty((rows, k + ones), dtype=win.dtype)
+        if ones:
+            buf[:, k] = 1
+    cols = buf[:rows]
+    xp.copyto(cols[:, :k].reshape(win.shape, copy=False), win)  # (a view: never a copy)
+    return cols, buf
 
 
 def _conv2d_grads_recorded(grad, x, w, needs, stride, padding, dilation):
