@@ -763,7 +763,7 @@ class Conv2d(Primitive):
     the next convolution reads fastest and its gradient arrives in.
 
     NOTE: a primitive for speed (W6, the PyTorch MNIST network: 1.8x PyTorch's step time as the
-    composite SlidingWindow -> copy -> MatMul -> FoldWindows, 1.2x to 1.3x as this primitive, in
+    composite SlidingWindow -> copy -> MatMul -> FoldWindows, 1.3x to 1.4x as this primitive, in
     CPU time at one thread; docs/performance.md). Here the im2col rows are output pixels and the
     columns (kh, kw, C) with C fastest, so the copy reads runs of kw * C contiguous values and one
     gemm per chunk gives the output in (N, oh, ow, O) order with no transposing copy. The work goes
