@@ -334,3 +334,16 @@ def test_conv2d_of_integers_or_mixed_dtypes_keeps_the_composite_path():
     assert out.data[0, 0, 0, 0] == sum([0, 1, 4, 5, 16, 17, 20, 21])
     mixed = Tensor(np.ones((1, 2, 3, 3), np.float32)).conv2d(Tensor(np.ones((1, 2, 2, 2))))
     assert mixed.dtype == np.float64 and mixed.data.max() == 8.0
+
+
+def test_conv2d_primitive_with_no_input_or_no_output_channels():
+    """Empty channel axes at either end: no input channels leave the bias alone, no output
+    channels give an empty output, and both gradients have their inputs' shapes."""
+    out = Tensor(np.ones((2, 0, 5, 5))).conv2d(Tensor(np.ones((3, 0, 3, 3))), Tensor(np.arange(3.0)))
+    assert out.shape == (2, 3, 3, 3) and out.data[1, :, 2, 2].tolist() == [0.0, 1.0, 2.0]
+    x = Tensor(np.ones((2, 3, 5, 5)), requires_grad=True)
+    w = Tensor(np.ones((0, 3, 3, 3)), requires_grad=True)
+    out = x.conv2d(w)
+    assert out.shape == (2, 0, 3, 3)
+    out.sum().backward()
+    assert x.grad.shape == x.shape and not x.grad.data.any() and w.grad.shape == w.shape

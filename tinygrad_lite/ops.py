@@ -777,10 +777,10 @@ class Conv2d(Primitive):
     @staticmethod
     def forward(ctx, x, w, bias=None, *, stride, padding, dilation):
         ctx.save_for_backward(x, w)
-        n, o = x.shape[0], w.shape[0]
+        n, o, k = x.shape[0], w.shape[0], math.prod(w.shape[1:])  # (sizes, never -1: 0 happens)
         win, _ = _conv_windows(x, w.shape[2:], stride, padding, dilation)
         oh, ow = win.shape[1:3]
-        w2 = w.transpose(0, 2, 3, 1).reshape(o, -1)  # columns (kh, kw, C), as the windows
+        w2 = w.transpose(0, 2, 3, 1).reshape(o, k)  # columns (kh, kw, C), as the windows
         if bias is not None:  # NOTE: the bias as one more column, against a column of ones
             w2 = xp.concatenate([w2, bias.reshape(o, 1).astype(w2.dtype)], axis=1)
         out = xp.empty((n, oh, ow, o), dtype=np.result_type(x, w))
@@ -789,7 +789,7 @@ class Conv2d(Primitive):
             buf = None
             for c in chunks:
                 cols, buf = _im2col(win[c], buf, ones=bias is not None)
-                xp.matmul(cols, w2.T, out=out[c].reshape(-1, o))
+                xp.matmul(cols, w2.T, out=out[c].reshape(cols.shape[0], o))
 
         _split_map(run, win, w2.size)
         return out.transpose(0, 3, 1, 2)
@@ -808,16 +808,17 @@ class Conv2d(Primitive):
         win, padded = _conv_windows(x, (kh, kw), s["stride"], s["padding"], s["dilation"])
         n, oh, ow = win.shape[:3]
         rows, dtype = oh * ow, grad.dtype
-        g2 = xp.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(-1, o)  # free: channels-last
+        g2 = xp.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(n * rows, o)  # channels-last: free
         gxh = xp.zeros(padded, dtype=dtype) if nx else None
         # NOTE: the input's gradient tap by tap, (kh*kw, O, C) matrices in one batched matmul: each
         # tap's (pixels, C) block is then contiguous and col2im adds whole image rows (ow * C
         # values at a time). One (pixels, kh*kw*C) product leaves C-long runs to add: 2x slower
         # adds for a 25% cheaper product (W6's conv2 backward: 2-4% slower in all).
-        taps = w.transpose(2, 3, 0, 1).reshape(kh * kw, o, -1) if nx else None
+        c_in, k = w.shape[1], math.prod(w.shape[1:])
+        taps = w.transpose(2, 3, 0, 1).reshape(kh * kw, o, c_in) if nx else None
 
         def run(chunks):  # -> this worker's share of the weight's and the bias's gradients
-            gw2 = xp.zeros((o, w.size // o + nb), dtype=dtype) if nw else None
+            gw2 = xp.zeros((o, k + nb), dtype=dtype) if nw else None
             gb = xp.zeros(o, dtype=dtype) if nb and not nw else None
             buf = dbuf = None
             for c in chunks:
@@ -831,8 +832,8 @@ class Conv2d(Primitive):
                     size = kh * kw * g.shape[0] * taps.shape[2]
                     if dbuf is None or dbuf.size < size:
                         dbuf = xp.empty(size, dtype=dtype)
-                    dcols = xp.matmul(g, taps, out=dbuf[:size].reshape(kh * kw, g.shape[0], -1))
-                    dcols = dcols.reshape(kh, kw, c.stop - c.start, oh, ow, -1)
+                    dcols = xp.matmul(g, taps, out=dbuf[:size].reshape(kh * kw, g.shape[0], c_in))
+                    dcols = dcols.reshape(kh, kw, c.stop - c.start, oh, ow, c_in)
                     part = gxh[c]
                     for i in range(kh):  # col2im: kh*kw strided adds of whole (oh, ow, C) blocks
                         for j in range(kw):
@@ -849,7 +850,7 @@ class Conv2d(Primitive):
             shares[0] = tuple(a + b if a is not None else None for a, b in zip(shares[0], share))
         if nw:
             gw2 = shares[0][0]
-            gw = gw2[:, :w.size // o].reshape(o, kh, kw, -1).transpose(0, 3, 1, 2)
+            gw = gw2[:, :k].reshape(o, kh, kw, c_in).transpose(0, 3, 1, 2)
         if nb:
             gb = gw2[:, -1] if nw else shares[0][1]
         return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
