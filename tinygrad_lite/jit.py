@@ -344,11 +344,17 @@ class Tape:
         source, namespace = _Writer(self).write()
         exec(compile(source, "<tg.jit replay>", "exec"), namespace)  # noqa: S102
         self.run = namespace["replay"]
-        # NOTE: what only the writer needed goes; the lines and the source stay, compressed (a
-        # fifth of their size): a jitted step should hold little more memory than an eager one
+        self.shrink(source)
+        self.constants = []
+
+    def shrink(self, source=""):
+        """Drop what only the writer needs; the lines (and the source) stay, compressed (a fifth
+        of their size). NOTE: a jitted step should hold little more memory than an eager one: the
+        first trace's tape is shrunk too while it waits for the second (same_as needs its lines
+        and constants only)."""
         self.packed = zlib.compress(("\n".join(self.lines) + "\0" + source).encode())
         self.entries = self.leaves = self.optimizers = self.args = self.output = None
-        self.info, self.constants = {}, []
+        self.info = {}
 
 
 _SMALL = 4096  # bytes: arrays below this are not freed early in a replay (not worth a `del`)
@@ -410,14 +416,13 @@ class _Writer:
         return self.const(template)
 
     def leaf(self, ref):
-        kind, what = ref
-        return f"args[{what}]" if kind == "arg" else self.const(what, "leaf")
+        return f"args[{ref}]" if type(ref) is int else self.const(ref, "leaf")
 
     def emit(self, line):
         self.lines.append("    " * (1 + self.indent) + line)
 
     def shape(self, s):
-        return tuple(self.tape.info[s][0])
+        return self.tape.info[s][0]
 
     def dtype(self, s):
         return self.tape.info[s][1]
@@ -665,7 +670,7 @@ class _Writer:
         info = self.tape.info.get(s)
         if info is None:  # an op's context (it holds saved arrays), a sink
             return True
-        shape, dtype, _ = info  # (shape: a list, see _Recorder.note)
+        shape, dtype, _ = info
         return math.prod(shape) * np.dtype(dtype).itemsize >= _SMALL
 
     def output_src(self, template):
@@ -912,8 +917,7 @@ class _Writer:
 
 
 def _leaf_key(ref):
-    kind, what = ref
-    return ("arg", what) if kind == "arg" else id(what)
+    return ("arg", ref) if type(ref) is int else id(ref)
 
 
 def _new_sink(seeds):
@@ -1157,10 +1161,13 @@ class _Known:
     trace holds no more memory than an eager call: intermediates die as they would), and since
     Python reuses a dead object's id, a hit counts only if it is the same object."""
 
-    __slots__ = ("_slots",)
+    __slots__ = ("_refs", "_slots")
 
     def __init__(self):
-        self._slots = {}  # id(array) -> (reference to it, slot)
+        # NOTE: two dicts, not one of pairs: a trace's records are what it holds above eager's
+        # step at its peak (and freed pairs would stay in CPython's tuple free lists)
+        self._refs = {}  # id(array) -> a reference to it
+        self._slots = {}  # id(array) -> its slot
 
     def __setitem__(self, array, slot):
         try:
@@ -1168,16 +1175,18 @@ class _Known:
         except TypeError:  # numpy scalars take no weak references: held
             def ref(array=array):
                 return array
-        self._slots[id(array)] = [ref, slot]  # (a list: see _Recorder.note)
+        self._refs[id(array)] = ref
+        self._slots[id(array)] = slot
 
     def get(self, array):
-        hit = self._slots.get(id(array))
-        return hit[1] if hit is not None and hit[0]() is array else None
+        ref = self._refs.get(id(array))
+        return self._slots[id(array)] if ref is not None and ref() is array else None
 
     def __contains__(self, array):
         return self.get(array) is not None
 
     def clear(self):
+        self._refs.clear()
         self._slots.clear()
 
 
@@ -1187,7 +1196,8 @@ class _Recorder:
     def __init__(self):
         self.tape = Tape()
         self.ids = _Known()  # array -> slot of the value it holds
-        self.traced = []  # (weak reference, where) of each _Traced array made
+        self.traced, self.made_by = [], []  # a weak reference to each _Traced array made, where
+        self.shapes = {}  # each distinct shape met (see note)
         self.ctxs = {}  # id(op) -> (slot of the replayed op, op)
         self.first = {}  # id(leaf) -> (tensor, its array and a digest of it when first read)
         self.written = set()  # ids of leaves changed by a recorded update or rebinding
@@ -1200,7 +1210,8 @@ class _Recorder:
         return self.tape.nslots - 1
 
     def emit(self, kind, line, reads=(), writes=(), **data):
-        data["reads"], data["writes"] = list(reads), list(writes)
+        data["reads"] = list(reads) if reads else ()  # (lists: see note)
+        data["writes"] = list(writes) if writes else ()
         self.tape.entries.append([kind, "  " + line, data])
 
     def register(self, array, where):
@@ -1210,14 +1221,17 @@ class _Recorder:
         s = self.slot()
         self.note(s, array)
         self.ids[array] = s
-        self.traced.append([weakref.ref(array), where])
+        self.traced.append(weakref.ref(array))
+        self.made_by.append(where)
         return array, s
 
     def note(self, s, value):
         """Remember the shape and dtype slot `s` held when traced (the replay's code uses them)."""
         # NOTE: lists, not tuples: the many small tuples a trace frees at once would stay in
         # CPython's tuple free lists (counted by tracemalloc) for the rest of the run
-        self.tape.info[s] = [list(np.shape(value)), _dtype(value), type(value) is np.ndarray or
+        shape = np.shape(value)
+        shape = self.shapes.setdefault(shape, shape)  # (one tuple per distinct shape)
+        self.tape.info[s] = [shape, _dtype(value), type(value) is np.ndarray or
                              isinstance(value, _Traced)]
 
     def leaf(self, t, where="?"):
@@ -1239,11 +1253,12 @@ class _Recorder:
         return s
 
     def leaf_ref(self, t):
-        """How a replay finds the leaf tensor `t`: an argument by position, else the object."""
+        """How a replay finds the leaf tensor `t`: an argument by position (an int), else the
+        tensor itself."""
         for pos, a in enumerate(self.args):
             if a is t:
-                return ["arg", pos]
-        return ["obj", t]  # (lists: see note)
+                return pos
+        return t
 
     def template(self, value, where):
         """An op's input or setting as a template: known arrays become slot references, other
@@ -1423,7 +1438,7 @@ class _Recorder:
                   f"{ctx.name}.backward(%{gs})", reads=[c, gs], writes=outs, cls=type(ctx),
                   metas=list(_Meta(x.data.shape, x.data.dtype) if isinstance(x, Node) else
                               _Meta(np.shape(x), _dtype(x)) for x in inputs),
-                  needs=list(ctx.needs_input_grad), name=ctx.name, sent=sent)
+                  needs=ctx.needs_input_grad, name=ctx.name, sent=sent)  # (the op's own list)
         return arrivals
 
     def wrote(self, tensor):
@@ -1619,9 +1634,9 @@ def _finish(rec, result):
     rec.first.clear()
     # NOTE: reference counting frees almost everything at once; a full gc.collect() (80 ms in a
     # process holding a large dataset and torch) only runs when something still looks alive
-    if any(ref() is not None for ref, _ in rec.traced):
+    if any(ref() is not None for ref in rec.traced):
         gc.collect()
-    for ref, where in rec.traced:
+    for ref, where in zip(rec.traced, rec.made_by):
         if ref() is not None:
             raise JitError(
                 f"tg.jit: a value computed inside the jitted function (by {where}) is still "
@@ -1766,6 +1781,7 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
             self.modules.setdefault(id(m), m)
         key = self._key(args, kwargs, switches.grad_enabled)  # modules seen now are part of it
         if cached is None or key not in self.cache:
+            tape.shrink()
             self.cache[key] = _Cached(tape)
             if len(self.cache) > self.max_cache:
                 self.cache.popitem(last=False)
