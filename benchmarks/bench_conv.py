@@ -13,6 +13,7 @@ threads), which other people's jobs disturb less.
     python benchmarks/bench_conv.py --threads 1 --rounds 3 --steps 5
     python benchmarks/bench_conv.py --threads 0          # our thread policy vs PyTorch's default
     python benchmarks/bench_conv.py --profile            # cProfile of our steps (1 thread)
+    python benchmarks/bench_conv.py --ops                # CPU time per primitive (1 thread)
 """
 
 from __future__ import annotations
@@ -136,6 +137,63 @@ def _timed(step, data):
     return (time.perf_counter() - t0) / len(data), (time.process_time() - c0) / len(data)
 
 
+def per_op(batches, rounds):
+    """Our step's thread CPU time per primitive's forward and backward (time.thread_time: other
+    processes' time slices are not counted), the best of `rounds` passes over the batches."""
+    import collections
+    import resource
+
+    from tinygrad_lite import ops
+
+    spent = collections.Counter()
+
+    def timed(name, fn):
+        def run(*args, **kw):
+            t0 = time.thread_time()
+            try:
+                return fn(*args, **kw)
+            finally:
+                spent[name] += time.thread_time() - t0
+        return run
+
+    for op in ops.PRIMITIVES:
+        for name in ("forward", "backward"):
+            if name in op.__dict__:  # static or class methods: wrapped as they are
+                method = op.__dict__[name]
+                setattr(op, name, type(method)(timed(f"{op.__name__}.{name}", method.__func__)))
+    model = Net()
+    opt = optim.Adadelta(model.parameters(), lr=1.0)
+    opt.update = timed("Adadelta.update", opt.update)
+    data = [(tg.Tensor(x), tg.Tensor(y)) for x, y in batches]
+
+    def step(x, y):
+        opt.zero_grad()
+        F.nll_loss(model(x), y).backward()
+        opt.step()
+
+    step(*data[0])
+    best = None
+    for _ in range(rounds):
+        spent.clear()
+        r0, t0 = resource.getrusage(resource.RUSAGE_THREAD), time.thread_time()
+        for x, y in data:
+            step(x, y)
+        r1, total = resource.getrusage(resource.RUSAGE_THREAD), time.thread_time() - t0
+        if best is None or total < best[0]:
+            best = (total, dict(spent), r1.ru_stime - r0.ru_stime, r1.ru_minflt - r0.ru_minflt)
+    total, per, system, faults = best
+    n = len(data)
+    print(f"W6, our step at one thread: {total * 1e3 / n:.1f} ms CPU per step (best of {rounds} "
+          f"passes of {n} steps), of which system {system * 1e3 / n:.1f} ms, {faults / n:.0f} page "
+          f"faults; load average {__import__('os').getloadavg()[0]:.1f}")
+    print("| op | ms per step | share |\n|---|---|---|")
+    for name, t in sorted(per.items(), key=lambda kv: -kv[1]):
+        if t * 1e3 / n >= 0.05:
+            print(f"| {name} | {t * 1e3 / n:.2f} | {t / total:.0%} |")
+    print(f"| (engine, Python, allocation) | {(total - sum(per.values())) * 1e3 / n:.2f} | "
+          f"{1 - sum(per.values()) / total:.0%} |")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, nargs="*", default=[1, 2],
@@ -144,8 +202,15 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=10, help="training steps per round")
     ap.add_argument("--profile", action="store_true", help="cProfile our steps and exit")
+    ap.add_argument("--ops", action="store_true",
+                    help="our step's CPU time per primitive (forward, backward) and the optimizer's "
+                         "update, and the step's system time and page faults (1 thread); exit")
     args = ap.parse_args(argv)
     batches = load_batches(args.steps)
+    if args.ops:
+        tg.set_num_threads(1)
+        per_op(batches, args.rounds)
+        return
     if args.profile:
         import cProfile
         import pstats
