@@ -235,6 +235,46 @@ def test_lstm_graph_grows_by_a_few_ops_per_step():
     assert many.count("Sigmoid") == 13 and many.count("Tanh") == 2 * 13
 
 
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_no_step_slices_a_whole_sequence_that_needs_a_gradient(kind):
+    """Each step projects its own input: slicing step t out of one (T, N, gates) projection would
+    make every step's backward a zero-filled (T, N, gates) gradient, T times the work."""
+    model = getattr(nn, kind)(3, 4, num_layers=2)
+    out, _ = model(Tensor(np.ones((7, 2, 3), np.float32)))  # T = 7: no other axis is 7 long
+    sliced = [n.grad_fn.inputs[0].shape for n in toposort([out])
+              if n.grad_fn is not None and n.grad_fn.name == "GetItem"]
+    assert all(7 not in shape for shape in sliced)  # (the one-projection form fails here)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_jit_replay_of_a_training_step_equals_eager_bitwise(kind, bias):
+    import tinygrad_lite as tg
+
+    def make():
+        model = getattr(nn, kind)(3, 4, num_layers=2, bias=bias, batch_first=True)
+        for i, p in enumerate(model.parameters()):
+            p.data = np.random.default_rng(i).uniform(-0.5, 0.5, p.shape).astype(np.float32)
+        opt = tg.optim.Adam(model.parameters(), lr=1e-2)
+
+        def step(x):
+            out, _ = model(x)
+            loss = (out * out).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+        return model, step
+
+    (eager, eager_step), (jitted, jit_step) = make(), make()
+    jit_step = tg.jit(jit_step)
+    for i in range(4):  # two traced calls, then replays
+        x = Tensor(np.random.default_rng(10 + i).standard_normal((2, 5, 3)).astype(np.float32))
+        assert eager_step(x).item() == jit_step(x).item()
+    for p, q in zip(eager.parameters(), jitted.parameters()):
+        assert np.array_equal(p.data, q.data)
+
+
 def test_gradient_flows_back_through_every_time_step():
     lstm = nn.LSTM(1, 2)
     x = Tensor(np.ones((6, 1, 1), np.float32), requires_grad=True)
