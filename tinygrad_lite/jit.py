@@ -37,7 +37,8 @@ The cache: one tape per signature of the arguments (shapes, dtypes, requires_gra
 by value), the grad mode and the train/eval mode of the modules that ran, at most `max_cache` (8)
 per jitted function; a new signature traces again (two eager calls), the least recently used is
 dropped. A replay first checks that the parameters it reads still have their shapes, dtypes and
-requires_grad and that the optimizers still hold the same parameters; otherwise it traces again.
+requires_grad and that the optimizers still hold the same groups and parameters; otherwise it
+traces again.
 A result whose shape depends on values (indexing by a boolean mask) is checked like a branch.
 
 Limits: Python side effects in `fn` (printing, appending, counters) happen only while tracing;
@@ -367,8 +368,10 @@ class _Writer:
     Sigmoid, Relu) are written inline as the very numpy calls their forward and backward make
     (so results stay bitwise equal to eager), with the engine's unbroadcast and cast worked out
     from the shapes and dtypes seen while tracing; every other op calls its own forward and
-    backward. A large array is deleted after its last use, so a replay holds no more memory than
-    eager. Opening checks (parameters' shapes, dtypes, requires_grad; optimizers' parameter lists)
+    backward. A few rewrites make fewer calls with provably equal numbers (plan_twins,
+    plan_scalar_grads, plan_scatters, dead values; plan_quiet shares Sigmoid's errstate). A large
+    array is deleted after its last use, so a replay holds no more memory than eager. Opening
+    checks (parameters' shapes, dtypes, requires_grad; optimizers' groups and parameter lists)
     raise _Stale before anything has changed."""
 
     def __init__(self, tape):
