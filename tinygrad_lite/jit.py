@@ -799,7 +799,7 @@ class _Writer:
         known = all(_leaf_key(u["leaf"]) in self.with_grad for u in run)
         upd = self.const(d["optimizer"].update, "update")
         plain = type(d["optimizer"]).update is SGD.update
-        self.generic = True
+        # (not `generic`: Optimizer.step calls update in the caller's grad mode, so does the replay)
         if known:  # every .grad was set earlier in this step: no None checks, one bump
             if plain:  # SGD.update's plain descent, inline (its condition checked once)
                 self.emit(f"if not ({group}['momentum'] or {group}['weight_decay'] or "
