@@ -41,6 +41,7 @@ class Primitive(Function):
     """
 
     array_backward = True
+    arrays_on_ctx = False  # (True on the few that keep masks as ctx attributes: Maximum, Where, Max)
 
 
 def _data(x):
@@ -341,6 +342,7 @@ class Maximum(Primitive):
     tie), like PyTorch."""
 
     pick = staticmethod(xp.maximum)
+    arrays_on_ctx = True  # its masks (see forward)
 
     @classmethod
     def forward(cls, ctx, x, y):
@@ -364,6 +366,8 @@ class Minimum(Maximum):
 
 
 class Where(Primitive):
+    arrays_on_ctx = True  # its masks (see forward)
+
     @staticmethod
     def forward(ctx, cond, x, y):
         ctx.cond = cond  # a mask: no gradient flows to it
@@ -428,6 +432,7 @@ class Max(Primitive):
 
     reduce = staticmethod(xp.max)
     pick = staticmethod(xp.maximum)
+    arrays_on_ctx = True  # its masks (see forward)
 
     @classmethod
     def forward(cls, ctx, x, *, axis=None, keepdims=False):
