@@ -195,13 +195,14 @@ class _Recurrent(Module):
 
         NOTE: each step projects its own input. Slicing step t out of one (T, N, gates) projection
         costs every step's backward a zero-filled (T, N, gates) gradient (GetItem's adjoint), T
-        times the work: for MNIST rows (T = 28, batch 128, hidden 64) that made the LSTM's eager
-        step 1.9x slower and even its tg.jit replay 4% more instructions (the replay writes the
-        slices into one zero array, but each step's gate gradient is still made on its own and
-        copied), and the RNN's eager step 2.9x slower. The column of ones puts the bias inside the
-        product, so its gradient comes out of the weight-gradient product instead of a sum over the
-        batch at every step (RNN: 1.4x faster replayed; LSTM: 1% fewer instructions). Measured
-        against the alternatives with benchmarks/bench_core.py's LSTM step, callgrind and timings.
+        times the work: for MNIST rows (T = 28, batch 128, hidden 64) the LSTM's eager step took
+        1.7x the instructions (1.9x the time) and even its tg.jit replay 4% more instructions (the
+        replay writes the slices into one zero array, but each step's gate gradient is still made
+        on its own and copied), and the RNN's eager step 2.5x to 2.9x the time. The column of ones
+        puts the bias inside the product, so its gradient comes out of the weight-gradient product
+        instead of a sum over the batch at every step (RNN replayed: 1.4x faster; LSTM: 1% fewer
+        instructions, eager and replayed). Measured with benchmarks/lstm_callgrind.py's step
+        (callgrind) and interleaved timings, one BLAS thread.
         """
         if self.bias:
             x = Tensor.concatenate([x, Tensor(np.ones(x.shape[:2] + (1,), dtype=x.dtype))], axis=2)
