@@ -526,14 +526,16 @@ def increment_version(*tensors) -> None:
     with _CLOCK.lock:  # (tick, inlined: one per optimizer group and step)
         now = _CLOCK.now = _CLOCK.now + 1
     recorder = _PER_THREAD.switches.recorder if _TRACING else None
+    writes = _MEMORY_WRITES
     for tensor in tensors:
         tensor._version = now
         data = tensor.data
-        owner = data.base if type(data.base) is np.ndarray else data  # (_owner, inlined)
+        base = data.base
+        owner = base if type(base) is np.ndarray else data  # (_owner, inlined)
         key = id(owner)
-        if key not in _MEMORY_WRITES:
-            weakref.finalize(owner, _MEMORY_WRITES.pop, key, None)
-        _MEMORY_WRITES[key] = now
+        if key not in writes:
+            weakref.finalize(owner, writes.pop, key, None)
+        writes[key] = now
         if recorder is not None:  # tg.jit is tracing: an optimizer update to replay
             recorder.wrote(tensor)
 
