@@ -17,6 +17,7 @@ Workloads (the steps of benchmarks/bench_core.py, one batch reused):
 
     python benchmarks/audit_tricks.py --rev before=HEAD~1 --rev after=HEAD
     python benchmarks/audit_tricks.py --wall --rev before=HEAD~1 --rev after=HEAD --workloads W4
+    python benchmarks/audit_tricks.py --wall --min-of 20 --rev before=1beb997 --rev after=HEAD
     python benchmarks/audit_tricks.py --pkg with=tinygrad_lite --pkg without=/tmp/variant/tinygrad_lite \\
         --workloads W4 W1b10r
 """
@@ -197,6 +198,35 @@ def wall_clock(variants, workloads, rounds=7):
               " | ".join(f"{med[lab] / med[labels[0]] - 1:+.1%}" for lab in labels[1:]) + " |")
 
 
+def wall_min(variants, workloads, seconds):
+    """The steadier wall-clock comparison: every variant imported side by side, blocks of N steps
+    interleaved for `seconds` per workload, and the minimum time per step kept (other work on the
+    machine only ever adds time, so the minimum is the least disturbed figure)."""
+    import time
+
+    mods = {}
+    for label, (parent, name) in variants.items():
+        sys.path.insert(0, parent)
+        mods[label] = importlib.import_module(name)
+    labels = list(mods)
+    for w in workloads:
+        steps = {lab: make_step(mods[lab], w) for lab in labels}
+        for step in steps.values():
+            for _ in range(5):
+                step()
+        best = dict.fromkeys(labels, float("inf"))
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            for lab in labels:
+                step = steps[lab]
+                t0 = time.perf_counter()
+                for _ in range(STEPS[w]):
+                    step()
+                best[lab] = min(best[lab], (time.perf_counter() - t0) / STEPS[w])
+        print(f"| {w} | " + " | ".join(f"{best[lab] * 1e6:,.1f} us" for lab in labels) + " | " +
+              " | ".join(f"{best[lab] / best[labels[0]] - 1:+.1%}" for lab in labels[1:]) + " |")
+
+
 def main():
     if sys.argv[1:2] == ["--child"]:
         return child(sys.argv[2], sys.argv[3], sys.argv[4:])
@@ -209,6 +239,8 @@ def main():
     ap.add_argument("--jobs", type=int, default=2, help="valgrind runs at once (counts do not change)")
     ap.add_argument("--wall", action="store_true",
                     help="median wall-clock time per step instead (interleaved, one process)")
+    ap.add_argument("--min-of", type=float, metavar="SECONDS",
+                    help="with --wall: the minimum over interleaved blocks for SECONDS per workload")
     args = ap.parse_args()
     specs = [(s, "pkg") for s in args.pkg] + [(s, "rev") for s in args.rev]
     if len(specs) < 1:
@@ -223,6 +255,8 @@ def main():
             print("| workload | " + " | ".join(variants) + " | " +
                   " | ".join(f"{lab} vs {list(variants)[0]}" for lab in list(variants)[1:]) + " |")
             print("|---" * (2 * len(variants)) + "|")
+            if args.min_of:
+                return wall_min(variants, args.workloads, args.min_of)
             return wall_clock(variants, args.workloads)
         with ThreadPoolExecutor(args.jobs) as pool:
             results = dict(zip(variants, pool.map(lambda lab: per_step(variants[lab], args.workloads),
