@@ -285,6 +285,87 @@ def test_increment_version_is_the_public_hook_for_in_place_writes():
         loss.backward()
 
 
+def test_increment_version_of_several_tensors_versions_each():
+    # one call for a group (what Optimizer.step makes): every tensor in it, and its memory, counts
+    a, b, c = leaf([1.0]), leaf([2.0]), leaf([3.0])
+    loss_a, loss_b = (a * c).sum(), (b.detach() * c).sum()
+    loss_c = (c * 2.0).sum()
+    increment_version(a, b)
+    with pytest.raises(RuntimeError, match="Mul.backward"):
+        loss_a.backward()
+    with pytest.raises(RuntimeError, match="Mul.backward"):
+        loss_b.backward()  # through a detached copy of b: b's memory was written
+    loss_c.backward()  # c was not in the call
+    np.testing.assert_array_equal(c.grad.data, [2.0])
+    increment_version()  # nothing to announce: a no-op
+
+
+def test_optimizer_step_versions_every_group():
+    w1, w2 = leaf([1.0]), leaf([2.0])
+    opt = optim.SGD([{"params": [w1]}, {"params": [w2], "lr": 0.5}], lr=0.1)
+    (w1 * w2).sum().backward()
+    loss1, loss2 = (w1 * 3.0).sum(), (w2 * 3.0).sum()
+    opt.step()
+    for loss in (loss1, loss2):
+        with pytest.raises(RuntimeError, match="modified in place"):
+            loss.backward()
+
+
+def test_saved_tensors_outside_a_backward_are_tensors_after_a_retained_pass():
+    # the engine's array_pass flag holds only while it runs a backward that records nothing
+    x = leaf([1.0, 2.0])
+    y = x.sigmoid()
+    y.sum().backward(retain_graph=True)
+    (s,) = y._ctx.saved_tensors
+    assert isinstance(s, Tensor)
+    (g,) = tg.grad(y.sum(), x, create_graph=True)  # the retained graph differentiates again
+    np.testing.assert_allclose(g.data, (s.data * (1 - s.data)))
+
+
+def test_backward_seed_is_never_shared_with_a_grad():
+    x = leaf(2.0)
+    x.backward()
+    x.grad += 1.0  # the leaf's .grad is its own array, not the cached seed
+    z = leaf(3.0)
+    z.backward()
+    assert z.grad.item() == 1.0
+    y = leaf(4.0)
+    y.backward(create_graph=True)  # recorded: the seed is made fresh and can become the .grad
+    y.grad += 1.0
+    w = leaf(5.0)
+    (w * 1.0).backward()
+    assert w.grad.item() == 1.0
+
+
+def test_released_ops_drop_their_masks():
+    x = leaf([[1.0, 3.0], [2.0, 2.0]])
+    m = x.max(axis=1)
+    w = tg.where(x > 1.5, x, 0.0)
+    (m.sum() + w.sum()).backward()
+    for ctx in (m._ctx, w._ctx):
+        assert ctx.released and not any(isinstance(v, np.ndarray) for v in vars(ctx).values())
+
+
+def test_jit_tracing_count_returns_to_zero():
+    from tinygrad_lite import autograd
+
+    w = leaf([1.0, 2.0])
+    opt = optim.SGD([w], lr=0.1)
+
+    @tg.jit
+    def step():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(3):
+        step()
+    assert autograd._TRACING == 0
+    np.testing.assert_allclose(w.data, np.array([1.0, 2.0]) * 0.8 ** 3, rtol=1e-6)
+
+
 def test_in_place_ops_inside_a_graph_keep_exact_gradients():
     x = leaf([1.0, 2.0])
     y = x * 1.0
