@@ -13,7 +13,7 @@ import pytest
 
 import tinygrad_lite as tg
 from tinygrad_lite import viz
-from tinygrad_lite.autograd import module_scope
+from tinygrad_lite.autograd import module_call
 
 graphviz = pytest.importorskip("graphviz")
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` not installed")
@@ -103,11 +103,9 @@ def is_acyclic(edges):
 
 # -------------------------------------------------------------------- a stand-in for nn.Module ----
 class Module:
-    """What draw_graph needs of nn.Module: module_scope in __call__, named_parameters/_modules."""
+    """What draw_graph needs of nn.Module: module_call as __call__, named_parameters/_modules."""
 
-    def __call__(self, *args):
-        with module_scope(self):
-            return self.forward(*args)
+    __call__ = module_call
 
     def named_modules(self, prefix=""):
         yield prefix, self

@@ -198,30 +198,10 @@ class keep_graphs(_Switch):  # noqa: N801
         super().__init__(True)
 
 
-class module_scope:  # noqa: N801
-    """Tag the ops recorded inside with the objects entered so far (outermost first), so a drawing
-    of the graph can box each module's ops together. (nn.Module's calls do the same through
-    `module_call`.)"""
-
-    __slots__ = ("_owner", "_prev")
-
-    def __init__(self, owner):
-        self._owner = owner
-
-    def __enter__(self):
-        switches = _PER_THREAD.switches
-        self._prev = outer = switches.scope
-        switches.scope = (self._owner,) if outer is None else outer + (self._owner,)
-        return self
-
-    def __exit__(self, *exc):
-        _PER_THREAD.switches.scope = self._prev
-        return False
-
-
 def module_call(owner, *args, **kwargs):
     """`owner.forward(*args, **kwargs)`, with the ops it records tagged with `owner` (inside the
-    modules running now), as `module_scope` does. nn.Module uses this function as its `__call__`.
+    modules running now, outermost first), so a drawing of the graph can box each module's ops
+    together. nn.Module uses this function as its `__call__` (so can any class with a `forward`).
 
     NOTE: used as the method itself, so a layer call is two Python calls (this and forward): with
     a context manager it was five, with an enter/exit pair four (an 8-layer W1 step makes 14 calls
