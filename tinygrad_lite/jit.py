@@ -522,8 +522,9 @@ class _Writer:
     def plan_scatters(self, reads):
         """Gradients of slices of one array summed together (an LSTM's gates): eager makes a
         zero array per slice (GetItem's adjoint) and adds them up; where the slices do not
-        overlap, the replay writes every slice into one zero array instead. The values are the
-        same (x + 0 = x), except that a zero gradient entry may keep its sign (-0.0)."""
+        overlap, the replay writes every slice into one zero array instead, or into an empty one
+        where the slices cover it all. The values are the same (x + 0 = x), except that a zero
+        gradient entry may keep its sign (-0.0)."""
         from .ops import GetItem
 
         readers = {}
@@ -531,7 +532,7 @@ class _Writer:
             for i in r:
                 readers[i] = readers.get(i, 0) + 1
         parts = {}  # slot -> (shape, dtype, [(index, grad slot)]): a sum of slice gradients
-        self.scatters, self.absorbed = {}, set()
+        self.scatters, self.absorbed, self.covered = {}, set(), {}
         for n, (kind, _, data) in enumerate(self.tape.entries):
             if kind == "bwd" and data["writes"] and data["reads"][0] in self.inline:
                 fwd = self.inline[data["reads"][0]]
@@ -551,6 +552,7 @@ class _Writer:
                     if marks.max(initial=0) <= 1:  # disjoint slices
                         o = data["writes"][0]
                         parts[o] = (shape, dtype, both)
+                        self.covered[o] = marks.min(initial=1) == 1  # every entry written
                         self.absorbed |= {a, b}
                         self.scatters[o] = parts[o]
                         reads[n] = [g for _, g in both]
@@ -757,7 +759,8 @@ class _Writer:
             self.unassigned.add(o)
         elif o in self.scatters:
             shape, _, parts = self.scatters[o]
-            self.emit(f"v{o} = zeros({shape!r}, dtype=v{parts[0][1]}.dtype)")
+            make = "empty" if self.covered[o] else "zeros"  # (covered: no entry is left unwritten)
+            self.emit(f"v{o} = {make}({shape!r}, dtype=v{parts[0][1]}.dtype)")
             for index, g in parts:
                 self.emit(f"v{o}[{self.const(index)}] = v{g}")
         else:
