@@ -688,14 +688,8 @@ def _call_backward(ctx, g, arrays, retain_graph, state=None):
             out.append((inp, ig))
     if retain_graph:
         ctx.array_pass = False
-    else:  # NOTE: _release's body, inlined (a call per op of every backward)
-        output = ctx.output
-        ctx.saved = ctx.output = None
-        ctx.shape, ctx.dtype = output.shape, output.dtype
-        ctx.inputs = ctx.edges
-        ctx.released = True
-        if ctx.arrays_on_ctx:
-            ctx.__dict__.clear()
+    else:
+        _release(ctx)
     return out
 
 
