@@ -171,16 +171,22 @@ def per_step(pkg, workloads):
     return {w: counts[2 * i + 1] / STEPS[w] for i, w in enumerate(workloads)}
 
 
+def _import_variants(variants):
+    """{label: the variant's package}, all imported into this process under their own names."""
+    mods = {}
+    for label, (parent, name) in variants.items():
+        sys.path.insert(0, parent)
+        mods[label] = importlib.import_module(name)
+    return mods
+
+
 def wall_clock(variants, workloads, rounds=7):
     """Median seconds per step of each variant, all imported into this process, interleaved round
     by round (the order rotating), to confirm a large instruction-count effect in time."""
     import statistics
     import time
 
-    mods = {}
-    for label, (parent, name) in variants.items():
-        sys.path.insert(0, parent)
-        mods[label] = importlib.import_module(name)
+    mods = _import_variants(variants)
     labels = list(mods)
     for w in workloads:
         steps = {lab: make_step(mods[lab], w) for lab in labels}
@@ -204,10 +210,7 @@ def wall_min(variants, workloads, seconds):
     machine only ever adds time, so the minimum is the least disturbed figure)."""
     import time
 
-    mods = {}
-    for label, (parent, name) in variants.items():
-        sys.path.insert(0, parent)
-        mods[label] = importlib.import_module(name)
+    mods = _import_variants(variants)
     labels = list(mods)
     for w in workloads:
         steps = {lab: make_step(mods[lab], w) for lab in labels}

@@ -338,8 +338,9 @@ def lstm_numpy(x, y):
     return _lstm_reference().lstm_numpy(x, y, LSTM_BATCH, LSTM_STEPS, LSTM_HIDDEN)
 
 
-def lstm_ours(x, y, use_jit=False):
-    """The step of examples/mnist_lstm.py (its RowLSTM's forward, cross-entropy, Adam)."""
+def lstm_step(use_jit=False):
+    """The training step of examples/mnist_lstm.py (its RowLSTM's forward, cross-entropy, Adam),
+    starting from the numpy reference's weights: step(x, y) with x (batch, 28, 28)."""
     lstm, head = nn.LSTM(28, LSTM_HIDDEN, batch_first=True), nn.Linear(LSTM_HIDDEN, 10)
     for p, a in zip([lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0,
                      head.weight, head.bias], _lstm_reference().lstm_arrays(LSTM_HIDDEN)):
@@ -353,7 +354,11 @@ def lstm_ours(x, y, use_jit=False):
         loss.backward()
         opt.step()
         return loss
-    step = tg.jit(step) if use_jit else step
+    return tg.jit(step) if use_jit else step
+
+
+def lstm_ours(x, y, use_jit=False):
+    step = lstm_step(use_jit)
     t0 = time.perf_counter()
     for s in range(LSTM_STEPS):
         lo, hi = s * LSTM_BATCH, (s + 1) * LSTM_BATCH

@@ -28,8 +28,7 @@ def child(mode, steps):
     sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
     import bench_core
 
-    import tinygrad_lite as tg
-    from tinygrad_lite import Tensor, nn, optim
+    from tinygrad_lite import Tensor
 
     ref = bench_core._lstm_reference()
     x, y = bench_core.lstm_data()
@@ -39,20 +38,7 @@ def child(mode, steps):
         def run(n):
             ref.lstm_numpy(x[:batch * n], y[:batch * n], batch, n, hidden)
     else:
-        lstm, head = nn.LSTM(28, hidden, batch_first=True), nn.Linear(hidden, 10)
-        for p, a in zip([lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0,
-                         head.weight, head.bias], ref.lstm_arrays(hidden)):
-            p.data = a.copy()
-        opt = optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=1e-3)
-
-        def step(xt, yt):
-            _, (h, _) = lstm(xt)
-            loss = nn.functional.cross_entropy(head(h[-1]), yt)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
-        step = tg.jit(step) if mode == "jit" else step
+        step = bench_core.lstm_step(use_jit=mode == "jit")
         xt, yt = Tensor(xb), Tensor(yb)
 
         def run(n):

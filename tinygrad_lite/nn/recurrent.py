@@ -53,11 +53,7 @@ class RNNCell(Module):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         _check_sizes(self, input_size, hidden_size)
         self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
-        k = 1.0 / math.sqrt(hidden_size)
-        self.weight_ih = _param((hidden_size, input_size), k)
-        self.weight_hh = _param((hidden_size, hidden_size), k)
-        self.bias_ih = _param((hidden_size,), k) if bias else None
-        self.bias_hh = _param((hidden_size,), k) if bias else None
+        _cell_parameters(self, input_size, hidden_size, bias, gates=1)
 
     def forward(self, x, h=None):
         _check_width(self, x, 2)
@@ -91,11 +87,7 @@ class LSTMCell(Module):
         super().__init__()
         _check_sizes(self, input_size, hidden_size)
         self.input_size, self.hidden_size = input_size, hidden_size
-        k = 1.0 / math.sqrt(hidden_size)
-        self.weight_ih = _param((4 * hidden_size, input_size), k)
-        self.weight_hh = _param((4 * hidden_size, hidden_size), k)
-        self.bias_ih = _param((4 * hidden_size,), k) if bias else None
-        self.bias_hh = _param((4 * hidden_size,), k) if bias else None
+        _cell_parameters(self, input_size, hidden_size, bias, gates=4)
 
     def forward(self, x, state=None):
         _check_width(self, x, 2)
@@ -123,6 +115,16 @@ class LSTMCell(Module):
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}"
+
+
+def _cell_parameters(cell, input_size, hidden_size, bias, gates):
+    """A cell's weight_ih, weight_hh, bias_ih and bias_hh (gates * hidden_size rows each), drawn
+    in that order from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch does."""
+    k = 1.0 / math.sqrt(hidden_size)
+    cell.weight_ih = _param((gates * hidden_size, input_size), k)
+    cell.weight_hh = _param((gates * hidden_size, hidden_size), k)
+    cell.bias_ih = _param((gates * hidden_size,), k) if bias else None
+    cell.bias_hh = _param((gates * hidden_size,), k) if bias else None
 
 
 def _check_sizes(module, input_size, hidden_size):
@@ -324,11 +326,7 @@ class GRUCell(Module):
         super().__init__()
         _check_sizes(self, input_size, hidden_size)
         self.input_size, self.hidden_size = input_size, hidden_size
-        k = 1.0 / math.sqrt(hidden_size)
-        self.weight_ih = _param((3 * hidden_size, input_size), k)
-        self.weight_hh = _param((3 * hidden_size, hidden_size), k)
-        self.bias_ih = _param((3 * hidden_size,), k) if bias else None
-        self.bias_hh = _param((3 * hidden_size,), k) if bias else None
+        _cell_parameters(self, input_size, hidden_size, bias, gates=3)
 
     def forward(self, x, h=None):
         _check_width(self, x, 2)
