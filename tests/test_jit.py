@@ -323,16 +323,22 @@ def test_jit_cross_entropy_labels_are_inputs_and_still_checked():
         jitted(Tensor(x[:batch]), Tensor(bad))
 
 
-def test_jit_changed_parameter_set_traces_again():
-    w = Tensor(np.ones(2, np.float32), requires_grad=True)
-    opt = optim.SGD([w], lr=0.1)
-
+def _sgd_step(w, opt):
+    """A training step of w by opt: the loss (w * x).sum(), backward, the update."""
     def step(x):
         opt.zero_grad()
         loss = (w * x).sum()
         loss.backward()
         opt.step()
         return loss
+    return step
+
+
+def test_jit_changed_parameter_set_traces_again():
+    w = Tensor(np.ones(2, np.float32), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+
+    step = _sgd_step(w, opt)
     jitted = tg.jit(step)
     for _ in range(3):
         jitted(Tensor(np.ones(2, np.float32)))
@@ -352,15 +358,7 @@ def test_jit_replaced_param_group_traces_again():
     w, w_eager = (Tensor(np.ones(2, np.float32), requires_grad=True) for _ in range(2))
     opts = [optim.SGD([w], lr=0.1), optim.SGD([w_eager], lr=0.1)]
 
-    def make(w, opt):
-        def step(x):
-            opt.zero_grad()
-            loss = (w * x).sum()
-            loss.backward()
-            opt.step()
-            return loss
-        return step
-    jitted, eager = tg.jit(make(w, opts[0])), make(w_eager, opts[1])
+    jitted, eager = tg.jit(_sgd_step(w, opts[0])), _sgd_step(w_eager, opts[1])
     x = Tensor(np.array([1.0, 2.0], np.float32))
     for _ in range(3):
         jitted(x), eager(x)
@@ -380,12 +378,7 @@ def test_jit_replayed_update_bumps_versions():
     w = Tensor(np.ones(2, np.float32), requires_grad=True)
     opt = optim.SGD([w], lr=0.1)
 
-    def step(x):
-        opt.zero_grad()
-        loss = (w * x).sum()
-        loss.backward()
-        opt.step()
-        return loss
+    step = _sgd_step(w, opt)
     jitted = tg.jit(step)
     x = Tensor(np.ones(2, np.float32))
     for _ in range(3):
@@ -517,12 +510,7 @@ def test_jit_rebound_parameter_of_another_dtype_traces_again():
     w = Tensor(np.ones(2, np.float32), requires_grad=True)
     opt = optim.SGD([w], lr=0.1)
 
-    def step(x):
-        opt.zero_grad()
-        loss = (w * x).sum()
-        loss.backward()
-        opt.step()
-        return loss
+    step = _sgd_step(w, opt)
     jitted = tg.jit(step)
     for _ in range(3):
         jitted(Tensor(np.ones(2, np.float32)))
