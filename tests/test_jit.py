@@ -520,31 +520,13 @@ def test_jit_rebound_parameter_of_another_dtype_traces_again():
     assert w.data.dtype == np.float64
 
 
-def test_jit_slices_summed_into_one_zero_array_equal_eager():
-    rng = np.random.default_rng(2)
-    a0 = rng.standard_normal((3, 6)).astype(np.float32)
+def _slice_sum_replay(loss_of, seed):
+    """tg.jit of a step whose loss sums gradients of slices of one (3, 6) array: the replay, after
+    checking that its losses and gradient equal eager's bitwise (a zero may keep its sign)."""
+    a0 = np.random.default_rng(seed).standard_normal((3, 6)).astype(np.float32)
 
     def step(a):
-        b = a * 1.5  # (an op's output: gradients arriving at it are summed, at a leaf accumulated)
-        loss = (b[:, :2].sigmoid() * b[:, 2:4] + b[:, 4:].tanh() * 2.0).sum()
-        loss.backward()
-        return loss
-    eager, jitted = Tensor(a0, requires_grad=True), Tensor(a0, requires_grad=True)
-    run = tg.jit(step)
-    for _ in range(3):
-        assert step(eager).item() == run(jitted).item()
-    assert np.array_equal(eager.grad.numpy(), jitted.grad.numpy())  # (a zero may keep its sign)
-    # three slices' gradients, one array; they cover it, so it need not be zeroed first
-    assert run.tape.source.count("empty((3, 6)") == 1 and "zeros(" not in run.tape.source
-
-
-def test_jit_slices_that_leave_entries_unwritten_sum_into_a_zero_array():
-    rng = np.random.default_rng(3)
-    a0 = rng.standard_normal((3, 6)).astype(np.float32)
-
-    def step(a):
-        b = a * 1.5
-        loss = (b[:, :2].sigmoid() + b[:, 4:].tanh() * 2.0).sum()  # columns 2 and 3 unused
+        loss = loss_of(a * 1.5)  # (an op's output: gradients arriving at it are summed)
         loss.backward()
         return loss
     eager, jitted = Tensor(a0, requires_grad=True), Tensor(a0, requires_grad=True)
@@ -552,6 +534,19 @@ def test_jit_slices_that_leave_entries_unwritten_sum_into_a_zero_array():
     for _ in range(3):
         assert step(eager).item() == run(jitted).item()
     assert np.array_equal(eager.grad.numpy(), jitted.grad.numpy())
+    return run, jitted
+
+
+def test_jit_slices_summed_into_one_zero_array_equal_eager():
+    run, _ = _slice_sum_replay(
+        lambda b: (b[:, :2].sigmoid() * b[:, 2:4] + b[:, 4:].tanh() * 2.0).sum(), seed=2)
+    # three slices' gradients, one array; they cover it, so it need not be zeroed first
+    assert run.tape.source.count("empty((3, 6)") == 1 and "zeros(" not in run.tape.source
+
+
+def test_jit_slices_that_leave_entries_unwritten_sum_into_a_zero_array():
+    run, jitted = _slice_sum_replay(  # columns 2 and 3 unused
+        lambda b: (b[:, :2].sigmoid() + b[:, 4:].tanh() * 2.0).sum(), seed=3)
     assert np.all(jitted.grad.numpy()[:, 2:4] == 0)
     assert run.tape.source.count("zeros((3, 6)") == 1 and "empty((3, 6)" not in run.tape.source
 
