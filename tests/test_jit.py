@@ -334,14 +334,18 @@ def _sgd_step(w, opt):
     return step
 
 
-def test_jit_changed_parameter_set_traces_again():
+def _sgd_jitted():
+    """A float32 parameter, its SGD, and the jitted step after three calls (two traces, a replay)."""
     w = Tensor(np.ones(2, np.float32), requires_grad=True)
     opt = optim.SGD([w], lr=0.1)
-
-    step = _sgd_step(w, opt)
-    jitted = tg.jit(step)
+    jitted = tg.jit(_sgd_step(w, opt))
     for _ in range(3):
         jitted(Tensor(np.ones(2, np.float32)))
+    return w, opt, jitted
+
+
+def test_jit_changed_parameter_set_traces_again():
+    w, opt, jitted = _sgd_jitted()
     opt.add_param_group({"params": [Tensor(np.ones(1, np.float32), requires_grad=True)]})
     with pytest.warns(UserWarning, match="tracing again"):
         jitted(Tensor(np.ones(2, np.float32)))
@@ -507,13 +511,7 @@ def test_jit_boolean_mask_shape_is_checked_at_replay():
 
 
 def test_jit_rebound_parameter_of_another_dtype_traces_again():
-    w = Tensor(np.ones(2, np.float32), requires_grad=True)
-    opt = optim.SGD([w], lr=0.1)
-
-    step = _sgd_step(w, opt)
-    jitted = tg.jit(step)
-    for _ in range(3):
-        jitted(Tensor(np.ones(2, np.float32)))
+    w, _, jitted = _sgd_jitted()
     w.data = np.ones(2, np.float64)
     with pytest.warns(UserWarning, match="tracing again"):
         jitted(Tensor(np.ones(2, np.float32)))

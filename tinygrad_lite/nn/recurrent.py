@@ -51,8 +51,7 @@ class RNNCell(Module):
         super().__init__()
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
-        _check_sizes(self, input_size, hidden_size)
-        self.input_size, self.hidden_size, self.nonlinearity = input_size, hidden_size, nonlinearity
+        self.nonlinearity = nonlinearity
         _cell_parameters(self, input_size, hidden_size, bias, gates=1)
 
     def forward(self, x, h=None):
@@ -85,8 +84,6 @@ class LSTMCell(Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
         super().__init__()
-        _check_sizes(self, input_size, hidden_size)
-        self.input_size, self.hidden_size = input_size, hidden_size
         _cell_parameters(self, input_size, hidden_size, bias, gates=4)
 
     def forward(self, x, state=None):
@@ -118,8 +115,11 @@ class LSTMCell(Module):
 
 
 def _cell_parameters(cell, input_size, hidden_size, bias, gates):
-    """A cell's weight_ih, weight_hh, bias_ih and bias_hh (gates * hidden_size rows each), drawn
-    in that order from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch does."""
+    """A cell's sizes (checked) and its weight_ih, weight_hh, bias_ih and bias_hh (gates *
+    hidden_size rows each), drawn in that order from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)),
+    as PyTorch does."""
+    _check_sizes(cell, input_size, hidden_size)
+    cell.input_size, cell.hidden_size = input_size, hidden_size
     k = 1.0 / math.sqrt(hidden_size)
     cell.weight_ih = _param((gates * hidden_size, input_size), k)
     cell.weight_hh = _param((gates * hidden_size, hidden_size), k)
@@ -324,8 +324,6 @@ class GRUCell(Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
         super().__init__()
-        _check_sizes(self, input_size, hidden_size)
-        self.input_size, self.hidden_size = input_size, hidden_size
         _cell_parameters(self, input_size, hidden_size, bias, gates=3)
 
     def forward(self, x, h=None):
