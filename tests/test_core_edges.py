@@ -311,15 +311,21 @@ def test_optimizer_step_versions_every_group():
             loss.backward()
 
 
-def test_saved_tensors_outside_a_backward_are_tensors_after_a_retained_pass():
-    # the engine's array_pass flag holds only while it runs a backward that records nothing
+def test_a_backward_on_tensors_gets_a_view_and_leaves_the_op_its_arrays():
+    # saved_tensors is a plain slot, read as arrays by the fast path; a pass that records
+    # (create_graph) hands backward a copy of the op holding Tensors, and the op keeps its arrays,
+    # so a retained graph serves both kinds of pass, in any order (and in two threads at once)
     x = leaf([1.0, 2.0])
     y = x.sigmoid()
     y.sum().backward(retain_graph=True)
+    (g,) = tg.grad(y.sum(), x, create_graph=True)
     (s,) = y._ctx.saved_tensors
-    assert isinstance(s, Tensor)
-    (g,) = tg.grad(y.sum(), x, create_graph=True)  # the retained graph differentiates again
-    np.testing.assert_allclose(g.data, (s.data * (1 - s.data)))
+    assert type(s) is np.ndarray
+    np.testing.assert_allclose(g.data, s * (1 - s))
+    (h,) = tg.grad(g.sum(), x, retain_graph=True)  # differentiable: the view's saved output recorded
+    np.testing.assert_allclose(h.data, s * (1 - s) * (1 - 2 * s))
+    y.sum().backward()  # and the fast path still works after it
+    np.testing.assert_allclose(x.grad.data, 2 * s * (1 - s))
 
 
 def test_backward_seed_is_never_shared_with_a_grad():

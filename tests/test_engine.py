@@ -132,7 +132,9 @@ def test_engine_graph_is_released_after_backward():
     ctx = y._ctx
     y.sum().backward()
     # the arrays are gone; the structure stays, for drawing: each input is the op that made it
-    assert ctx.released and ctx.saved is None and ctx.output is None
+    assert ctx.released and ctx.output is None
+    with pytest.raises(RuntimeError, match="second time"):
+        (_,) = ctx.saved_tensors  # what forward saved is gone
     parent, = ctx.inputs
     assert parent.name == "Mul" and parent.released and (parent.shape, ctx.shape) == ((3,), (3,))
     assert parent.inputs[0] is x  # a leaf stays itself (its name and .grad can be drawn)

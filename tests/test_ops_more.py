@@ -432,6 +432,8 @@ def test_dim_and_keepdim_are_aliases_everywhere():
     assert tg.sum(m, dim=0).tolist() == m.sum(0).tolist()
     with pytest.raises(TypeError, match="both dim= and axis="):
         t.sum(dim=0, axis=1)
+    with pytest.raises(TypeError, match="both keepdim= and keepdims="):
+        t.mean(dim=0, keepdim=True, keepdims=True)
 
 
 def test_torch_spellings_mean_what_torch_means():

@@ -856,8 +856,8 @@ class _Writer:
         name = self.const(cls, "op")
         args = ", ".join(self.src(t) for t in d["inputs"])
         st = d["settings"]
-        self.emit(f"c = new({name}); c.settings = st = {self.src(st)}; c.saved = None; "
-                  "c.released = c.array_pass = False")
+        self.emit(f"c = new({name}); c.settings = st = {self.src(st)}; c.saved_tensors = (); "
+                  "c.released = False")
         self.emit(f"v{o} = {self.const(cls.forward, 'fwd')}(c, {args}, **st)")
         self.emit(f"if type(v{o}) is not ndarray: v{o} = asarray(v{o})")
         if d["check_shape"]:
