@@ -29,7 +29,7 @@ unbroadcast worked out from the traced shapes; every other op calls its own `for
 `backward`. So the results are bitwise equal to eager. Gradients reach `.grad` as the engine puts
 them there (written directly when `zero_grad` ran inside the step), optimizer updates call the
 optimizer's `update` (its Python state, like Adam's step count, moves on as in eager) and bump
-versions. No Tensor, graph or heap is made; a large array is deleted after its last use. Random
+versions. No Tensor, graph or heap is made; each value is deleted after its last use. Random
 draws from the package's generator (dropout) are redone at every replay, from the same stream as
 eager.
 
@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import math
 import operator
 import os
 import sys
@@ -358,9 +357,6 @@ class Tape:
         self.info = {}
 
 
-_SMALL = 4096  # bytes: arrays below this are not freed early in a replay (not worth a `del`)
-
-
 class _Writer:
     """Writes a tape as the source of one straight-line function `replay(args)`.
 
@@ -369,8 +365,8 @@ class _Writer:
     (so results stay bitwise equal to eager), with the engine's unbroadcast and cast worked out
     from the shapes and dtypes seen while tracing; every other op calls its own forward and
     backward. A few rewrites make fewer calls with provably equal numbers (plan_twins,
-    plan_scalar_grads, plan_scatters, dead values; plan_quiet shares Sigmoid's errstate). A large
-    array is deleted after its last use, so a replay holds no more memory than eager. Opening
+    plan_scalar_grads, plan_scatters, dead values; plan_quiet shares Sigmoid's errstate). Each
+    value is deleted after its last use, so a replay holds less memory than eager. Opening
     checks (parameters' shapes, dtypes, requires_grad; optimizers' groups and parameter lists)
     raise _Stale before anything has changed."""
 
@@ -439,9 +435,14 @@ class _Writer:
         body_start = len(self.lines)
         # which ops are written inline (their backward then reads the forward's slots directly)
         reads = []
+        seeds = ()
         for kind, _, data in tape.entries:
             extra = []
-            if kind == "fwd":
+            if kind == "begin":
+                seeds = data["reads"]
+            elif kind == "acc":  # (an accumulation may make the sink, which marks the seeds)
+                extra = list(seeds)
+            elif kind == "fwd":
                 kernel = _KERNELS.get(data["cls"])
                 code = kernel[0](self, data) if kernel is not None else None
                 self.fwd_code[id(data)] = code
@@ -488,12 +489,15 @@ class _Writer:
                 self.lines[-1] += "  (not needed)"
                 self.unassigned.update(data["writes"])
                 continue
-            getattr(self, "_" + kind)(data, mutated)
+            # NOTE: interned: CPython's attribute cache keeps the last name looked up in each
+            # of its slots, so a fresh "_" + kind string per entry stays allocated (2 KiB)
+            getattr(self, sys.intern("_" + kind))(data, mutated)
             mutated = mutated or kind in ("acc", "update", "rebind", "setgrad", "rng")
             drops = [i for i in reads[n] if last.get(i) == n and i not in keep]
             drops += [i for i in data["writes"] if i not in last and i not in keep]
-            drops = [i for i in drops if i not in self.inline and i not in self.unassigned
-                     and self.large(i)]
+            # NOTE: every value is deleted after its last use, small ones too (a `del` is one
+            # bytecode): the replay then holds less than eager, which keeps its graph objects
+            drops = [i for i in drops if i not in self.inline and i not in self.unassigned]
             if drops:
                 self.emit("del " + ", ".join(f"v{i}" for i in sorted(set(drops))))
             if n in quiet_to:
@@ -670,13 +674,6 @@ class _Writer:
             starts.add(run)
             ends.add(last)
         return starts, ends
-
-    def large(self, s):
-        info = self.tape.info.get(s)
-        if info is None:  # an op's context (it holds saved arrays), a sink
-            return True
-        shape, dtype, _ = info
-        return math.prod(shape) * np.dtype(dtype).itemsize >= _SMALL
 
     def output_src(self, template):
         if isinstance(template, _TensorSlot):
@@ -1216,9 +1213,11 @@ class _Recorder:
         return self.tape.nslots - 1
 
     def emit(self, kind, line, reads=(), writes=(), **data):
-        data["reads"] = list(reads) if reads else ()  # (lists: see note)
-        data["writes"] = list(writes) if writes else ()
-        self.tape.entries.append([kind, "  " + line, data])
+        # NOTE: tuples (one block each, where a list takes two): a trace's records are what it
+        # holds above eager's step at its peak; the free lists they leave are emptied after it
+        data["reads"] = tuple(reads)
+        data["writes"] = tuple(writes)
+        self.tape.entries.append((kind, "  " + line, data))
 
     def register(self, array, where):
         """Know `array` (an entry's result) as a new slot; return it marked as traced."""
@@ -1233,12 +1232,10 @@ class _Recorder:
 
     def note(self, s, value):
         """Remember the shape and dtype slot `s` held when traced (the replay's code uses them)."""
-        # NOTE: lists, not tuples: the many small tuples a trace frees at once would stay in
-        # CPython's tuple free lists (counted by tracemalloc) for the rest of the run
         shape = np.shape(value)
         shape = self.shapes.setdefault(shape, shape)  # (one tuple per distinct shape)
-        self.tape.info[s] = [shape, _dtype(value), type(value) is np.ndarray or
-                             isinstance(value, _Traced)]
+        self.tape.info[s] = (shape, _dtype(value), type(value) is np.ndarray or
+                             isinstance(value, _Traced))
 
     def leaf(self, t, where="?"):
         """A leaf tensor (a parameter, or a tensor made before it was used) read when used."""
@@ -1655,6 +1652,25 @@ def _finish(rec, result):
                    if ref() is not None}
 
 
+def _empty_free_lists():
+    """Give back what a trace's records left in CPython's free lists.
+
+    NOTE: a trace frees its records (thousands of small lists, dicts and tuples) at once, and
+    CPython keeps up to 80 lists, 80 dicts and 2000 tuples of each length on free lists for
+    reuse; a replay makes few such objects, so they stay allocated for the rest of the run
+    (W2: 17 KiB, counted by tracemalloc). Only a full collection empties the free lists; with
+    every object frozen first (gc.freeze) it traverses nothing: 0.1 ms instead of 6 ms (60 ms
+    with torch imported). Skipped where the program froze objects itself (gc.unfreeze would
+    thaw them)."""
+    if gc.get_freeze_count():
+        return
+    gc.freeze()
+    try:
+        gc.collect()
+    finally:
+        gc.unfreeze()
+
+
 def _digest(array):
     """A fingerprint of an array's values (a copy of every parameter would raise the trace's peak
     memory above eager's): two 32-bit checksums of its bytes. NOTE: not blake2b, 8x slower (6 ms
@@ -1788,6 +1804,7 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
         key = self._key(args, kwargs, switches.grad_enabled)  # modules seen now are part of it
         if cached is None or key not in self.cache:
             tape.shrink()
+            _empty_free_lists()
             self.cache[key] = _Cached(tape)
             if len(self.cache) > self.max_cache:
                 self.cache.popitem(last=False)
@@ -1803,6 +1820,7 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
                            "out of the jitted function.")
         tape.compile()  # (only the second trace's tape is replayed: compiled once per signature)
         cached.tape, cached.first = tape, None
+        _empty_free_lists()
         return result
 
     def _branch_changed(self, change, args, kwargs):
