@@ -259,6 +259,20 @@ class Node:
                     doc="The accumulated gradient (a tensor of this tensor's shape), or None.")
 
 
+def clear_grads(tensors) -> None:
+    """Set every tensor's `.grad` to None: `zero_grad()`'s job (nn.Module, optimizers).
+
+    NOTE: one call for all parameters instead of the `.grad` setter's call for each (its checks
+    are for values, and None needs none): 1% of a W1 step at batch 10."""
+    for t in tensors:
+        t._grad = None
+    if _TRACING:  # some thread traces with tg.jit: is it this one?
+        recorder = _PER_THREAD.switches.recorder
+        if recorder is not None:
+            for t in tensors:
+                recorder.set_grad(t, None)
+
+
 # --------------------------------------------------------------------------------------- Function ----
 class Function:
     """Base of every op: built-in primitives (ops.py) and user-defined ones. Subclasses write two
@@ -496,7 +510,6 @@ def increment_version(*tensors) -> None:
     an optimizer's parameter group, take one call and share one new version.)"""
     with _CLOCK.lock:  # (tick, inlined: one per optimizer group and step)
         now = _CLOCK.now = _CLOCK.now + 1
-    recorder = _PER_THREAD.switches.recorder if _TRACING else None
     writes = _MEMORY_WRITES
     for tensor in tensors:
         tensor._version = now
@@ -507,8 +520,11 @@ def increment_version(*tensors) -> None:
         if key not in writes:
             weakref.finalize(owner, writes.pop, key, None)
         writes[key] = now
-        if recorder is not None:  # tg.jit is tracing: an optimizer update to replay
-            recorder.wrote(tensor)
+    if _TRACING:  # some thread traces with tg.jit: is it this one?
+        recorder = _PER_THREAD.switches.recorder
+        if recorder is not None:  # an optimizer update to replay
+            for tensor in tensors:
+                recorder.wrote(tensor)
 
 
 def _check_versions(ctx, refuse=True):
@@ -810,11 +826,18 @@ class _Sink:
     def _unshared(self, data):
         """`data` itself, unless its memory was handed out already (the same array, or a view of it,
         given to another .grad) or is read-only (a broadcast view, a cached seed): then a copy."""
-        owner = data.base if type(data.base) is np.ndarray else data  # (_owner, inlined)
-        if id(owner) in self.handed or id(data) in self.handed or not data.flags.writeable:
+        handed = self.handed
+        base = data.base
+        if base is None:  # the common case: an array that owns its memory (a fresh gradient)
+            if id(data) in handed or not data.flags.writeable:
+                return np.array(data, copy=True)
+            handed.add(id(data))
+            return data
+        owner = base if type(base) is np.ndarray else data  # (_owner, inlined)
+        if id(owner) in handed or id(data) in handed or not data.flags.writeable:
             return np.array(data, copy=True)
-        self.handed.add(id(owner))
-        self.handed.add(id(data))
+        handed.add(id(owner))
+        handed.add(id(data))
         return data
 
     def result(self, allow_unused):

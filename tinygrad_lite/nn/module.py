@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..autograd import increment_version, module_call
+from ..autograd import clear_grads, increment_version, module_call
 from ..tensor import Tensor, device
 
 
@@ -189,10 +189,11 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every parameter."""
+        if set_to_none:
+            clear_grads(list(self.parameters()))
+            return
         for p in self.parameters():
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
+            if p.grad is not None:
                 p.grad = Tensor(np.zeros_like(p.grad.data))
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from ..autograd import enable_grad, increment_version
+from ..autograd import clear_grads, enable_grad, increment_version
 from ..tensor import Tensor
 
 
@@ -111,10 +111,11 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient: None by default, else a zero array of its shape."""
         for group in self.param_groups:
+            if set_to_none:
+                clear_grads(group["params"])
+                continue
             for p in group["params"]:
-                if set_to_none:
-                    p.grad = None
-                elif p.grad is not None:
+                if p.grad is not None:
                     p.grad = Tensor(np.zeros_like(p.grad.data))
 
     def step(self, closure: Callable | None = None):
