@@ -217,6 +217,19 @@ def test_conv_and_pool_settings_are_checked(call, error, match):
         call()
 
 
+@pytest.mark.parametrize("x, y, settings, match", [
+    ((), (3,), {}, r"at least 1 dimension, got \(\) and \(3,\)"),
+    ((3, 4), (5, 2), {}, r"shapes \(3, 4\) and \(5, 2\) do not align: .*first \(4\).*second \(5\)"),
+    ((2, 3), (3, 4), {"transpose_b": True}, r"shapes \(2, 3\) and \(4, 3\) do not align"),
+    ((3,), (3, 2), {"transpose_a": True}, r"transposing an operand needs at least 2 dimensions"),
+    ((2, 3, 4), (3, 4, 5), {}, r"shapes \(2, 3, 4\) and \(3, 4, 5\) cannot be broadcast"),
+])
+def test_matmul_shape_errors_name_the_shapes(x, y, settings, match):
+    # (numpy refuses first; the message is worked out only then: see MatMul.forward)
+    with pytest.raises(ValueError, match=match):
+        tg.ops.MatMul.apply(Tensor(np.ones(x)), Tensor(np.ones(y), requires_grad=True), **settings)
+
+
 def test_conv_with_negative_stride_no_longer_flips_the_image():
     # the repro: stride=-1 returned a flipped image; now refused, and stride 1 still works
     x = Tensor(np.arange(25.0, dtype=np.float32).reshape(1, 1, 5, 5))
