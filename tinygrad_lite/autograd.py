@@ -615,14 +615,15 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
     retain_graph = retain_graph or state.keep_graphs
     arrays = not create_graph  # the fast path: gradients travel as ndarrays (see Function)
     sink = _Sink(roots[0], inputs, arrays)
-    for g in root_grads:
-        sink.handed.add(id(g.data))
     wanted = sink.wanted
+    arrivals = []  # (tensor, its gradient) pairs: first the roots' seeds, then each op's results
+    for root, g in zip(roots, root_grads):
+        sink.handed.add(id(g.data))
+        arrivals.append((root, g.data if arrays else g))
     pending = {}  # id(tensor) -> its gradient summed so far, while its op waits in the heap
     heap = []
     outer_mode, state.grad_enabled = state.grad_enabled, create_graph  # (this thread only)
     try:
-        arrivals = [(root, g.data if arrays else g) for root, g in zip(roots, root_grads)]
         while True:
             for node, g in arrivals:  # gradients arrive at tensors: leaves keep them, ops wait
                 ctx = node._ctx
@@ -651,7 +652,7 @@ def run_backward(roots, root_grads, *, retain_graph=False, create_graph=False, i
             arrivals = _call_backward(node._ctx, g, arrays, retain_graph, state)
     finally:
         state.grad_enabled = outer_mode
-    return sink.result(allow_unused)
+    return None if inputs is None else sink.result(allow_unused)
 
 
 def _call_backward(ctx, g, arrays, retain_graph, state=None):
@@ -842,8 +843,7 @@ class _Sink:
         return data
 
     def result(self, allow_unused):
-        if self.wanted is None:
-            return None
+        """grad()'s answer: the captured gradients, in the order of its inputs."""
         for i, g in enumerate(self.captured):
             if g is None:
                 if not allow_unused:
