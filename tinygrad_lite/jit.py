@@ -506,7 +506,7 @@ class _Writer:
         body = self.lines[body_start:]
         del self.lines[body_start:]
         wraps = []
-        if self.generic:  # saved_tensors gives arrays only with grad mode off (and ops record nothing)
+        if self.generic:  # ops' own forward/backward code runs as in a pass that records nothing
             wraps.append((["sw = PER_THREAD.switches; grad_mode = sw.grad_enabled; "
                            "sw.grad_enabled = False"], "sw.grad_enabled = grad_mode"))
             self.ns["PER_THREAD"] = _PER_THREAD
