@@ -1,6 +1,8 @@
 """tinygrad_lite.threads: the BLAS thread policy (one thread for small products), num_threads /
 set_num_threads / get_num_threads, on numpy's own BLAS through threadpoolctl."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -56,10 +58,132 @@ def test_threads_large_products_keep_the_blas_count(blas):
 
 def test_threads_set_num_threads_overrides_the_policy(blas):
     assert tg.set_num_threads(2) is True
+    assert tg.get_num_threads() == 2  # the library's count; the BLAS is held on one thread
     small = np.ones((8, 8)), np.ones((8, 8))
-    assert _threads_during(*small, blas) == 2
-    assert tg.set_num_threads(None) is True  # back to the policy
+    assert _threads_during(*small, blas) == 1  # (large ones are split over ours: see below)
+    assert tg.set_num_threads(None) is True  # back to the policy and the BLAS's own count
+    side = round(threads.SMALL_PRODUCT ** (1 / 3)) + 1
+    large = np.ones((side, side), np.float32), np.ones((side, side), np.float32)
+    assert blas.get_num_threads() == 2 and tg.get_num_threads() == 2
+    assert _threads_during(*large, blas) == 2
     assert _threads_during(*small, blas) == 1
+    assert tg.set_num_threads(1) is True and tg.set_num_threads(None) is True
+    assert blas.get_num_threads() == 2  # (the policy's switch undone, not taken as the count)
+
+
+def _split_calls(monkeypatch):
+    """The block counts split_map is called with, recorded as the calls go through."""
+    counts = []
+    real = threads.split_map
+
+    def recording(fn, parts, count):
+        counts.append(len(parts))
+        return real(fn, parts, count)
+
+    monkeypatch.setattr(threads, "split_map", recording)
+    return counts
+
+
+@pytest.mark.parametrize("a_shape, b_shape, dtype", [
+    ((64, 2304), (2304, 128), np.float32),  # more columns: b's columns in blocks
+    ((300, 700), (700, 40), np.float64),  # more rows: a's rows in blocks (300: not a multiple)
+    ((3, 1, 96, 200), (4, 200, 80), np.float32),  # batches, broadcast
+    ((40, 512), (512, 64), np.complex64),
+])
+def test_threads_pinned_count_splits_large_products_exactly(blas, monkeypatch, a_shape, b_shape,
+                                                            dtype):
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(s).astype(dtype) for s in (a_shape, b_shape))
+    a_t, b_t = a.swapaxes(-1, -2).copy().swapaxes(-1, -2), b.swapaxes(-1, -2).copy().swapaxes(-1, -2)
+    tg.set_num_threads(1)
+    expected = a @ b
+    # NOTE: a block's sums may take another kernel's order (the last, narrower block): float
+    # rounding of the k-long sums, far below what a misplaced or unwritten block would show
+    tol = 20 * np.finfo(dtype).eps * a.shape[-1] * np.abs(a).max() * np.abs(b).max()
+    counts = _split_calls(monkeypatch)
+    monkeypatch.setattr(threads, "SPLIT_PRODUCT", 1)
+    for count in (2, 3):
+        tg.set_num_threads(count)
+        for x, y in ((a, b), (a_t, b_t)):  # and transposed layouts (what the gradients pass)
+            out = threads.matmul(x, y)
+            assert out.shape == expected.shape and out.dtype == expected.dtype
+            np.testing.assert_allclose(out, expected, rtol=0, atol=tol)
+    assert len(counts) == 4 and min(counts) >= 2
+
+
+def test_threads_pinned_count_leaves_what_it_cannot_split_to_numpy(blas, monkeypatch):
+    counts = _split_calls(monkeypatch)
+    tg.set_num_threads(2)
+    size = threads.SPLIT_PRODUCT
+    cases = [(np.ones((64, 64), np.float32), np.ones((64, 64), np.float32)),  # below SPLIT_PRODUCT
+             (np.ones((4, size // 16)), np.ones((size // 16, 4))),  # too few rows and columns
+             (np.ones((64, 2**16), np.int64), np.ones((2**16, 64), np.int64)),  # integers
+             (np.ones((64, 2**16)), np.ones((2**16, 64), np.float32)),  # mixed dtypes
+             (np.ones(2**16), np.ones((2**16, 128)))]  # a vector
+    for a, b in cases:
+        out = threads.matmul(a, b)
+        np.testing.assert_array_equal(out, a @ b)
+        assert out.dtype == (a @ b).dtype
+    assert counts == []
+    for a, b in ((np.ones((256, 2**14)), np.ones((2**13, 256))),  # numpy's own messages
+                 (np.ones((2, 256, 2**13)), np.ones((3, 2**13, 256)))):
+        with pytest.raises(ValueError) as numpy_error:
+            a @ b
+        with pytest.raises(ValueError, match=re.escape(str(numpy_error.value))):
+            threads.matmul(a, b)
+
+
+def test_threads_matmul_op_splits_under_a_pinned_count(blas, monkeypatch):
+    # the engine's MatMul: nn.Linear's x @ w.T + b, and both gradients, split into blocks
+    counts = _split_calls(monkeypatch)
+    monkeypatch.setattr(threads, "SPLIT_PRODUCT", 1)
+    rng = np.random.default_rng(1)
+    arrays = rng.standard_normal((64, 96)), rng.standard_normal((48, 96)), rng.standard_normal(48)
+    grads = []
+    for count in (1, 2):
+        tg.set_num_threads(count)
+        x, w, b = (Tensor(a, requires_grad=True) for a in arrays)
+        ((x.linear(w, b) if hasattr(x, "linear") else x @ w.T + b) ** 2).sum().backward()
+        grads.append([t.grad.numpy() for t in (x, w, b)])
+    assert len(counts) == 3  # the forward product and the two gradients, at 2 threads only
+    for one, two in zip(*grads):
+        np.testing.assert_allclose(two, one, rtol=1e-12, atol=1e-12)
+
+
+def test_threads_split_map_runs_every_part_and_waits_on_errors():
+    seen = []
+
+    def fn(part):
+        seen.append(part)
+        return part * 10
+
+    assert threads.split_map(fn, list(range(7)), 3) == [0, 10, 20, 30, 40, 50, 60]
+    assert sorted(seen) == list(range(7))
+    # a split_map inside a part runs there, one part after another (no worker waits on a worker)
+    assert threads.split_map(lambda p: threads.split_map(len, p, 2), [[[1], [2]], [[3]]], 2) \
+        == [[1, 1], [1]]
+    done = []
+
+    def failing(part):
+        if part == 0:
+            raise KeyError("first")
+        import time
+
+        time.sleep(0.05)
+        done.append(part)
+
+    with pytest.raises(KeyError):
+        threads.split_map(failing, [0, 1], 2)
+    assert done == [1]  # the other run had finished before the error came back
+
+
+def test_threads_num_threads_inside_a_pinned_count_restores_it(blas):
+    tg.set_num_threads(2)
+    with tg.num_threads(3):
+        assert tg.get_num_threads() == 3 and blas.get_num_threads() == 1
+    assert tg.get_num_threads() == 2 and blas.get_num_threads() == 1  # still held
+    tg.set_num_threads(None)
+    assert blas.get_num_threads() == 2
 
 
 def test_threads_matmul_op_follows_the_policy(blas):
