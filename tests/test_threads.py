@@ -247,3 +247,20 @@ def test_threads_without_threadpoolctl_do_nothing(monkeypatch):
     with tg.num_threads(1):
         pass
     np.testing.assert_allclose(threads.matmul(np.eye(3), np.full((3, 2), 2.0)), np.full((3, 2), 2.0))
+
+
+def test_threads_scratch_is_kept_per_thread_and_key(monkeypatch):
+    a = threads.scratch("test", 100, np.float32)
+    assert a.shape == (100,) and a.dtype == np.float32
+    assert np.shares_memory(threads.scratch("test", 50, np.float32), a)  # kept: smaller fits
+    assert not np.shares_memory(threads.scratch("other", 50, np.float32), a)  # another key
+    assert threads.scratch("test", 100, np.float64).dtype == np.float64  # another dtype: remade
+    assert threads.scratch("test", 200, np.float64).size == 200  # larger: remade
+    other = []
+    threads.split_map(lambda _: other.append(threads.scratch("test", 200, np.float64)), [0, 1], 2)
+    mine = threads.scratch("test", 200, np.float64)
+    # (the first part runs on the calling thread: its array; the second on a worker: another)
+    assert np.shares_memory(other[0], mine) and not np.shares_memory(other[1], mine)
+    monkeypatch.setattr(threads, "SCRATCH_LIMIT", 1000)
+    big = threads.scratch("big", 1000, np.float32)  # above the limit: not kept
+    assert not np.shares_memory(threads.scratch("big", 1000, np.float32), big)

@@ -807,9 +807,8 @@ class Conv2d(Primitive):
         out = xp.empty((n, oh, ow, o), dtype=np.result_type(x, w))
 
         def run(chunks):
-            buf = None
             for c in chunks:
-                cols, buf = _im2col(win[c], buf, ones=bias is not None)
+                cols = _im2col(win[c], ones=bias is not None)
                 xp.matmul(cols, w2.T, out=out[c].reshape(cols.shape[0], o))
 
         _split_map(run, win, w2.size)
@@ -841,19 +840,15 @@ class Conv2d(Primitive):
         def run(chunks):  # -> this worker's share of the weight's and the bias's gradients
             gw2 = xp.zeros((o, k + nb), dtype=dtype) if nw else None
             gb = xp.zeros(o, dtype=dtype) if nb and not nw else None
-            buf = dbuf = None
             for c in chunks:
                 g = g2[c.start * rows:c.stop * rows]
                 if nw:  # (with the bias's gradient as the last column: the sum of g's rows)
-                    cols, buf = _im2col(win[c], buf, ones=nb)
-                    gw2 += g.T @ cols
+                    gw2 += g.T @ _im2col(win[c], ones=nb)
                 elif nb:
                     gb += xp.ones(g.shape[0], dtype=dtype) @ g
                 if nx:
-                    size = kh * kw * g.shape[0] * taps.shape[2]
-                    if dbuf is None or dbuf.size < size:
-                        dbuf = xp.empty(size, dtype=dtype)
-                    dcols = xp.matmul(g, taps, out=dbuf[:size].reshape(kh * kw, g.shape[0], c_in))
+                    dbuf = _threads.scratch("col2im", kh * kw * g.shape[0] * c_in, dtype)
+                    dcols = xp.matmul(g, taps, out=dbuf.reshape(kh * kw, g.shape[0], c_in))
                     dcols = dcols.reshape(kh, kw, c.stop - c.start, oh, ow, c_in)
                     part = gxh[c]
                     for i in range(kh):  # col2im: kh*kw strided adds of whole (oh, ow, C) blocks
@@ -917,18 +912,16 @@ def _split_map(run, win, weights):
     return _threads.split_map(run, parts, count)
 
 
-def _im2col(win, buf, ones=False):
+def _im2col(win, ones=False):
     """The windows of a chunk copied into rows (pixels) by columns (kh, kw, C), and with `ones` a
-    last column of ones (the bias's), in `buf` (rows by columns, reused from chunk to chunk, grown
-    as needed); returns (columns, buf)."""
+    last column of ones (the bias's), in this thread's scratch array (kept between calls:
+    `threads.scratch`); returns the (rows, columns) array."""
     rows, k = math.prod(win.shape[:3]), math.prod(win.shape[3:])
-    if buf is None or buf.shape[0] < rows:
-        buf = xp.empty((rows, k + ones), dtype=win.dtype)
-        if ones:
-            buf[:, k] = 1
-    cols = buf[:rows]
+    cols = _threads.scratch("im2col", rows * (k + ones), win.dtype).reshape(rows, k + ones)
+    if ones:
+        cols[:, k] = 1
     xp.copyto(cols[:, :k].reshape(win.shape, copy=False), win)  # (a view: never a copy)
-    return cols, buf
+    return cols
 
 
 def _conv2d_grads_recorded(grad, x, w, needs, stride, padding, dilation):
