@@ -176,6 +176,49 @@ def _train(seed, results, errors, steps=30):
         errors.append(e)
 
 
+def test_a_recording_and_a_plain_backward_share_one_retained_graph_across_threads():
+    # one thread takes gradients of gradients through a retained graph while another runs plain
+    # backward passes through it: each sees its own kind of saved values (the op is never
+    # changed for one pass: see autograd._tensor_view), so neither gets a wrong answer
+    x = leaf([0.3, -1.2, 2.0])
+    y = x.sigmoid()
+    total = y.sum()
+    s = 1 / (1 + np.exp(-x.data))
+    first, second = s * (1 - s), s * (1 - s) * (1 - 2 * s)
+    errors = []
+
+    def recording():
+        try:
+            for _ in range(200):
+                (g,) = tg.grad(total, x, create_graph=True, retain_graph=True)
+                (h,) = tg.grad(g.sum(), x)
+                np.testing.assert_allclose(g.data, first)
+                np.testing.assert_allclose(h.data, second)
+        except BaseException as e:  # reported by the test
+            errors.append(e)
+
+    def plain():
+        try:
+            for _ in range(200):
+                (g,) = tg.grad(total, x, retain_graph=True)
+                assert not g.requires_grad
+                np.testing.assert_allclose(g.data, first)
+        except BaseException as e:
+            errors.append(e)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=f) for f in (recording, plain)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors, errors
+
+
 def test_two_threads_train_concurrently_with_correct_gradients():
     old = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads as often as possible
