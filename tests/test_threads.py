@@ -114,19 +114,22 @@ def test_threads_pinned_count_splits_large_products_exactly(blas, monkeypatch, a
 def test_threads_pinned_count_leaves_what_it_cannot_split_to_numpy(blas, monkeypatch):
     counts = _split_calls(monkeypatch)
     tg.set_num_threads(2)
-    size = threads.SPLIT_PRODUCT
-    cases = [(np.ones((64, 64), np.float32), np.ones((64, 64), np.float32)),  # below SPLIT_PRODUCT
-             (np.ones((4, size // 16)), np.ones((size // 16, 4))),  # too few rows and columns
-             (np.ones((64, 2**16), np.int64), np.ones((2**16, 64), np.int64)),  # integers
-             (np.ones((64, 2**16)), np.ones((2**16, 64), np.float32)),  # mixed dtypes
-             (np.ones(2**16), np.ones((2**16, 128)))]  # a vector
+    small = np.ones((64, 64), np.float32), np.ones((64, 64), np.float32)  # below SPLIT_PRODUCT
+    threads.matmul(*small)
+    monkeypatch.setattr(threads, "SPLIT_PRODUCT", 64)  # the rest would be split by size
+    cases = [(np.ones((4, 128)), np.ones((128, 4))),  # too few rows and columns
+             (np.ones((64, 32), np.int64), np.ones((32, 64), np.int64)),  # integers
+             (np.ones((64, 32)), np.ones((32, 64), np.float32)),  # mixed dtypes
+             (np.ones(32), np.ones((32, 128)))]  # a vector
     for a, b in cases:
         out = threads.matmul(a, b)
         np.testing.assert_array_equal(out, a @ b)
         assert out.dtype == (a @ b).dtype
     assert counts == []
-    for a, b in ((np.ones((256, 2**14)), np.ones((2**13, 256))),  # numpy's own messages
-                 (np.ones((2, 256, 2**13)), np.ones((3, 2**13, 256)))):
+    threads.matmul(np.ones((64, 32)), np.ones((32, 64)))  # (and this one is: the check works)
+    assert counts == [2]
+    for a, b in ((np.ones((256, 64)), np.ones((32, 256))),  # numpy's own messages
+                 (np.ones((2, 256, 32)), np.ones((3, 32, 256)))):
         with pytest.raises(ValueError) as numpy_error:
             a @ b
         with pytest.raises(ValueError, match=re.escape(str(numpy_error.value))):

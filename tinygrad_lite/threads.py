@@ -41,7 +41,7 @@ from functools import lru_cache
 import numpy as np
 
 SMALL_PRODUCT = 2**27  # multiply-adds: below this a product runs on one BLAS thread
-SPLIT_PRODUCT = 2**22  # multiply-adds: from this a product under set_num_threads(n > 1) is split
+SPLIT_PRODUCT = 2**25  # multiply-adds: from this a product under set_num_threads(n > 1) is split
 _SPLIT_BLOCK = 16  # rows or columns a block has at least (a multiple of the gemm kernels' widths)
 
 _fixed: int | None = None  # set_num_threads(n): every product uses n threads, the policy is off
@@ -181,15 +181,18 @@ def _split_matmul(a, b, count):
     a one-thread BLAS call writing its part of the result; a plain `a @ b` where the product is
     below SPLIT_PRODUCT multiply-adds, not one float dtype, or a vector.
 
-    NOTE: blocks of b's columns first: W6's three Linear products (64 x 9216 x 128 and its two
-    gradients) took 1.06, 0.81 and 0.82 ms on two threads that way against 1.37, 0.96 and 0.85 ms by
-    rows of a (1.67, 1.30 and 1.32 ms on one thread; OpenBLAS's own two threads, when not
-    disturbed, 1.04, 0.66 and 0.70 ms). A block's sums mostly run in the whole product's order
-    (W6's results are bitwise one thread's), but a narrower last block may take another kernel:
-    equal to float rounding in general, as OpenBLAS's own threads are.
+    NOTE: from 2**25 multiply-adds: waking a worker and waiting for it costs about 130 us here (a
+    2-core VM); on an idle machine two threads took 1.52x one thread's time at 2**23, 1.07x at
+    2**24 (256 x 256 x 256), 0.64x to 0.69x at 2**26 and above. Blocks of b's columns first:
+    W6's three Linear products (64 x 9216 x 128 and its two gradients) took 1.06, 0.81 and 0.82 ms
+    on two threads that way against 1.37, 0.96 and 0.85 ms by rows of a (1.67, 1.30 and 1.32 ms on
+    one thread; OpenBLAS's own two threads, when not disturbed, 1.04, 0.66 and 0.70 ms). A block's
+    sums mostly run in the whole product's order (W6's results are bitwise one thread's), but a
+    narrower last block may take another kernel: equal to float rounding in general, as OpenBLAS's
+    own threads are.
 
-    >>> _split_matmul(np.ones((64, 4096)), np.ones((4096, 64)), 2)[63, 63]
-    np.float64(4096.0)
+    >>> _split_matmul(np.ones((64, 8192)), np.ones((8192, 64)), 2)[63, 63]
+    np.float64(8192.0)
     """
     if a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype or a.dtype.char not in "fdFD":
         return a @ b
