@@ -14,6 +14,7 @@ threads), which other people's jobs disturb less.
     python benchmarks/bench_conv.py --threads 0          # our thread policy vs PyTorch's default
     python benchmarks/bench_conv.py --profile            # cProfile of our steps (1 thread)
     python benchmarks/bench_conv.py --ops                # CPU time per primitive (1 thread)
+    python benchmarks/bench_conv.py --ops --threads 2    # wall-clock time per primitive (2 threads)
 """
 
 from __future__ import annotations
@@ -137,11 +138,17 @@ def _timed(step, data):
     return (time.perf_counter() - t0) / len(data), (time.process_time() - c0) / len(data)
 
 
-def per_op(batches, rounds):
-    """Our step's thread CPU time per primitive's forward and backward (time.thread_time: other
-    processes' time slices are not counted), the best of `rounds` passes over the batches."""
+def per_op(batches, rounds, threads=1):
+    """Our step's time per primitive's forward and backward, the best of `rounds` passes over the
+    batches: at one thread the thread's CPU time (time.thread_time: other processes' time slices
+    are not counted); at more (`tg.set_num_threads`), wall-clock time, as the workers' share of an
+    op shows only there."""
     import collections
     import resource
+
+    clock = time.thread_time if threads == 1 else time.perf_counter
+    who = resource.RUSAGE_THREAD if threads == 1 else resource.RUSAGE_SELF
+    tg.set_num_threads(threads)
 
     from tinygrad_lite import ops
 
@@ -149,11 +156,11 @@ def per_op(batches, rounds):
 
     def timed(name, fn):
         def run(*args, **kw):
-            t0 = time.thread_time()
+            t0 = clock()
             try:
                 return fn(*args, **kw)
             finally:
-                spent[name] += time.thread_time() - t0
+                spent[name] += clock() - t0
         return run
 
     for op in ops.PRIMITIVES:
@@ -175,17 +182,18 @@ def per_op(batches, rounds):
     best = None
     for _ in range(rounds):
         spent.clear()
-        r0, t0 = resource.getrusage(resource.RUSAGE_THREAD), time.thread_time()
+        r0, t0 = resource.getrusage(who), clock()
         for x, y in data:
             step(x, y)
-        r1, total = resource.getrusage(resource.RUSAGE_THREAD), time.thread_time() - t0
+        r1, total = resource.getrusage(who), clock() - t0
         if best is None or total < best[0]:
             best = (total, dict(spent), r1.ru_stime - r0.ru_stime, r1.ru_minflt - r0.ru_minflt)
     total, per, system, faults = best
     n = len(data)
-    print(f"W6, our step at one thread: {total * 1e3 / n:.1f} ms CPU per step (best of {rounds} "
-          f"passes of {n} steps), of which system {system * 1e3 / n:.1f} ms, {faults / n:.0f} page "
-          f"faults; load average {__import__('os').getloadavg()[0]:.1f}")
+    at, kind = ("one thread", "CPU") if threads == 1 else (f"{threads} threads", "wall-clock")
+    print(f"W6, our step at {at}: {total * 1e3 / n:.1f} ms {kind} per step (best of {rounds} "
+          f"passes of {n} steps), system time {system * 1e3 / n:.1f} ms and {faults / n:.0f} page "
+          f"faults per step; load average {__import__('os').getloadavg()[0]:.1f}")
     print("| op | ms per step | share |\n|---|---|---|")
     for name, t in sorted(per.items(), key=lambda kv: -kv[1]):
         if t * 1e3 / n >= 0.05:
@@ -204,12 +212,13 @@ def main(argv=None):
     ap.add_argument("--profile", action="store_true", help="cProfile our steps and exit")
     ap.add_argument("--ops", action="store_true",
                     help="our step's CPU time per primitive (forward, backward) and the optimizer's "
-                         "update, and the step's system time and page faults (1 thread); exit")
+                         "update, and the step's system time and page faults (1 thread; with "
+                         "--threads N first, wall-clock time at N threads); exit")
     args = ap.parse_args(argv)
     batches = load_batches(args.steps)
     if args.ops:
-        tg.set_num_threads(1)
-        per_op(batches, args.rounds)
+        per_op(batches, args.rounds, max(1, args.threads[0]) if args.threads else 1)
+        tg.set_num_threads(None)
         return
     if args.profile:
         import cProfile
