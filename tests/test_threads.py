@@ -267,3 +267,26 @@ def test_threads_scratch_is_kept_per_thread_and_key(monkeypatch):
     monkeypatch.setattr(threads, "SCRATCH_LIMIT", 1000)
     big = threads.scratch("big", 1000, np.float32)  # above the limit: not kept
     assert not np.shares_memory(threads.scratch("big", 1000, np.float32), big)
+
+
+def test_threads_split_map_from_several_threads_at_once():
+    # each caller's results, in order, while the others grow the pool (made anew, never shut
+    # down under a caller that is submitting to it)
+    import threading
+
+    errors = []
+
+    def go(count):
+        try:
+            for _ in range(50):
+                parts = list(range(count))
+                assert threads.split_map(lambda p: p * 2, parts, count) == [2 * p for p in parts]
+        except Exception as error:  # (collected: an assert in a thread would be lost)
+            errors.append(error)
+
+    callers = [threading.Thread(target=go, args=(count,)) for count in (2, 3, 4, 5)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert errors == []

@@ -291,8 +291,8 @@ def split_map(fn, parts: list, count: int) -> list:
         return [fn(part) for part in parts]
     with _pool_lock:
         if _pool is None or _pool._max_workers < count - 1:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
+            # (the old pool is not shut down: another thread may be submitting to it; its
+            # workers leave once it is garbage)
             _pool = ThreadPoolExecutor(max_workers=count - 1, thread_name_prefix="tinygrad_lite")
         pool = _pool
     bounds = [len(parts) * i // count for i in range(count + 1)]
