@@ -656,7 +656,10 @@ def test_jit_trace_leaves_objects_the_program_froze_frozen():
         frozen = gc.get_freeze_count()
         for _ in range(3):
             jitted(Tensor(np.ones(2, np.float32)))
-        assert jitted.replays == 1 and gc.get_freeze_count() == frozen > 0
+        # (frozen objects that die leave the permanent generation, so the count may fall a
+        # little while the test runs; a gc.unfreeze() by the trace would make it 0)
+        assert jitted.replays == 1 and 0 < gc.get_freeze_count() <= frozen
+        assert gc.get_freeze_count() > frozen // 2
     finally:
         gc.unfreeze()
     for _ in range(3):
