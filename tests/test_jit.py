@@ -665,3 +665,41 @@ def test_jit_trace_leaves_objects_the_program_froze_frozen():
     for _ in range(3):
         jitted(Tensor(np.ones(1, np.float32)))  # (a new signature: traced twice again)
     assert jitted.traces == 4 and gc.get_freeze_count() == 0
+
+
+def test_jit_replay_lets_set_num_threads_split_its_large_products():
+    # a product of at least threads.SPLIT_PRODUCT multiply-adds goes through threads.matmul (which
+    # cuts it into blocks under set_num_threads(n > 1)) even when every product of the step is
+    # below SMALL_PRODUCT; smaller products stay a plain `@`. The replay equals eager bitwise.
+    from tinygrad_lite import threads
+
+    rng = np.random.default_rng(7)
+    x = Tensor(rng.standard_normal((64, 1024)).astype(np.float32))
+    assert 64 * 1024 * 512 >= threads.SPLIT_PRODUCT > 64 * 512 * 2
+
+    def make():
+        tg.manual_seed(3)
+        model = nn.Sequential(nn.Linear(1024, 512), nn.ReLU(), nn.Linear(512, 2))
+        opt = optim.SGD(model.parameters(), lr=0.01)
+
+        def step(xb):
+            opt.zero_grad()
+            loss = model(xb).sum()
+            loss.backward()
+            opt.step()
+            return loss
+        return model, step
+
+    with tg.threads.num_threads(2):
+        eager_model, eager_step = make()
+        jit_model, step = make()
+        jitted = tg.jit(step)
+        for _ in range(4):
+            eager_step(x)
+            jitted(x)
+    assert jitted.replays == 2
+    source = jitted.tape.source
+    assert re.search(r"blas_matmul\(v\d+, v\d+\.T\)", source)  # the large forward product
+    assert re.search(r"= v\d+ @ v\d+\.T\n", source)  # the small one
+    for a, b in zip(eager_model.parameters(), jit_model.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)

@@ -1022,7 +1022,7 @@ def _matmul_fwd(w, d):
     x, y = (f"v{t.i}" for t in ins[:2])
     a = f"{x}.T" if st.get("transpose_a") else x  # (.T is swapaxes(-1, -2) on these 2-D arrays)
     b = f"{y}.T" if st.get("transpose_b") else y
-    product = _product(w, a, b)
+    product = _product(w, a, b, _multiply_adds(w, d))
     if len(ins) == 2:
         return product
     bias = ins[2]
@@ -1035,9 +1035,20 @@ def _matmul_fwd(w, d):
 _TINY = np.ones((1, 1), np.float32)  # (a product that makes threads.matmul switch: _Writer.write)
 
 
-def _product(w, a, b):
-    # (the replay switched the BLAS to one thread when every product is small: see _Writer.write)
-    return f"{a} @ {b}" if w.tape.small_products else f"blas_matmul({a}, {b})"
+def _product(w, a, b, multiply_adds):
+    # (the replay switched the BLAS to one thread when every product is small: see _Writer.write;
+    # a product that set_num_threads(n > 1) would split still goes through threads.matmul)
+    if w.tape.small_products and multiply_adds < threads.SPLIT_PRODUCT:
+        return f"{a} @ {b}"
+    return f"blas_matmul({a}, {b})"
+
+
+def _multiply_adds(w, d):
+    """m * k * n of a 2-D MatMul entry (each of its gradients' products has as many)."""
+    (xs, ys), st = (w.shape(t.i) for t in d["inputs"][:2]), d["settings"]
+    m, k = xs[::-1] if st.get("transpose_a") else xs
+    n = ys[0] if st.get("transpose_b") else ys[1]
+    return m * k * n
 
 
 def _matmul_bwd(w, d, g):
@@ -1045,8 +1056,10 @@ def _matmul_bwd(w, d, g):
     ta, tb = d["settings"].get("transpose_a", False), d["settings"].get("transpose_b", False)
     gr = f"v{g}"
 
+    multiply_adds = _multiply_adds(w, d)
+
     def mm(a, b, t_a=False, t_b=False):  # (all 2-D: .T is swapaxes(-1, -2))
-        return _product(w, f"{a}.T" if t_a else a, f"{b}.T" if t_b else b)
+        return _product(w, f"{a}.T" if t_a else a, f"{b}.T" if t_b else b, multiply_adds)
     gx = mm(gr, y, t_b=not tb) if not ta else mm(y, gr, t_a=tb, t_b=True)
     gy = mm(x, gr, t_a=not ta) if not tb else mm(gr, x, t_a=True, t_b=ta)
     shapes = [w.shape(t.i) for t in d["inputs"][:2]]
