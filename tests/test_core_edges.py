@@ -176,6 +176,20 @@ def _train(seed, results, errors, steps=30):
         errors.append(e)
 
 
+def _run_concurrently(*targets):
+    """Run each target in its own thread, switching threads as often as possible."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=f) for f in targets]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+
+
 def test_a_recording_and_a_plain_backward_share_one_retained_graph_across_threads():
     # one thread takes gradients of gradients through a retained graph while another runs plain
     # backward passes through it: each sees its own kind of saved values (the op is never
@@ -206,31 +220,13 @@ def test_a_recording_and_a_plain_backward_share_one_retained_graph_across_thread
         except BaseException as e:
             errors.append(e)
 
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=f) for f in (recording, plain)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(old)
+    _run_concurrently(recording, plain)
     assert not errors, errors
 
 
 def test_two_threads_train_concurrently_with_correct_gradients():
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible
     results, errors = {}, []
-    try:
-        threads = [threading.Thread(target=_train, args=(s, results, errors)) for s in (1, 2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(old)
+    _run_concurrently(*(lambda s=s: _train(s, results, errors) for s in (1, 2)))
     assert not errors, errors
     assert tg.is_grad_enabled()
     alone, errors_alone = {}, []
