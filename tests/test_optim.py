@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import tinygrad_lite as tg
+import tinygrad_lite.optim.adadelta as adadelta_module
 from tinygrad_lite import Tensor, optim
 
 from . import reference
@@ -734,6 +735,71 @@ def test_sgd_momentum_buffer_does_not_alias_the_gradient():
     opt.step()  # the buffer is scaled in place: the gradient must not change with it
     np.testing.assert_array_equal(p.grad.data, [1.0, 2.0])
     np.testing.assert_allclose(opt.state[p]["momentum_buffer"], [1.9, 3.8])
+
+
+def _adadelta_formula(p, g, s, lr, rho, eps, weight_decay, maximize):
+    """Adadelta's update as it was written before the in-place rewrite (issue 11): the reference
+    for bits, not only values (same operations, same order, same dtypes)."""
+    if not s:
+        s["square_avg"], s["acc_delta"] = np.zeros_like(p), np.zeros_like(p)
+    g = -g if maximize else g
+    if weight_decay:
+        g = g + weight_decay * p
+    square_avg, acc_delta = s["square_avg"], s["acc_delta"]
+    square_avg *= rho
+    square_avg += (1 - rho) * (g * g)
+    delta = np.sqrt(acc_delta + eps)
+    delta /= np.sqrt(square_avg + eps)
+    delta *= g
+    acc_delta *= rho
+    acc_delta += (1 - rho) * (delta * delta)
+    p -= lr * delta
+
+
+def _bits(a):
+    return np.asarray(a).tobytes()
+
+
+@pytest.mark.parametrize("weight_decay, maximize", [(0.0, False), (0.1, False), (0.0, True),
+                                                    (0.05, True)])
+@pytest.mark.parametrize("shape, dtype, grad_dtype", [
+    ((3, 2), np.float64, np.float64),
+    ((), np.float32, np.float32),                                # 0-d: -grad is a numpy scalar
+    ((2 * adadelta_module.CHUNK + 77,), np.float32, np.float32),  # blocks, and a shorter last one
+    ((40, 30), np.float32, np.float64),                          # a float64 gradient, float32 p
+    ("transposed", np.float32, np.float32),                      # not contiguous: one block
+])
+def test_adadelta_in_place_update_is_bitwise_the_formula(shape, dtype, grad_dtype, weight_decay,
+                                                         maximize):
+    rng = np.random.default_rng(7)
+    start = (rng.standard_normal((30, 40)).T if shape == "transposed"
+             else rng.standard_normal(shape)).astype(dtype)
+    options = dict(lr=0.7, rho=0.85, eps=1e-5, weight_decay=weight_decay, maximize=maximize)
+    p = Tensor(start, requires_grad=True)
+    if shape == "transposed":
+        p.data = start.copy(order="F")  # (Tensor(start) makes a C-contiguous copy)
+        assert not p.data.flags.c_contiguous
+    opt = optim.Adadelta([p], **options)
+    ref, ref_state = start.copy(), {}
+    for k in range(5):
+        g = (rng.standard_normal(start.shape) * (k + 1)).astype(grad_dtype)
+        p.grad = Tensor(g.copy())
+        grad_array = p.grad.data
+        opt.step()
+        _adadelta_formula(ref, g, ref_state, **options)
+        assert p.grad.data is grad_array and _bits(grad_array) == _bits(g), "grad was modified"
+        assert p.dtype == ref.dtype and _bits(p.data) == _bits(ref), f"step {k + 1}: p"
+        for key in ("square_avg", "acc_delta"):
+            assert _bits(opt.state[p][key]) == _bits(ref_state[key]), f"step {k + 1}: {key}"
+    assert opt.state[p]["step"] == 5 and not np.array_equal(p.data, start)
+
+
+def test_adadelta_bitwise_check_sees_a_reordered_formula():
+    """The bitwise test above can fail: (1 - rho) * g * g instead of (1 - rho) * (g * g), equal in
+    exact arithmetic, already changes some float32 bits."""
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal(1000).astype(np.float32)
+    assert _bits((1 - 0.85) * g * g) != _bits((1 - 0.85) * (g * g))
 
 
 # ---------------------------------------------------------------------- torch (extra) ----
