@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import tinygrad_lite as tg
-import tinygrad_lite.optim.adadelta as adadelta_module
 from tinygrad_lite import Tensor, optim
+from tinygrad_lite.optim.optimizer import CHUNK
 
 from . import reference
 
@@ -765,7 +765,7 @@ def _bits(a):
 @pytest.mark.parametrize("shape, dtype, grad_dtype", [
     ((3, 2), np.float64, np.float64),
     ((), np.float32, np.float32),                                # 0-d: -grad is a numpy scalar
-    ((2 * adadelta_module.CHUNK + 77,), np.float32, np.float32),  # blocks, and a shorter last one
+    ((2 * CHUNK + 77,), np.float32, np.float32),  # blocks, and a shorter last one
     ((40, 30), np.float32, np.float64),                          # a float64 gradient, float32 p
     ("transposed", np.float32, np.float32),                      # not contiguous: one block
 ])
@@ -800,6 +800,96 @@ def test_adadelta_bitwise_check_sees_a_reordered_formula():
     rng = np.random.default_rng(3)
     g = rng.standard_normal(1000).astype(np.float32)
     assert _bits((1 - 0.85) * g * g) != _bits((1 - 0.85) * (g * g))
+
+
+def _adam_formula(p, g, s, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled):
+    """Adam's (and AdamW's) update as it was written before the blocked in-place rewrite (issue
+    11): the reference for bits, not only values (same operations, same order, same dtypes)."""
+    b1, b2 = betas
+    if not s:
+        s["step"], s["exp_avg"], s["exp_avg_sq"] = 0, np.zeros_like(p), np.zeros_like(p)
+        if amsgrad:
+            s["max_exp_avg_sq"] = np.zeros_like(p)
+    s["step"] = t = s["step"] + 1
+    g = -g if maximize else g
+    if weight_decay and decoupled:
+        p *= 1 - lr * weight_decay
+    elif weight_decay:
+        g = g + weight_decay * p
+    exp_avg, exp_avg_sq = s["exp_avg"], s["exp_avg_sq"]
+    exp_avg *= b1
+    exp_avg += (1 - b1) * g
+    exp_avg_sq *= b2
+    sq = np.multiply(g, g, out=np.empty_like(exp_avg_sq))
+    sq *= 1 - b2
+    exp_avg_sq += sq
+    if amsgrad:
+        second = s["max_exp_avg_sq"]
+        np.maximum(second, exp_avg_sq, out=second)
+    else:
+        second = exp_avg_sq
+    denom = np.sqrt(second, out=sq)
+    denom /= math.sqrt(1 - b2 ** t)
+    denom += eps
+    np.divide(exp_avg, denom, out=denom)
+    denom *= lr / (1 - b1 ** t)
+    p -= denom
+
+
+@pytest.mark.parametrize("cls", [optim.Adam, optim.AdamW])
+@pytest.mark.parametrize("weight_decay, amsgrad, maximize", [
+    (0.0, False, False), (0.1, False, False), (0.0, True, False), (0.0, False, True),
+    (0.05, True, True)])
+@pytest.mark.parametrize("shape, dtype, grad_dtype", [
+    ((3, 2), np.float64, np.float64),
+    ((), np.float32, np.float32),                        # 0-d: -grad is a numpy scalar
+    ((2 * CHUNK + 77,), np.float32, np.float32),         # blocks, and a shorter last one
+    ((40, 30), np.float32, np.float64),                  # a float64 gradient, float32 p
+    ((30, 40), np.float64, np.float32),                  # a float32 gradient, float64 p
+    ("transposed", np.float32, np.float32),              # not contiguous: one block
+])
+def test_adam_in_place_update_is_bitwise_the_formula(cls, shape, dtype, grad_dtype, weight_decay,
+                                                     amsgrad, maximize):
+    rng = np.random.default_rng(11)
+    start = (rng.standard_normal((30, 40)).T if shape == "transposed"
+             else rng.standard_normal(shape)).astype(dtype)
+    options = dict(lr=0.03, betas=(0.8, 0.95), eps=1e-6, weight_decay=weight_decay,
+                   amsgrad=amsgrad, maximize=maximize)
+    p = Tensor(start, requires_grad=True)
+    if shape == "transposed":
+        p.data = start.copy(order="F")  # (Tensor(start) makes a C-contiguous copy)
+        assert not p.data.flags.c_contiguous
+    opt = cls([p], **options)
+    ref, ref_state = start.copy(), {}
+    keys = ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if amsgrad else [])
+    for k in range(6):
+        scale = 3.0 if k == 3 else 1.0 / (k + 1)  # (a large gradient, then smaller: amsgrad's max)
+        g = (rng.standard_normal(start.shape) * scale).astype(grad_dtype)
+        p.grad = Tensor(g.copy())
+        grad_array = p.grad.data
+        opt.step()
+        _adam_formula(ref, g, ref_state, **options, decoupled=cls is optim.AdamW)
+        assert p.grad.data is grad_array and _bits(grad_array) == _bits(g), "grad was modified"
+        assert p.dtype == ref.dtype and _bits(p.data) == _bits(ref), f"step {k + 1}: p"
+        for key in keys:
+            assert opt.state[p][key].dtype == ref.dtype, key
+            assert _bits(opt.state[p][key]) == _bits(ref_state[key]), f"step {k + 1}: {key}"
+    assert opt.state[p]["step"] == 6 and sorted(opt.state[p]) == sorted(keys + ["step"])
+    assert not np.array_equal(p.data, start)
+    if amsgrad:  # the maximum is really used: it differs from exp_avg_sq after the large step
+        assert not np.array_equal(opt.state[p]["max_exp_avg_sq"], opt.state[p]["exp_avg_sq"])
+
+
+def test_adam_bitwise_check_sees_a_reordered_formula():
+    """The bitwise test above can fail: dividing by sqrt(1 - b2^t) * lr / (1 - b1^t) folded into
+    one factor, equal in exact arithmetic, already changes some float32 bits."""
+    rng = np.random.default_rng(5)
+    m, v = (rng.random(1000).astype(np.float32) for _ in range(2))
+    t, lr, b1, b2, eps = 3, 0.03, 0.8, 0.95, 1e-6
+    ours = m / (np.sqrt(v) / math.sqrt(1 - b2 ** t) + eps) * (lr / (1 - b1 ** t))
+    folded = m / (np.sqrt(v) + eps * math.sqrt(1 - b2 ** t)) * (lr * math.sqrt(1 - b2 ** t)
+                                                               / (1 - b1 ** t))
+    assert np.allclose(ours, folded) and _bits(ours) != _bits(folded)
 
 
 # ---------------------------------------------------------------------- torch (extra) ----

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .optimizer import Optimizer, check_hyperparameter, check_nonnegative
+from .optimizer import Optimizer, blocks, check_hyperparameter, check_nonnegative
 
 
 class Adam(Optimizer):
@@ -48,28 +48,47 @@ class Adam(Optimizer):
             self._init_state(state, p, "exp_avg", "exp_avg_sq",
                              *(["max_exp_avg_sq"] if group["amsgrad"] else []))
         state["step"] = t = state["step"] + 1
-        grad = self._direction(p, grad, group)
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        # NOTE: in place, with few temporaries: this is the hot loop of most trainings
-        exp_avg *= b1
-        exp_avg += (1 - b1) * grad
-        exp_avg_sq *= b2
-        # NOTE: an explicit out= array: for a 0-d parameter grad * grad is a numpy scalar, which
-        # cannot be reused as out= below
-        sq = np.multiply(grad, grad, out=np.empty_like(exp_avg_sq))
-        sq *= 1 - b2
-        exp_avg_sq += sq
-        if group["amsgrad"]:
-            second = state["max_exp_avg_sq"]
-            np.maximum(second, exp_avg_sq, out=second)
-        else:
-            second = exp_avg_sq
-        denom = np.sqrt(second, out=sq)
-        denom /= math.sqrt(1 - b2 ** t)
-        denom += group["eps"]
-        np.divide(exp_avg, denom, out=denom)
-        denom *= group["lr"] / (1 - b1 ** t)
-        p.data -= denom
+        grad = np.asarray(self._direction(p, grad, group))  # (-grad of a 0-d array is a scalar)
+        amsgrad = group["amsgrad"]
+        arrays = (p.data, grad, state["exp_avg"], state["exp_avg_sq"],
+                  *([state["max_exp_avg_sq"]] if amsgrad else []))
+        # NOTE: the formula's 13 operations (see _adam), in the same order and dtypes (so the same
+        # bits), in place through one or two scratch arrays of a block each, block by block of
+        # CHUNK items: a parameter-sized temporary less at the training step's peak (the update
+        # of its largest weight), and each block's passes run in cache. grad (the user's .grad,
+        # or _direction's new array) is only read.
+        n, views = blocks(*arrays)
+        sq = np.empty(n, p.dtype)  # grad * grad, then the denominator, in the state's dtype
+        scaled = sq if grad.dtype == p.dtype else np.empty(n, grad.dtype)  # (1 - b1) * grad
+        root, step = math.sqrt(1 - b2 ** t), group["lr"] / (1 - b1 ** t)
+        for param, g, exp_avg, exp_avg_sq, *second in views:
+            if param.shape != sq.shape:  # the last, shorter block
+                sq, scaled = sq[:param.size], scaled[:param.size]
+            _adam(param, g, exp_avg, exp_avg_sq, second[0] if amsgrad else exp_avg_sq, sq,
+                  scaled, b1, b2, root, group["eps"], step)
+
+
+def _adam(param, grad, exp_avg, exp_avg_sq, second, sq, scaled, b1, b2, root, eps, step):
+    """One block of the update, in place; sq and scaled are scratch (they may be one array).
+    second is max_exp_avg_sq with amsgrad, else exp_avg_sq. The formula:
+    exp_avg = b1 * exp_avg + (1 - b1) * grad; exp_avg_sq = b2 * exp_avg_sq + (1 - b2) * grad^2;
+    param -= lr / (1 - b1^t) * exp_avg / (sqrt(second) / sqrt(1 - b2^t) + eps)
+    (root is sqrt(1 - b2^t), step is lr / (1 - b1^t))."""
+    exp_avg *= b1
+    np.multiply(grad, 1 - b1, out=scaled)
+    exp_avg += scaled
+    exp_avg_sq *= b2
+    np.multiply(grad, grad, out=sq)
+    sq *= 1 - b2
+    exp_avg_sq += sq
+    if second is not exp_avg_sq:  # amsgrad: the running maximum
+        np.maximum(second, exp_avg_sq, out=second)
+    denom = np.sqrt(second, out=sq)
+    denom /= root
+    denom += eps
+    np.divide(exp_avg, denom, out=denom)
+    denom *= step
+    param -= denom
 
 
 class AdamW(Adam):

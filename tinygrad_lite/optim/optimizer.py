@@ -33,6 +33,21 @@ def check_nonnegative(group: dict, *keys: str) -> None:
         check_hyperparameter(0.0 <= group[key], f"Invalid {name} value: {group[key]}")
 
 
+CHUNK = 32768  # items per block: a float32 block of Adam's 4 arrays and 2 scratches is 768 KB (L2)
+
+
+def blocks(*arrays: np.ndarray) -> tuple:
+    """For an update done in place block by block: (the largest block's shape, for scratch
+    arrays; a list with each block's views of `arrays`, which share one shape). Blocks of CHUNK
+    items of the flattened arrays when all are C-contiguous, else one block of the arrays
+    themselves (e.g. a transposed parameter)."""
+    if not all(a.flags.c_contiguous for a in arrays):
+        return arrays[0].shape, [arrays]
+    flat = [a.reshape(-1) for a in arrays]
+    size = flat[0].size
+    return (min(size, CHUNK),), [tuple(a[i:i + CHUNK] for a in flat) for i in range(0, size, CHUNK)]
+
+
 _SET_MESSAGE = ("optimizer parameters need to be organized in ordered collections, but the "
                 "ordering of tensors in sets will change between runs. Please use a list instead.")
 
