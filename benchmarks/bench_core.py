@@ -14,7 +14,10 @@ shared and noisy: compare ratios, not lone seconds). "ours (raw)" writes the mod
 and a hand-written update; "ours (nn)" uses nn.Linear and optim.SGD/Adam; "ours (jit)" is the
 same nn step wrapped in `tg.jit`, timed after its warm-up (its two traced calls and the compile
 for each input shape run first, on the first and last batch, and are reported under the table;
-the memory measurement includes them).
+the memory measurement includes them). For W1, "numpy, (out, in) weights" is the hand-written
+step with its weights stored as nn.Linear and PyTorch store them (`x @ w.T`, `d.T @ x`): the same
+arithmetic, timed to show what that layout alone costs (OpenBLAS runs these shapes slower
+transposed), which every nn step pays and the "numpy" floor does not.
 
     python benchmarks/bench_core.py            # everything, 3 rounds
     python benchmarks/bench_core.py --rounds 5 --only W1b10
@@ -153,6 +156,37 @@ def _w1_numpy(x, y, batch, lr):
         w2 -= lr * (a1.T @ d2)
         b2 -= lr * d2.sum(0)
         w1 -= lr * (xb.T @ d1)
+        b1 -= lr * d1.sum(0)
+    return time.perf_counter() - t0
+
+
+def w1_numpy_out_in(x, y, batch, lr=3.0):
+    """w1_numpy with each weight stored (out, in), as nn.Linear and PyTorch store it: the same
+    arithmetic, products `x @ w.T` and `d.T @ x`. It measures the layout's own cost (OpenBLAS is
+    slower for these shapes transposed this way), which a jitted nn step pays and w1_numpy does
+    not."""
+    with np.errstate(over="ignore"):
+        return _w1_numpy_out_in(x, y, batch, lr)
+
+
+def _w1_numpy_out_in(x, y, batch, lr):
+    w1, b1, w2, b2, w3, b3 = (np.ascontiguousarray(p.T) if p.ndim == 2 else p
+                              for p in init_layers([784, 16, 16, 10]))
+    t0 = time.perf_counter()
+    for i in range(0, len(x), batch):
+        xb, yb = x[i:i + batch], y[i:i + batch]
+        n = len(xb)
+        a1 = 1 / (1 + np.exp(-(xb @ w1.T + b1)))
+        a2 = 1 / (1 + np.exp(-(a1 @ w2.T + b2)))
+        a3 = 1 / (1 + np.exp(-(a2 @ w3.T + b3)))
+        d3 = (a3 - yb) * (a3 * (1 - a3)) / n
+        d2 = (d3 @ w3) * (a2 * (1 - a2))
+        d1 = (d2 @ w2) * (a1 * (1 - a1))
+        w3 -= lr * (d3.T @ a2)
+        b3 -= lr * d3.sum(0)
+        w2 -= lr * (d2.T @ a1)
+        b2 -= lr * d2.sum(0)
+        w1 -= lr * (d1.T @ xb)
         b1 -= lr * d1.sum(0)
     return time.perf_counter() - t0
 
@@ -420,11 +454,14 @@ def run(rounds, only, memory, skip_nn=False):
     workloads = {
         "W4": {"numpy": lambda: w4_numpy(w4_iters), "ours (raw)": lambda: w4_ours(w4_iters),
                "ours (jit)": lambda: w4_jit(w4_iters), "torch": lambda: w4_torch(w4_iters)},
-        "W1b10": {"numpy": lambda: w1_numpy(x10, y10, 10), "ours (raw)": lambda: w1_ours_raw(x10, y10, 10),
+        "W1b10": {"numpy": lambda: w1_numpy(x10, y10, 10),
+                  "numpy, (out, in) weights": lambda: w1_numpy_out_in(x10, y10, 10),
+                  "ours (raw)": lambda: w1_ours_raw(x10, y10, 10),
                   "ours (nn)": lambda: w1_ours_nn(x10, y10, 10),
                   "ours (jit)": lambda: w1_ours_nn(x10, y10, 10, use_jit=True),
                   "torch": lambda: w1_torch(x10, y10, 10)},
         "W1b128": {"numpy": lambda: w1_numpy(x10, y10, 128),
+                   "numpy, (out, in) weights": lambda: w1_numpy_out_in(x10, y10, 128),
                    "ours (raw)": lambda: w1_ours_raw(x10, y10, 128),
                    "ours (nn)": lambda: w1_ours_nn(x10, y10, 128),
                    "ours (jit)": lambda: w1_ours_nn(x10, y10, 128, use_jit=True),
