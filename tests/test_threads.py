@@ -290,3 +290,79 @@ def test_threads_split_map_from_several_threads_at_once():
     for caller in callers:
         caller.join()
     assert errors == []
+
+
+def test_threads_split_rows_covers_the_rows_once_in_blocks(blas, monkeypatch):
+    counts = _split_calls(monkeypatch)
+    seen = []
+    threads.split_rows(seen.append, 7, threads.ROWS_SPLIT)  # no count pinned: one block, here
+    tg.set_num_threads(3)
+    threads.split_rows(seen.append, 7, threads.ROWS_SPLIT - 1)  # too little work: one block
+    assert seen == [slice(0, 7), slice(0, 7)] and counts == []
+    for rows in (7, 2):
+        seen.clear()
+        threads.split_rows(seen.append, rows, threads.ROWS_SPLIT)
+        covered = [i for block in sorted(seen, key=lambda b: b.start) for i in range(rows)[block]]
+        assert covered == list(range(rows)) and len(seen) == min(3, rows)
+    assert counts == [3, 2]
+
+
+def _bits(a):
+    """The array's bytes in C order: equal bits, including NaN payloads and the sign of 0."""
+    return np.ascontiguousarray(a).view(np.uint8).tobytes()
+
+
+def _layouts(a):
+    """a (N, C, H, W) in three memory layouts: C order, channels-last, and a strided slice."""
+    last = np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    wide = np.zeros(a.shape[:3] + (2 * a.shape[3],), a.dtype)
+    wide[..., ::2] = a
+    return [a, last, wide[..., ::2]]
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # (the NaN window)
+@pytest.mark.parametrize("op", ["relu", "max_pool2d", "max_axes_0_2"])
+def test_threads_elementwise_ops_split_bitwise_as_one_thread(blas, monkeypatch, op):
+    # ReLU and Max (2x2 pooling's slice-by-slice path, and a reduction over the leading axis,
+    # which is not split) split by rows: forward and gradient bit for bit one thread's, for odd
+    # sizes and every layout, with ties (ReLU's zeros), NaN, inf and -0.0 in the input
+    rng = np.random.default_rng(0)
+    shape = (2, 40, 3, 50) if op == "max_axes_0_2" else (7, 5, 10, 14)
+    base = np.maximum(rng.standard_normal(shape), 0).astype(np.float32)
+    base.flat[[3, 100, 901]] = np.nan, np.inf, -0.0
+    fns = {"relu": lambda t: t.relu(), "max_pool2d": lambda t: t.max_pool2d(2),
+           "max_axes_0_2": lambda t: t.max(axis=(0, 2))}
+    axes = {"relu": None, "max_pool2d": (3, 5), "max_axes_0_2": (0, 2)}[op]
+    ref_forward = {"relu": lambda x: np.maximum(x, 0),
+                   "max_pool2d": lambda x: x.reshape(7, 5, 5, 2, 7, 2).max(axis=axes),
+                   "max_axes_0_2": lambda x: x.max(axis=axes)}
+
+    def ref_grad(x, y, g):
+        if axes is None:
+            return g * (x > 0)
+        x = x.reshape(7, 5, 5, 2, 7, 2) if op == "max_pool2d" else x
+        mask = (x == np.expand_dims(y, axes)).astype(np.float32)
+        with np.errstate(invalid="ignore"):
+            return (np.expand_dims(g, axes) * (mask / mask.sum(axis=axes, keepdims=True))
+                    ).reshape(shape)
+
+    monkeypatch.setattr(threads, "ROWS_SPLIT", 64)
+    counts = _split_calls(monkeypatch)
+    for x in _layouts(base):
+        results, upstream = [], None
+        for count in (1, 2, 3):
+            tg.set_num_threads(count)
+            t = Tensor(x, requires_grad=True)
+            y = fns[op](t)
+            if upstream is None:
+                upstream = rng.standard_normal(y.shape).astype(np.float32)
+            y.backward(Tensor(upstream))
+            results.append((_bits(y.data), _bits(t.grad.data)))
+            if count == 1:  # one thread's numbers are the plain formulas'
+                np.testing.assert_array_equal(y.data, ref_forward[op](x))
+                np.testing.assert_array_equal(t.grad.data, ref_grad(x, y.data, upstream))
+        assert results[1] == results[0] and results[2] == results[0]
+    if op == "max_axes_0_2":
+        assert counts == []
+    else:  # each layout: forward and backward split at 2 and 3 threads
+        assert len(counts) == 3 * 2 * 2 and min(counts) >= 2

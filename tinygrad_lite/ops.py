@@ -65,6 +65,14 @@ def _chain(grad, local):
     return out
 
 
+def _by_rows(x, *like):
+    """Whether an element-wise op on the float array `x` (and arrays `like` of its shape) should
+    go through threads.split_rows: large enough to be split; the check costs W1's small ops
+    nothing more than one comparison."""
+    return (isinstance(x, np.ndarray) and x.size >= _threads.ROWS_SPLIT and x.dtype.kind == "f"
+            and all(isinstance(y, np.ndarray) and y.shape == x.shape for y in like))
+
+
 def _normalize_axes(axis, ndim):
     """`axis` (None, an int or a tuple) as a tuple of non-negative axes; out of range is an error
     (numpy's AxisError, both IndexError and ValueError), never a wrap-around. A 0-d tensor accepts
@@ -240,11 +248,20 @@ class Relu(Primitive):
     @staticmethod
     def forward(ctx, x):
         ctx.saved_tensors = (x,)
+        if _by_rows(x):  # (W6's conv outputs at two threads: see threads.split_rows)
+            out = xp.empty_like(x)
+            _threads.split_rows(lambda b: xp.maximum(x[b], 0, out=out[b]), len(x), x.size)
+            return out
         return xp.maximum(x, 0)
 
     @staticmethod
     def backward(ctx, grad):
         x, = ctx.saved_tensors
+        if _by_rows(grad, _data(x)):
+            x, out = _data(x), xp.empty_like(grad)
+            _threads.split_rows(lambda b: xp.multiply(grad[b], x[b] > 0, out=out[b]), len(x),
+                                grad.size)
+            return out
         return grad * (_data(x) > 0)  # relu'(0) = 0, as in PyTorch
 
 
@@ -446,9 +463,15 @@ class Max(Primitive):
         if indices is None:
             out = cls.reduce(x, axis=axes, keepdims=True)
         else:
-            out = x[indices[0]].copy(order="K")  # NOTE: "K": a channels-last input stays so
-            for index in indices[1:]:
-                cls.pick(out, x[index], out=out)
+            out = xp.empty_like(x[indices[0]])  # NOTE: in x's memory order: channels-last stays so
+
+            def run(b):  # (a block of rows: threads.split_rows)
+                xb, ob = x[b], out[b]
+                xp.copyto(ob, xb[indices[0]])
+                for index in indices[1:]:
+                    cls.pick(ob, xb[index], out=ob)
+
+            _by_leading(run, x, axes)
         ctx.x, ctx.out = x, out  # masks only: which elements were maximal
         return out if keepdims else out.reshape([n for i, n in enumerate(out.shape) if i not in axes])
 
@@ -460,22 +483,24 @@ class Max(Primitive):
         if indices is None:
             mask = (x == out).astype(dtype)
             mask /= mask.sum(axis=axes, keepdims=True)
-        else:  # the same mask, built slice by slice (see _small_block)
-            hits = [x[index] == out for index in indices]
-            share = xp.zeros_like(out, dtype=dtype)
-            for hit in hits:
-                share += hit
-            with np.errstate(divide="ignore"):  # no hit at all: NaN in the window, as above
-                xp.reciprocal(share, out=share)
-            if isinstance(grad, np.ndarray):
-                # NOTE: on plain arrays the upstream gradient goes into each slice's share: one
-                # grad * mask over the whole input would broadcast along the short reduced axes
-                # (inner loops of 2 elements for 2x2 pooling: 4x slower than the whole backward)
-                share *= grad.reshape(out.shape)
-                gx = xp.empty_like(x, dtype=dtype)  # in x's memory order, as the slices
+        elif isinstance(grad, np.ndarray):
+            # NOTE: on plain arrays the upstream gradient goes into each slice's share: one
+            # grad * mask over the whole input would broadcast along the short reduced axes
+            # (inner loops of 2 elements for 2x2 pooling: 4x slower than the whole backward)
+            gx = xp.empty_like(x, dtype=dtype)  # in x's memory order, as the slices
+            g = grad.reshape(out.shape)
+
+            def run(b):  # (a block of rows: threads.split_rows)
+                xb, gxb = x[b], gx[b]
+                hits, share = _max_hits(xb, out[b], indices, dtype)
+                share *= g[b]
                 for index, hit in zip(indices, hits):
-                    xp.multiply(hit, share, out=gx[index])
-                return gx
+                    xp.multiply(hit, share, out=gxb[index])
+
+            _by_leading(run, x, axes)
+            return gx
+        else:  # the same mask, built slice by slice (see _small_block)
+            hits, share = _max_hits(x, out, indices, dtype)
             mask = xp.empty(x.shape, dtype=dtype)
             for index, hit in zip(indices, hits):
                 xp.multiply(hit, share, out=mask[index])
@@ -483,6 +508,27 @@ class Max(Primitive):
         if grad.shape != kshape:
             grad = grad.reshape(kshape)
         return grad * mask
+
+
+def _max_hits(x, out, indices, dtype):
+    """Max's masks slice by slice (see _small_block): where each slice of `x` equals the maximum
+    `out`, and each window's share of its gradient (1 / its number of maximal elements)."""
+    hits = [x[index] == out for index in indices]
+    share = xp.zeros_like(out, dtype=dtype)
+    for hit in hits:
+        share += hit
+    with np.errstate(divide="ignore"):  # no hit at all (NaN in the window): NaN, as in Max
+        xp.reciprocal(share, out=share)
+    return hits, share
+
+
+def _by_leading(run, x, axes):
+    """run(block) over row blocks of x's leading axis (threads.split_rows) when a reduction over
+    `axes` keeps that axis; else run(slice(None)) once."""
+    if 0 in axes:
+        run(slice(None))
+    else:
+        _threads.split_rows(run, len(x), x.size)
 
 
 class Min(Max):
