@@ -360,6 +360,17 @@ def test_jit_changed_parameter_set_traces_again():
         jitted(Tensor(np.ones(2, np.float32)))  # eager refuses too: nothing requires grad
 
 
+def test_jit_parameter_swapped_in_its_group_traces_again():
+    # same number of parameters, another tensor in the list: the identity check must see it
+    w, opt, jitted = _sgd_jitted()
+    other = Tensor(np.full(2, 5.0, np.float32), requires_grad=True)
+    opt.param_groups[0]["params"][0] = other
+    with pytest.warns(UserWarning, match="tracing again"):
+        jitted(Tensor(np.ones(2, np.float32)))
+    assert np.array_equal(other.data, np.full(2, 5.0, np.float32))  # (the step does not use it)
+    assert other.grad is None
+
+
 def test_jit_replaced_param_group_traces_again():
     # the replay reads the group dict it was traced with (lr, momentum): a new dict must be seen
     w, w_eager = (Tensor(np.ones(2, np.float32), requires_grad=True) for _ in range(2))
