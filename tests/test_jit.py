@@ -3,6 +3,7 @@
 import ast
 import gc
 import re
+import sys
 import tracemalloc
 import warnings
 
@@ -655,6 +656,35 @@ def test_jit_backward_seed_outlives_the_gradients_made_from_it():
         run(Tensor(np.full((32, 32), k, np.float32)))
         assert np.array_equal(w.grad.numpy(), np.full((32, 32), 3.0 * k, np.float32))
     assert run.replays == 2
+
+
+def test_jit_failed_compile_traces_again(monkeypatch):
+    # the first trace's tape is dropped before the second is compiled (it is not held through the
+    # compile); if the compile fails, the next call is a first trace again, then a second
+    # trace compiles, and the replays equal eager
+    jit_module = sys.modules["tinygrad_lite.jit"]
+    write, calls = jit_module._Writer.write, []
+
+    def failing_once(writer):
+        calls.append(1)
+        if len(calls) == 1:
+            raise MemoryError("planted")
+        return write(writer)
+    monkeypatch.setattr(jit_module._Writer, "write", failing_once)
+    w = Tensor(np.ones(2, np.float32), requires_grad=True)
+    v = Tensor(np.ones(2, np.float32), requires_grad=True)
+    jitted = tg.jit(_sgd_step(w, optim.SGD([w], lr=0.1)))
+    eager = _sgd_step(v, optim.SGD([v], lr=0.1))
+    x = Tensor(np.array([1.0, 2.0], np.float32))
+    jitted(x)
+    eager(x)
+    with pytest.raises(MemoryError, match="planted"):
+        jitted(x)
+    eager(x)
+    for _ in range(4):
+        assert jitted(x).item() == eager(x).item()
+    assert (jitted.traces, jitted.replays, len(calls)) == (4, 2, 2)
+    assert np.array_equal(w.data, v.data) and "replayed by:" in repr(jitted.tape)
 
 
 def test_jit_trace_leaves_objects_the_program_froze_frozen():

@@ -340,12 +340,17 @@ class Tape:
         return None
 
     def compile(self):
-        """Write the replay as one Python function (see _Writer) and compile it."""
+        """Write the replay as one Python function (see _Writer) and compile it.
+
+        NOTE: the records are dropped (shrink) and the free lists they leave emptied before
+        compile() runs: Python's parser needs about 1.5 KiB a statement and 250 bytes a token
+        until it is done (W2's replay: 0.48 MiB), the largest transient of a jitted run."""
         source, namespace = _Writer(self).write()
-        exec(compile(source, "<tg.jit replay>", "exec"), namespace)  # noqa: S102
-        self.run = namespace["replay"]
         self.shrink(source)
         self.constants = []
+        _empty_free_lists()
+        exec(compile(source, "<tg.jit replay>", "exec"), namespace)  # noqa: S102
+        self.run = namespace["replay"]
 
     def shrink(self, source=""):
         """Drop what only the writer needs; the lines (and the source) stay, compressed (a fifth
@@ -1815,7 +1820,8 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
         for m in tape.modules.values():
             self.modules.setdefault(id(m), m)
         key = self._key(args, kwargs, switches.grad_enabled)  # modules seen now are part of it
-        if cached is None or key not in self.cache:
+        # (cached.first is None: the compile of its tape failed; this trace starts again)
+        if cached is None or cached.first is None or key not in self.cache:
             tape.shrink()
             _empty_free_lists()
             self.cache[key] = _Cached(tape)
@@ -1831,9 +1837,10 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
             raise JitError(f"tg.jit: the function did not record the same step twice: "
                            f"{difference}. The tape would replay stale values; move that part "
                            "out of the jitted function.")
+        cached.first = None  # (its lines and constants were kept for same_as only)
         tape.compile()  # (only the second trace's tape is replayed: compiled once per signature)
-        cached.tape, cached.first = tape, None
-        _empty_free_lists()
+        cached.tape = tape
+        _empty_free_lists()  # (and those compile() leaves)
         return result
 
     def _branch_changed(self, change, args, kwargs):
