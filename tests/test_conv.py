@@ -325,6 +325,35 @@ def test_conv2d_primitive_split_over_threads_gives_the_one_thread_numbers(monkey
     assert threads.get_num_threads() == before  # the BLAS count is given back
 
 
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # (0 * inf, as in numpy)
+@pytest.mark.parametrize("bad", [None, np.nan, np.inf])
+def test_conv2d_primitive_input_gradient_at_stride_1_with_any_weights_matches_torch(monkeypatch,
+                                                                                 bad):
+    """At stride 1 the input's gradient is folded back as one run per image and tap (the
+    gradient laid out with the padded rows' width, zeros in the extra columns): the same numbers
+    as PyTorch; a weight that is NaN or inf takes the tap-by-tap path instead (0 * inf in the
+    extra columns would land NaN where the gradient has none)."""
+    torch = pytest.importorskip("torch")
+    from tinygrad_lite import threads
+
+    keys = []
+    real = threads.scratch
+    monkeypatch.setattr(threads, "scratch", lambda key, *a: keys.append(key) or real(key, *a))
+    rng = np.random.default_rng(9)
+    x, w = rng.standard_normal((3, 4, 7, 9)), rng.standard_normal((5, 4, 3, 2))
+    if bad is not None:
+        w[2, 1, 1, 0] = bad
+    for kw in (dict(), dict(padding=(1, 2), dilation=(2, 1))):
+        keys.clear()
+        ours = Tensor(x, requires_grad=True)
+        theirs = torch.tensor(x, requires_grad=True)
+        up = rng.standard_normal(ours.conv2d(Tensor(w), **kw).shape)
+        (ours.conv2d(Tensor(w), **kw) * Tensor(up)).sum().backward()
+        (torch.nn.functional.conv2d(theirs, torch.tensor(w), **kw) * torch.tensor(up)).sum().backward()
+        np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-9, atol=1e-12)
+        assert ("conv_gpad" in keys) == (bad is None)
+
+
 def test_conv2d_of_integers_or_mixed_dtypes_keeps_the_composite_path():
     """Integer inputs, mixed float widths and groups > 1 stay on the composite (SlidingWindow +
     MatMul), which follows numpy's dtype rules."""
