@@ -658,6 +658,35 @@ def test_jit_backward_seed_outlives_the_gradients_made_from_it():
     assert run.replays == 2
 
 
+def test_jit_replays_hold_no_more_memory_call_after_call():
+    # a replay's cache key (the modules' train/eval modes) was tuple(map(...)): each such tuple,
+    # made for 10 items and shrunk, stayed on CPython's free lists (72 bytes a replay here)
+    model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 5))
+    opt = optim.Adam(model.parameters())
+
+    def step(x, y):
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    run = tg.jit(step)
+    x, y = Tensor(X_FLAT[:8, :20]), Tensor(LABELS[:8] % 5)
+    for _ in range(20):
+        run(x, y)
+    tracemalloc.start()
+    try:
+        for _ in range(50):
+            run(x, y)
+        held = tracemalloc.get_traced_memory()[0]
+        for _ in range(200):
+            run(x, y)
+        grown = tracemalloc.get_traced_memory()[0] - held
+    finally:
+        tracemalloc.stop()
+    assert run.replays == 268 and grown < 2000, grown  # (72 bytes a replay: 14400)
+
+
 def test_jit_failed_compile_traces_again(monkeypatch):
     # the first trace's tape is dropped before the second is compiled (it is not held through the
     # compile); if the compile fails, the next call is a first trace again, then a second
