@@ -22,6 +22,7 @@ transposed), which every nn step pays and the "numpy" floor does not.
     python benchmarks/bench_core.py            # everything, 3 rounds
     python benchmarks/bench_core.py --rounds 5 --only W1b10
     python benchmarks/bench_core.py --memory   # also peak memory of W2 (tracemalloc), eager and jit
+    python benchmarks/bench_core.py --memory --only W2 --rounds 1 --decimals 3
 """
 
 from __future__ import annotations
@@ -446,7 +447,7 @@ def _load_into(model, arrays):
 
 
 # ----------------------------------------------------------------------------------------- driver ----
-def run(rounds, only, memory, skip_nn=False):
+def run(rounds, only, memory, skip_nn=False, decimals=1):
     x10, y10, l10 = make_data(10)
     xl, yl = lstm_data()
     w4_iters = 20_000
@@ -521,7 +522,7 @@ def run(rounds, only, memory, skip_nn=False):
             f(xs, ys, ls)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
-            print(f"| {k} | {peak / 2**20:.1f} |")
+            print(f"| {k} | {peak / 2**20:.{decimals}f} |")
 
 
 def main():
@@ -530,8 +531,10 @@ def main():
     ap.add_argument("--only", nargs="*", help="workloads to run: W4 W1b10 W1b128 W2 LSTM")
     ap.add_argument("--memory", action="store_true", help="also measure W2 peak memory")
     ap.add_argument("--no-nn", action="store_true", help="skip the nn/optim variant")
+    ap.add_argument("--decimals", type=int, default=1,
+                    help="decimals of the peak memory figures (MiB; tracemalloc is deterministic)")
     args = ap.parse_args()
-    run(args.rounds, args.only, args.memory, args.no_nn)
+    run(args.rounds, args.only, args.memory, args.no_nn, args.decimals)
 
 
 if __name__ == "__main__":
