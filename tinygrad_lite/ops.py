@@ -946,9 +946,10 @@ class Conv2d(Primitive):
         return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
 
 
-# NOTE: 2 MiB: W6's conv2 backward 37.9 -> 37.0 ms at one thread, 20.5 -> 19.3 at two against
-# 1 MiB (3 images a chunk instead of 1; 3 MiB no better, 512 KiB worse; forward the same)
-_CONV_CHUNK = 1 << 21  # bytes of im2col columns per chunk of images (see Conv2d)
+# NOTE: not 2 MiB: alone, W6's conv2 backward took 2-6% less time with it (3 images a chunk
+# instead of 1), but in the training step it made 3564 page faults a step (8 ms of system time;
+# every op's fresh arrays slower) against 120, and the step 101 ms CPU against 89
+_CONV_CHUNK = 1 << 20  # bytes of im2col columns per chunk of images (see Conv2d)
 
 
 def _conv_windows(x, kernel, stride, padding, dilation):
