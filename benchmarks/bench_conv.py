@@ -15,6 +15,7 @@ threads), which other people's jobs disturb less.
     python benchmarks/bench_conv.py --profile            # cProfile of our steps (1 thread)
     python benchmarks/bench_conv.py --ops                # CPU time per primitive (1 thread)
     python benchmarks/bench_conv.py --ops --threads 2    # wall-clock time per primitive (2 threads)
+    python benchmarks/bench_conv.py --floor              # why one thread misses: conv2's products
 """
 
 from __future__ import annotations
@@ -202,6 +203,90 @@ def per_op(batches, rounds, threads=1):
           f"{1 - sum(per.values()) / total:.0%} |")
 
 
+def floor(reps=10):
+    """At one thread: numpy's BLAS time for each of conv2's three im2col products (what our
+    Conv2d multiplies, whatever it does around them), as one gemm of the whole batch and as
+    Conv2d runs it, image by image; against PyTorch's whole conv2 (oneDNN's direct convolution),
+    forward and forward + backward, for the same shapes, and our Conv2d's (inputs and gradients
+    channels-last, as in W6)."""
+    import os
+
+    from threadpoolctl import threadpool_limits
+
+    n, c, hw, o, k = BATCH, 32, 26, 64, 3
+    oh = hw - k + 1
+    rows, cols, wide = n * oh * oh, c * k * k, oh * hw  # wide: rows of the stride-1 input gradient
+    rng = np.random.default_rng(0)
+
+    def best(fn):
+        fn()
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times) * 1e3
+
+    print(f"W6's conv2 (x {n}x{c}x{hw}x{hw}, w {o}x{c}x{k}x{k}) at one thread, best of {reps}; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    # the whole convolutions first (the products' large arrays, made and freed, leave glibc's
+    # heap handing out fresh pages: our forward's output then costs 4 ms more)
+    x = rng.standard_normal((n, hw, hw, c)).astype(np.float32).transpose(0, 3, 1, 2)
+    gy = rng.standard_normal((n, oh, oh, o)).astype(np.float32).transpose(0, 3, 1, 2)
+    w = (rng.standard_normal((o, c, k, k)) * 0.1).astype(np.float32)
+    b = np.zeros(o, np.float32)
+    print("| whole convolution | forward (ms) | forward + backward (ms) |\n|---|---|---|")
+    tg.set_num_threads(1)
+    plain = [tg.Tensor(v) for v in (x, w, b)]  # (forward alone: no graph kept alive)
+    # (a leaf that requires grad is made C-contiguous: the input channels-last through a permute)
+    x_last, wg, bg = (tg.Tensor(v, requires_grad=True) for v in (x.transpose(0, 2, 3, 1), w, b))
+    step = lambda: F.conv2d(x_last.permute(0, 3, 1, 2), wg, bg).backward(tg.Tensor(gy))  # noqa: E731
+    print(f"| ours (ops.Conv2d) | {best(lambda: F.conv2d(*plain)):.1f} | {best(step):.1f} |")
+    tg.set_num_threads(None)
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is not None:
+        torch.set_num_threads(1)
+        tx, tw, tb = (torch.tensor(np.ascontiguousarray(v), requires_grad=True) for v in (x, w, b))
+        tgy = torch.tensor(np.ascontiguousarray(gy))
+        conv = torch.nn.functional.conv2d
+        with torch.no_grad():
+            forward = best(lambda: conv(tx, tw, tb))
+        print(f"| PyTorch conv2d (oneDNN) | {forward:.1f} | "
+              f"{best(lambda: conv(tx, tw, tb).backward(tgy)):.1f} |")
+    a, w2, g = (rng.standard_normal(shape).astype(np.float32)
+                for shape in ((rows, cols), (o, cols), (rows, o)))
+    taps = np.ascontiguousarray(w2.reshape(o, k * k, c).transpose(1, 0, 2))  # (k*k, o, c)
+    gw = np.zeros((n * wide, o), np.float32)
+    per = rows // n
+    # (image by image into kept arrays, as Conv2d's scratch: a fresh result per call is fresh
+    # pages from the system each time, which would double the input gradient's time)
+    outs = [np.empty(shape, np.float32) for shape in ((per, o), (o, cols), (k * k, wide, c))]
+
+    def by_image(fn):
+        return lambda: [fn(i) for i in range(n)]
+
+    print("\n| numpy gemm | one gemm (ms) | image by image, as ops.Conv2d (ms) |\n|---|---|---|")
+    with threadpool_limits(1):
+        products = [
+            (f"forward ({rows}x{cols} @ {cols}x{o})", lambda: a @ w2.T,
+             by_image(lambda i: np.matmul(a[i * per:(i + 1) * per], w2.T, out=outs[0]))),
+            (f"weight gradient ({o}x{rows} @ {rows}x{cols})", lambda: g.T @ a,
+             by_image(lambda i: np.matmul(g[i * per:(i + 1) * per].T, a[i * per:(i + 1) * per],
+                                          out=outs[1]))),
+            (f"input gradient ({rows}x{o} @ {o}x{cols}; by image: {k * k} taps, {wide} rows)",
+             lambda: g @ w2,
+             by_image(lambda i: np.matmul(gw[i * wide:(i + 1) * wide], taps, out=outs[2])))]
+        totals = [0.0, 0.0]
+        for name, whole, chunked in products:
+            t = best(whole), best(chunked)
+            totals = [u + v for u, v in zip(totals, t)]
+            print(f"| {name} | {t[0]:.1f} | {t[1]:.1f} |")
+        print(f"| the three together | {totals[0]:.1f} | {totals[1]:.1f} |")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, nargs="*", default=[1, 2],
@@ -214,7 +299,13 @@ def main(argv=None):
                     help="our step's CPU time per primitive (forward, backward) and the optimizer's "
                          "update, and the step's system time and page faults (1 thread; with "
                          "--threads N first, wall-clock time at N threads); exit")
+    ap.add_argument("--floor", action="store_true",
+                    help="at one thread: numpy's time for conv2's three im2col products against "
+                         "PyTorch's whole conv2, forward and forward + backward; exit")
     args = ap.parse_args(argv)
+    if args.floor:
+        floor()
+        return
     batches = load_batches(args.steps)
     if args.ops:
         per_op(batches, args.rounds, max(1, args.threads[0]) if args.threads else 1)
