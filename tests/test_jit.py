@@ -156,6 +156,46 @@ def test_jit_replay_equals_eager_bitwise(name):
             assert np.array_equal(value, o_jit.state[q][key]), key
 
 
+@pytest.mark.parametrize("name", NETWORKS)
+def test_jit_replay_in_many_parts_equals_eager_bitwise(name, monkeypatch):
+    # the replay compiled in parts of at most 3 statements: every value handed on at each cut
+    # is the one the next part reads (else NameError or other numbers), and none is kept alive
+    monkeypatch.setattr(sys.modules["tinygrad_lite.jit"], "_PART", 3)  # (tg.jit: the function)
+    steps = 8
+    m_eager, _, l_eager, _ = _train(NETWORKS[name], False, steps)
+    m_jit, _, l_jit, step = _train(NETWORKS[name], True, steps)
+    assert step.replays == steps - 2 and step.tape.source.count("def replay_part") >= 5
+    assert l_eager == l_jit
+    for (k, p), q in zip(m_eager.named_parameters(), m_jit.parameters()):
+        assert np.array_equal(p.data, q.data) and np.array_equal(p.grad.data, q.grad.data), k
+    for part in ast.parse(step.tape.source).body:  # each part deletes what it hands on
+        assigned, deleted, returned = _replay_names(ast.unparse(part))
+        assert assigned - deleted <= returned, part.name
+
+
+def test_jit_relu_of_a_product_is_computed_in_place():
+    # nn.Linear -> ReLU: the ReLU writes into the product nothing else reads (one activation
+    # fewer alive until backward); a product read elsewhere too keeps its own array
+    tg.manual_seed(0)
+    lin = nn.Linear(6, 4)
+    opt = optim.SGD(lin.parameters(), lr=0.1)
+
+    def step(x, reuse):
+        z = lin(x)
+        h = z.relu()
+        loss = (h * h).sum() + ((z * 0.5).sum() if reuse else 0.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    x = Tensor(np.linspace(-1, 1, 18, dtype=np.float32).reshape(3, 6))
+    for reuse, in_place in ((False, True), (True, False)):
+        run = tg.jit(step)
+        for _ in range(3):
+            run(x, reuse)
+        assert ("maximum(v" in run.tape.source and ", 0, out=v" in run.tape.source) is in_place
+
+
 def test_jit_dropout_draws_fresh_numbers():
     tg.manual_seed(0)
     x = Tensor.ones(1000)
