@@ -22,7 +22,8 @@ dropout's mask) is recorded too, and what the tape cannot replay is caught while
   private generator, values read from raw `.data`) is refused with a `JitError`.
 
 How it is replayed. The tape is compiled into the source of one straight-line Python function
-(`step.tape.source`, also printed by `print(step.tape)`): values are local variables; the common
+(`step.tape.source`, also printed by `print(step.tape)`; a long one as a chain of functions, each
+compiled on its own: see _split): values are local variables; the common
 primitives (Add, Sub, Mul, Neg, Sum, Reshape, basic indexing, MatMul, Sigmoid, Tanh, Relu) are
 written inline as the very numpy calls their forward and backward make, with the engine's
 unbroadcast worked out from the traced shapes; every other op calls its own `forward` and
