@@ -173,6 +173,39 @@ def test_jit_replay_in_many_parts_equals_eager_bitwise(name, monkeypatch):
         assert assigned - deleted <= returned, part.name
 
 
+def test_jit_large_relu_runs_relus_own_code_split_over_threads(monkeypatch):
+    # a ReLU of at least threads.ROWS_SPLIT items is not written inline: its own forward and
+    # backward split it over the threads set_num_threads pinned, in the replay as in eager
+    from tinygrad_lite import threads
+
+    calls = []
+    split_map = threads.split_map
+    monkeypatch.setattr(threads, "split_map", lambda fn, parts, count: calls.append(count) or
+                        split_map(fn, parts, count))
+    start = np.linspace(-1, 1, threads.ROWS_SPLIT + 6, dtype=np.float32).reshape(-1, 2)
+    results = []
+    for use_jit in (False, True):
+        w = Tensor(start.copy(), requires_grad=True)
+        opt = optim.SGD([w], lr=0.1)
+
+        def step(x, w=w, opt=opt):
+            opt.zero_grad()
+            loss = (w.relu() * x).sum()
+            loss.backward()
+            opt.step()
+            return loss
+        run = tg.jit(step) if use_jit else step
+        x = Tensor(np.full(start.shape, 0.5, np.float32))
+        with tg.num_threads(2):
+            for _ in range(3):
+                calls.clear()
+                run(x)
+        results.append(w.data)
+    assert run.replays == 1 and "maximum(" not in run.tape.source
+    assert calls == [2, 2]  # the replay's ReLU forward and backward, each split in two
+    assert np.array_equal(*results)
+
+
 def test_jit_relu_of_a_product_is_computed_in_place():
     # nn.Linear -> ReLU: the ReLU writes into the product nothing else reads (one activation
     # fewer alive until backward); a product read elsewhere too keeps its own array

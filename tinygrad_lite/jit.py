@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import math
 import operator
 import os
 import sys
@@ -1167,7 +1168,11 @@ def _sigmoid_bwd(w, d, g):
 
 
 def _relu_fwd(w, d):
-    return f"maximum({w.src(d['inputs'][0])}, 0)" if _same_float(w, d) else None
+    # NOTE: a large ReLU calls Relu's own forward and backward, which split it over the threads
+    # set_num_threads pins (threads.split_rows; W6's conv outputs at two threads)
+    if not _same_float(w, d) or math.prod(w.shape(d["writes"][0])) >= threads.ROWS_SPLIT:
+        return None
+    return f"maximum({w.src(d['inputs'][0])}, 0)"
 
 
 def _relu_bwd(w, d, g):
