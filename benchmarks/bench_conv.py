@@ -15,6 +15,7 @@ threads), which other people's jobs disturb less.
     python benchmarks/bench_conv.py --profile            # cProfile of our steps (1 thread)
     python benchmarks/bench_conv.py --ops                # CPU time per primitive (1 thread)
     python benchmarks/bench_conv.py --ops --threads 2    # wall-clock time per primitive (2 threads)
+    python benchmarks/bench_conv.py --split-update       # does Adadelta's update scale to 2 threads?
     python benchmarks/bench_conv.py --floor              # why one thread misses: conv2's products
 """
 
@@ -287,6 +288,44 @@ def floor(reps=10):
         print(f"| the three together | {totals[0]:.1f} | {totals[1]:.1f} |")
 
 
+def split_update(reps=20):
+    """Adadelta's blocked update of W6's (128, 9216) fc1 weight (the library's `_adadelta`, block
+    by block) on one thread, against its blocks in two halves on two threads (the library's
+    worker pool, `threads.split_map`), for several block sizes: does element-wise numpy work of
+    this kind scale to two threads here? On issue 11's 2-core machine: not with the blocks that
+    make one thread fastest (32768 items, in cache: two threads 1.1x-1.2x slower, each of a
+    block's 16 small numpy calls handing the GIL over); with blocks of 262144 items and more two
+    threads took 2.5-2.6 ms against one thread's best 3.1-3.2, about 0.6 ms of a 66 ms W6 step
+    at two threads, which the library leaves on one thread."""
+    import timeit
+
+    from tinygrad_lite import threads
+    from tinygrad_lite.optim.adadelta import _adadelta
+
+    rng = np.random.default_rng(0)
+    size = 128 * 9216
+    param, grad = rng.standard_normal(size).astype(np.float32), np.full(size, 0.01, np.float32)
+    square_avg, acc_delta = np.zeros(size, np.float32), np.zeros(size, np.float32)
+
+    def run(lo, hi, block):
+        square, delta = np.empty(block, np.float32), np.empty(block, np.float32)
+        for i in range(lo, hi, block):
+            j = min(hi, i + block)
+            k = j - i
+            _adadelta(param[i:j], grad[i:j], square_avg[i:j], acc_delta[i:j], square[:k],
+                      square[:k], delta[:k], 0.9, 1e-6, 1.0)
+
+    print(f"Adadelta's update of a (128, 9216) float32 weight, best of 5 x {reps}; load average "
+          f"{__import__('os').getloadavg()[0]:.1f}")
+    print("| items per block | one thread, ms | two threads, ms | two / one |\n|---|---|---|---|")
+    for block in (32768, 65536, 262144, size // 2):
+        halves = [(0, size // 2, block), (size // 2, size, block)]
+        one = min(timeit.repeat(lambda b=block: run(0, size, b), number=reps, repeat=5)) / reps
+        two = min(timeit.repeat(lambda h=halves: threads.split_map(lambda x: run(*x), h, 2),
+                                number=reps, repeat=5)) / reps
+        print(f"| {block} | {one * 1e3:.2f} | {two * 1e3:.2f} | {two / one:.2f}x |")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, nargs="*", default=[1, 2],
@@ -302,9 +341,14 @@ def main(argv=None):
     ap.add_argument("--floor", action="store_true",
                     help="at one thread: numpy's time for conv2's three im2col products against "
                          "PyTorch's whole conv2, forward and forward + backward; exit")
+    ap.add_argument("--split-update", action="store_true",
+                    help="Adadelta's blocked update of fc1's weight on one thread against two; exit")
     args = ap.parse_args(argv)
     if args.floor:
         floor()
+        return
+    if args.split_update:
+        split_update()
         return
     batches = load_batches(args.steps)
     if args.ops:
