@@ -353,15 +353,22 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **settings):
         """Run forward on the inputs' arrays and, if any input needs a gradient, record the op."""
-        ctx = cls.__new__(cls)
-        ctx.settings = settings
-        ctx.saved_tensors = ()  # what forward passes to save_for_backward
         for first in inputs:  # the first Tensor input (it makes the output Tensor)
             if isinstance(first, Node):
                 break
         else:  # only arrays: just compute (how ops run inside a backward pass that records nothing)
+            ctx = cls.__new__(cls)
+            ctx.settings = settings
+            ctx.saved_tensors = ()
             out = cls.forward(ctx, *inputs, **settings) if settings else cls.forward(ctx, *inputs)
             return out if type(out) is np.ndarray else np.asarray(out)
+        # NOTE: tg.jit's trace takes over before the op and its lists are made here: it runs the
+        # op again inside, and what this frame made would stay alive through the op's own peak
+        if _TRACING and _PER_THREAD.switches.recorder is not None:  # it records, then calls back
+            return _PER_THREAD.switches.recorder.apply(cls, inputs, settings)
+        ctx = cls.__new__(cls)
+        ctx.settings = settings
+        ctx.saved_tensors = ()  # what forward passes to save_for_backward
         # NOTE: this is the hottest code of the library (every op of every step runs it), hence one
         # plain loop instead of several comprehensions.
         arrays = []
@@ -377,8 +384,6 @@ class Function:
                 needs.append(False)
                 edges.append(x)
         state = _PER_THREAD.switches
-        if _TRACING and state.recorder is not None:  # tg.jit traces: it records, then calls back
-            return state.recorder.apply(cls, inputs, settings)
         try:
             out = cls.forward(ctx, *arrays, **settings) if settings else cls.forward(ctx, *arrays)
         except ValueError as e:
