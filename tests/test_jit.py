@@ -667,6 +667,38 @@ def test_jit_refuses_a_tensor_made_from_values_it_cannot_see():
             jitted(Tensor(np.array([2, 2])))
 
 
+def test_jit_first_trace_keeps_a_fingerprint_of_its_constants():
+    # the first trace keeps its constants as shape, dtype and a digest of their values (made
+    # canonical as np.array_equal(..., equal_nan=True) compares them: -0.0 is 0.0, NaNs are
+    # equal), block by block: another array of equal values is the same step, one value changed
+    # past the first 65536 is not; the same array changed in place is read live, as before
+    def run_twice(first, second, same_object=False):
+        consts = [first, second]
+        step = tg.jit(lambda x: (x * Tensor(consts.pop(0))).sum())
+        with tg.no_grad():
+            step(Tensor(np.ones(len(first), np.float32)))
+            if same_object:
+                first[-1] = 5.0  # (in place: the second trace uses this very array)
+            step(Tensor(np.ones(len(first), np.float32)))
+        return step
+
+    base = np.zeros(70_000, np.float32)
+    base[7] = np.nan
+    other = base.copy()
+    other[3] = -0.0
+    other.view(np.uint32)[7] = 0x7FC00001  # (another NaN)
+    assert run_twice(base, other).traces == 2
+    strided = np.zeros(2 * len(base), np.float32)[::2]  # (not contiguous: compared all the same)
+    strided[7] = np.nan
+    assert run_twice(base, strided).traces == 2
+    changed = base.copy()
+    changed[-1] = 1.0
+    with pytest.raises(JitError, match="differs between the first two calls"):
+        run_twice(base, changed)
+    same = base.copy()
+    assert run_twice(same, same, same_object=True).traces == 2
+
+
 def _replay_names(source):
     """The replay's locals v<slot>: (assigned, deleted, returned)."""
     found = {ast.Store: set(), ast.Del: set(), ast.Load: set()}

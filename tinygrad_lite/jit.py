@@ -334,7 +334,7 @@ class Tape:
                 if a != b:
                     return f"the first call recorded `{a.strip()}`, the second `{b.strip()}`"
         for (where, a), (_, b) in zip(self.constants, other.constants):
-            if a.shape != b.shape or a.dtype != b.dtype or not np.array_equal(a, b, equal_nan=True):
+            if not _same_constant(a, b):
                 return (f"a constant used at {where} differs between the first two calls (random "
                         "numbers from a generator passed explicitly, values read from a "
                         "tensor's raw .data or through np.asarray, or a tensor made inside the "
@@ -355,6 +355,13 @@ class Tape:
         for source in functions:
             exec(compile(source, "<tg.jit replay>", "exec"), namespace)  # noqa: S102
         self.run = namespace["replay"]
+
+    def wait(self):
+        """A first trace's tape, waiting for the second: only what same_as needs is kept, its
+        lines (packed) and a fingerprint of each constant (NOTE: the constants are held through
+        the second trace, the jitted run's peak: W2's 1 KiB of row indices)."""
+        self.shrink()
+        self.constants = [(where, _fingerprint(a)) for where, a in self.constants]
 
     def shrink(self, source=""):
         """Drop what only the writer needs; the lines (and the source) stay, compressed (a fifth
@@ -1784,6 +1791,40 @@ def _digest(array):
     return [list(array.shape), array.dtype.str, zlib.crc32(data), zlib.adler32(data)]
 
 
+def _same_constant(a, b):
+    """Tape.same_as's comparison of a constant of the first trace (the array, or its
+    fingerprint: see Tape.wait) with the second's, as np.array_equal(..., equal_nan=True)."""
+    if type(a) is not tuple:
+        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+    if a[3]() is b:  # (the same array, changed in place or not: the replay reads it live)
+        return True
+    return b.dtype.kind in "biufc" and _fingerprint(np.ascontiguousarray(b))[:3] == a[:3]
+
+
+_BLOCK = 1 << 16  # (items: _fingerprint's blocks)
+
+
+def _fingerprint(array):
+    """What Tape.wait keeps of a constant: its shape, dtype, a digest of its values, made
+    canonical so that arrays np.array_equal(..., equal_nan=True) calls equal have one digest (-0.0
+    as 0.0, every NaN as one), block by block (no copy of a large constant), and a weak reference
+    to it (the same array, changed in place, is the same constant: the replay reads it live); the
+    array itself where equality is not a matter of bytes (objects, strings, dates) or it is not
+    contiguous."""
+    if array.dtype.kind not in "biufc" or not array.flags.c_contiguous:
+        return array
+    flat = _plain(array).reshape(-1)
+    crc, adler = 0, 1
+    for i in range(0, flat.size, _BLOCK):
+        block = flat[i:i + _BLOCK]
+        if array.dtype.kind in "fc":
+            block = block + (0.0 if array.dtype.kind == "f" else 0j)  # (-0.0 + 0.0 is 0.0)
+            block[np.isnan(block)] = np.nan
+        block = block.view(np.uint8)
+        crc, adler = zlib.crc32(block, crc), zlib.adler32(block, adler)
+    return array.shape, array.dtype, crc << 32 | adler, weakref.ref(array)
+
+
 def _plain_copy(obj):
     if isinstance(obj, _Traced):
         return np.array(obj, copy=True).view(np.ndarray)
@@ -1911,7 +1952,7 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
         key = self._key(args, kwargs, switches.grad_enabled)  # modules seen now are part of it
         # (cached.first is None: the compile of its tape failed; this trace starts again)
         if cached is None or cached.first is None or key not in self.cache:
-            tape.shrink()
+            tape.wait()
             _empty_free_lists()
             self.cache[key] = _Cached(tape)
             if len(self.cache) > self.max_cache:
