@@ -109,7 +109,10 @@ def _where():
 class _Traced(np.ndarray):
     """A zero-copy view marking an array computed inside the traced function. Outside the ops
     (recorder set), numpy calls on it are recorded, and values escaping to Python are refused;
-    inside an op (the recorder steps aside) it computes as a plain ndarray."""
+    inside an op (the recorder steps aside) it computes as a plain ndarray. It carries its slot
+    (see _Known)."""
+
+    __slots__ = ("_slot", "_known")
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         rec = _PER_THREAD.switches.recorder
@@ -122,7 +125,8 @@ class _Traced(np.ndarray):
         result = func(*plain, **kwargs)
         if rec is None:
             return result
-        return rec.numpy_call(func, inputs, kwargs, result, f"np.{ufunc.__name__}.{method}")
+        return rec.numpy_call(ufunc if method == "__call__" else func, inputs, kwargs, result,
+                              f"np.{ufunc.__name__}.{method}")
 
     def __array_function__(self, func, types, args, kwargs):
         result = func(*_unwrap(args), **_unwrap(kwargs))
@@ -273,6 +277,8 @@ class _RecordingGenerator:
     """Stands in for the package's generator while tracing: each draw is made (so the trace is an
     ordinary eager call) and recorded, so the replay draws fresh numbers from the same stream."""
 
+    __slots__ = ("_real", "_recorder")
+
     def __init__(self, real, recorder):
         self._real, self._recorder = real, recorder
 
@@ -297,9 +303,9 @@ class Tape:
     them that replays it (`source`)."""
 
     def __init__(self):
-        self.entries = []  # (kind, line, data): data is what compile() needs
+        self.entries = []  # (kind, line, data): data is what compile() needs (_Recorder.entries)
         self.nslots = 0
-        self.info = {}  # slot -> (shape, dtype, is an ndarray) of its value when traced
+        self.info = []  # slot -> (shape, dtype, is an ndarray) of its value when traced, or None
         self.constants = []  # constant arrays, in the order met (compared between two traces)
         self.leaves = {}  # id(tensor) -> (tensor, shape, dtype, requires_grad): checked per replay
         self.optimizers = {}  # id(optimizer) -> (optimizer, [(group, ids of its parameters)])
@@ -370,7 +376,8 @@ class Tape:
         and constants only)."""
         self.packed = zlib.compress(("\n".join(self.lines) + "\0" + source).encode())
         self.entries = self.leaves = self.optimizers = self.args = self.output = None
-        self.info = {}
+        self.modules = None  # (read once the trace ended: jit.__call__)
+        self.info = []
 
 
 class _Writer:
@@ -1271,99 +1278,154 @@ _SHAPE_ONLY = {"shape", "ndim", "size", "result_type", "can_cast", "min_scalar_t
 
 
 class _Known:
-    """The slot of each array met while tracing, by identity. The arrays are held weakly (so a
-    trace holds no more memory than an eager call: intermediates die as they would), and since
-    Python reuses a dead object's id, a hit counts only if it is the same object."""
+    """The slot of each array met while tracing. An array the trace registered (a _Traced view)
+    carries its slot itself, with this table's token (a view that outlived an earlier trace is
+    not taken for one of this one's); other arrays (parameters', gradients') are found by
+    identity, held weakly (so a trace holds no more memory than an eager call: intermediates die
+    as they would) unless held anyway, and since Python reuses a dead object's id, a hit counts
+    only if it is the same object.
 
-    __slots__ = ("_refs", "_slots")
+    NOTE: a trace's records are what it holds above an eager call at the forward's peak: the
+    view's two slots take the place of the __dict__ pointer and the alignment it had (a view is
+    144 bytes either way), where a weak reference, two dict entries and two id() ints cost
+    about 290 bytes an array. Which views are still alive when fn returned is read from the
+    token's reference count (see alive)."""
 
-    def __init__(self):
-        # NOTE: two dicts, not one of pairs: a trace's records are what it holds above eager's
-        # step at its peak (and freed pairs would stay in CPython's tuple free lists)
+    __slots__ = ("_refs", "_slots", "token", "held")
+
+    def __init__(self, held):
         self._refs = {}  # id(array) -> a reference to it
         self._slots = {}  # id(array) -> its slot
+        self.token = object()
+        self.held = held  # id(array) -> (tensor, array, slot, ...): leaves' (see _Recorder.first)
+
+    def register(self, array, slot):
+        """`array`, a _Traced view made by this trace, holds `slot`."""
+        array._slot, array._known = slot, self.token
 
     def __setitem__(self, array, slot):
+        if type(array) is _Traced and getattr(array, "_known", None) is self.token:
+            array._slot = slot
+            return
         try:
             ref = weakref.ref(array)
         except TypeError:  # numpy scalars take no weak references: held
-            def ref(array=array):
-                return array
-        self._refs[id(array)] = ref
-        self._slots[id(array)] = slot
+            ref = array
+        key = id(array)
+        self._refs[key] = ref
+        self._slots[key] = slot
 
     def get(self, array):
+        if type(array) is _Traced and getattr(array, "_known", None) is self.token:
+            return array._slot
+        leaf = self.held.get(id(array))
+        if leaf is not None and leaf[1] is array:
+            return leaf[2]
         ref = self._refs.get(id(array))
-        return self._slots[id(array)] if ref is not None and ref() is array else None
+        if ref is None or ref is not array and (type(ref) is not weakref.ref or ref() is not array):
+            return None
+        return self._slots[id(array)]
 
     def __contains__(self, array):
         return self.get(array) is not None
 
+    def alive(self):
+        """The registered arrays still alive: each holds a reference to the token.
+        NOTE: CPython's reference count (the token is a plain object, never immortal); which
+        they are is asked of the collector (gc.get_referrers), only when some are."""
+        count = sys.getrefcount(self.token) - 2  # (this table's, and getrefcount's argument)
+        if not count:
+            return []
+        return [x for x in gc.get_referrers(self.token) if type(x) is _Traced]
+
     def clear(self):
         self._refs.clear()
         self._slots.clear()
+        self.token = object()
+        self.held = {}
+
+
+_NOTHING = {}  # (the settings of an op that has none: one dict, never written to)
+_NEEDS = {}  # each distinct needs_input_grad of an op, kept once
 
 
 class _Recorder:
-    """Watches one eager call of fn (installed as `autograd.STATE.recorder`) and writes its tape."""
+    """Watches one eager call of fn (installed as `autograd.STATE.recorder`) and writes its tape.
+
+    NOTE: while fn runs, each entry is kept as a short tuple (`records`: its kind, then what
+    cannot be worked out later), and made into the tape's printable entries (kind, line, data)
+    only when fn has returned (`entries`): a trace's records are what it holds above an eager
+    call at the forward's peak (the step's activations all alive). So no line is printed, no
+    dict made and no input shape kept while fn runs (the slots' info has them), and what repeats
+    (places in the code, shapes, slot infos) is kept once."""
+
+    __slots__ = ("tape", "records", "ids", "shared", "metas", "ctxs", "first", "written", "args",
+                 "known")
 
     def __init__(self):
         self.tape = Tape()
-        self.ids = _Known()  # array -> slot of the value it holds
-        self.traced, self.made_by = [], []  # a weak reference to each _Traced array made, where
-        self.shapes = {}  # each distinct shape met (see note)
-        self.ctxs = {}  # id(op) -> (slot of the replayed op, op)
-        self.first = {}  # id(leaf) -> (tensor, its array and a digest of it when first read)
-        self.written = set()  # ids of leaves changed by a recorded update or rebinding
+        self.records = []  # one tuple per entry, (kind, ...): see entries()
+        # id(a leaf's array) -> (the tensor, the array, its slot, requires_grad, a digest of its
+        # values) when first read (its load entry is made when fn returned)
+        self.first = {}
+        self.ids = _Known(self.first)  # array -> slot of the value it holds
+        # each distinct place in user code, shape, (shape, dtype, is an ndarray) met, kept once
+        # (objects of these types never compare equal)
+        self.shared = {}
+        self.metas = {}  # (shape, dtype) -> its _Meta, shared by the entries
+        self.ctxs = {}  # op -> slot of the replayed op
+        self.written = {}  # ids of leaves changed by a recorded update or rebinding
         self.args = ()  # fn's arguments
-        self.arg_views = {}  # id(tensor argument) -> the traced view of its array fn got
+        self.known = {}  # id(module) -> module: the jitted function's (not made tape.modules again)
 
     # ----------------------------------------------------------------------------- slots ----
     def slot(self):
+        self.tape.info.append(None)  # (see note)
         self.tape.nslots += 1
         return self.tape.nslots - 1
 
-    def emit(self, kind, line, reads=(), writes=(), **data):
-        # NOTE: tuples (one block each, where a list takes two): a trace's records are what it
-        # holds above eager's step at its peak; the free lists they leave are emptied after it
-        data["reads"] = tuple(reads)
-        data["writes"] = tuple(writes)
-        self.tape.entries.append((kind, "  " + line, data))
+    def place(self):
+        """_where(), one string per place."""
+        where = _where()
+        return self.shared.setdefault(where, where)
 
-    def register(self, array, where):
+    def shape(self, shape):
+        return self.shared.setdefault(shape, shape)
+
+    def meta(self, shape, dtype):
+        key = (shape, dtype)
+        meta = self.metas.get(key)
+        if meta is None:
+            meta = self.metas[key] = _Meta(self.shape(shape), dtype)
+        return meta
+
+    def register(self, array):
         """Know `array` (an entry's result) as a new slot; return it marked as traced."""
         if type(array) is not _Traced:
             array = (array if isinstance(array, np.ndarray) else np.asarray(array)).view(_Traced)
         s = self.slot()
         self.note(s, array)
-        self.ids[array] = s
-        self.traced.append(weakref.ref(array))
-        self.made_by.append(where)
+        self.ids.register(array, s)
         return array, s
 
     def note(self, s, value):
         """Remember the shape and dtype slot `s` held when traced (the replay's code uses them)."""
-        shape = np.shape(value)
-        shape = self.shapes.setdefault(shape, shape)  # (one tuple per distinct shape)
-        self.tape.info[s] = (shape, _dtype(value), type(value) is np.ndarray or
-                             isinstance(value, _Traced))
+        kind = (np.shape(value), _dtype(value),
+                type(value) is np.ndarray or isinstance(value, _Traced))
+        self.tape.info[s] = self.shared.setdefault(kind, kind)
 
     def leaf(self, t, where="?"):
         """A leaf tensor (a parameter, or a tensor made before it was used) read when used."""
         s = self.slot()
-        key = id(t)
-        if key not in self.first and not t.requires_grad:
+        data = t.data
+        if not t.requires_grad:
             # NOTE: compared between the two traces, like any constant: a tensor made inside fn
             # from values the tape cannot see (numpy indexing with a tensor's values) would
             # otherwise be replayed stale
-            self.tape.constants.append([f"{where} (a tensor that does not require grad)", t.data])
-        if key not in self.first:
-            self.first[key] = [t, t.data, _digest(t.data)]
-            self.tape.leaves[key] = (weakref.ref(t), t.data.shape, t.data.dtype, t.requires_grad)
-        self.emit("load", f"%{s} = load tensor{list(t.shape)}:{_name(t.dtype)}", writes=[s],
-                  tensor=weakref.ref(t), value=t.data)
-        self.note(s, t.data)
-        self.ids[t.data] = s
+            self.tape.constants.append((f"{_at(where)} (a tensor that does not require grad)",
+                                        data))
+        self.note(s, data)  # (its shape and dtype when first read: see _finish)
+        self.first[id(data)] = (t, data, s, t.requires_grad, _digest(data))
         return s
 
     def leaf_ref(self, t):
@@ -1376,16 +1438,19 @@ class _Recorder:
 
     def template(self, value, where):
         """An op's input or setting as a template: known arrays become slot references, other
-        arrays constants; values derived from tensors in ways the tape cannot replay refuse."""
+        arrays constants; values derived from tensors in ways the tape cannot replay refuse. A
+        tuple, or the op's own settings, that holds no array comes back as it is (not copied).
+        `where`: the place, for messages, or the op's class (see _at, apply)."""
         if isinstance(value, Node):
             s = self.ids.get(value.data)
             if s is not None:
                 return _Slot(s)
             if value._ctx is not None:
                 raise JitError(
-                    f"tg.jit: at {where} the function uses a tensor computed before it was called, "
-                    "with its graph; the replay cannot backpropagate into that graph. Pass the "
-                    "tensor as an argument (detached), or compute it inside the function.")
+                    f"tg.jit: at {_at(where)} the function uses a tensor computed before it was "
+                    "called, with its graph; the replay cannot backpropagate into that graph. "
+                    "Pass the tensor as an argument (detached), or compute it inside the "
+                    "function.")
             return _Slot(self.leaf(value, where))
         if isinstance(value, np.ndarray):
             s = self.ids.get(value)
@@ -1398,57 +1463,89 @@ class _Recorder:
                 base = base.base
             if isinstance(value, _Traced) or isinstance(base, np.ndarray):
                 raise JitError(
-                    f"tg.jit: at {where} an array made from a tensor's values by numpy code the "
-                    "tape cannot record is used; write that computation with Tensor "
+                    f"tg.jit: at {_at(where)} an array made from a tensor's values by numpy code "
+                    "the tape cannot record is used; write that computation with Tensor "
                     "operations, or move it out of the jitted function.")
-            self.tape.constants.append([where, value])
+            self.tape.constants.append((where, value))
             return value
         if isinstance(value, np.generic):
-            self.tape.constants.append([where, np.asarray(value)])
+            self.tape.constants.append((where, np.asarray(value)))
             return value
         if isinstance(value, (tuple, list)):
-            return type(value)(self.template(x, where) for x in value)
+            items = [self.template(x, where) for x in value]
+            if type(value) is tuple and all(a is b for a, b in zip(items, value)):
+                return value
+            return type(value)(items)
         if isinstance(value, dict):
             return {k: self.template(x, where) for k, x in value.items()}
         return value
 
+    def inputs(self, values, where):
+        """Positional inputs (an op's, a numpy call's) as a template with each known array or
+        tensor as its bare slot number, and a mask: bit k set where the k-th is one (see
+        _decode). NOTE: a _Slot object is 40 bytes, most inputs are slots."""
+        items, mask = [], 0
+        for k, x in enumerate(values):
+            t = self.template(x, where)
+            if type(t) is _Slot:
+                t = t.i
+                mask |= 1 << k
+            items.append(t)
+        return tuple(items), mask
+
+    def settings(self, settings, where):
+        """An op's settings (or a numpy call's keywords: a dict made for this call) as a
+        template: the dict itself where it holds no array or tensor."""
+        if not settings:
+            return _NOTHING
+        st = self.template(settings, where)
+        return settings if all(st[k] is v for k, v in settings.items()) else st
+
     # --------------------------------------------------------------------- hooks (autograd) ----
     def apply(self, cls, inputs, settings):
-        """An op: record it, then run it as eager would (with the recorder stepped aside)."""
-        where = f"{cls.__name__} ({_where()})"
-        ins = [self.template(x, where) for x in inputs]
-        st = self.template(settings, where)
+        """An op: record it, then run it as eager would (with the recorder stepped aside).
+
+        NOTE: the place in the user's code is looked up after the op ran: finding it makes a
+        frame object for every frame walked through (about 230 bytes each), which lives as long
+        as its frame runs, so during the op's own peak only those made before are alive."""
+        constants = len(self.tape.constants)
+        ins, mask = self.inputs(inputs, cls)
+        st = self.settings(settings, cls)
         STATE.recorder = None
         try:
             out = cls.apply(*inputs, **settings)
         finally:
             STATE.recorder = self
-        out.data, s = self.register(out.data, where)
+        place = self.place()
+        where = f"{cls.__name__} ({place})"
+        for n in range(constants, len(self.tape.constants)):  # (the op's own: where is known now)
+            if self.tape.constants[n][0] is cls:
+                self.tape.constants[n] = (where, self.tape.constants[n][1])
+        out.data, s = self.register(out.data)
+        ctx = out._ctx
+        if ctx is not None:  # (the record's dict, not a copy of it: as eager, one dict an op)
+            ctx.settings = settings or _NOTHING
         if cls.__name__ == "MatMul" and self.tape.small_products is not False:
             a, b = np.shape(_plain(_data(inputs[0]))), np.shape(_plain(_data(inputs[1])))
             self.tape.small_products = (a[-1] * (a[-2] if len(a) > 1 else 1)
                                         * (b[-1] if len(b) > 1 else 1) < threads.SMALL_PRODUCT)
-        ctx = out._ctx
-        c = None
-        metas = needs = None
+        c = needs = metas = None
         if ctx is not None:
             if not isinstance(ctx, Primitive):
                 raise JitError(f"tg.jit: {where}: the user-defined Function {cls.__name__} needs "
                                "a gradient; tg.jit replays only the built-in primitives. Run "
                                "this step without tg.jit.")
             c = self.slot()
-            self.ctxs[id(ctx)] = [c, ctx]
-            metas = tuple(_Meta(np.shape(_plain(x.data if isinstance(x, Node) else x)),
-                                _dtype(x)) for x in inputs)  # (kept by the replay: ctx.inputs)
+            self.ctxs[ctx] = c  # (an op hashes by identity)
             needs = tuple(ctx.needs_input_grad)
+            needs = _NEEDS.setdefault(needs, needs)
+            if any(isinstance(t, (tuple, list, dict)) for t in ins):  # (else: from the slots' info)
+                metas = tuple(self.meta(np.shape(_plain(x.data if isinstance(x, Node) else x)),
+                                        _dtype(x)) for x in inputs)
         for m in STATE.scope or ():
-            self.tape.modules[id(m)] = m
-        shown = ", ".join(_show(t) for t in ins) + (", " + _show(st) if st else "")
-        self.emit("fwd", f"%{s} = {cls.__name__}({shown})",
-                  reads=[t.i for t in _slots_in(ins)] + [t.i for t in _slots_in(st)],
-                  writes=[s] + ([c] if c is not None else []), cls=cls, inputs=ins, settings=st,
-                  ctx_slot=c, metas=metas, needs=needs, where=where,
-                  check_shape=self.has_mask(st))
+            if id(m) not in self.known:
+                self.tape.modules[id(m)] = m
+        self.records.append(("fwd", s, c, cls, ins, st, mask, needs, metas, place))
         return out
 
     def has_mask(self, template):
@@ -1471,15 +1568,14 @@ class _Recorder:
                 seed_slots.append(t.i)
             else:
                 s = self.slot()
-                self.emit("load", f"%{s} = {_show(t)}", writes=[s], tensor=None, value=t)
+                self.records.append(("load", s, t))
                 self.note(s, t)
                 seed_slots.append(s)
         sink = _Sink(roots[0], None, True)
         for g in root_grads:
             sink.handed.add(id(g.data))
         sink_slot = self.slot()
-        self.emit("begin", f"%{sink_slot} = backward from %{seed_slots}", reads=seed_slots,
-                  writes=[sink_slot])
+        self.records.append(("begin", tuple(seed_slots), sink_slot))
         pending = {}
         heap = []
         STATE.recorder = None
@@ -1493,10 +1589,8 @@ class _Recorder:
                         if ctx is None:
                             sink.accumulate(node, g)
                             o = self.slot()
-                            self.emit("acc", f"%{o} = accumulate %{gs} into .grad of "
-                                      f"tensor{list(node.shape)}", reads=[sink_slot, gs],
-                                      writes=[o], leaf=self.leaf_ref(node),
-                                      copied=node._grad.data is not g)
+                            self.records.append(("acc", sink_slot, gs, o, self.leaf_ref(node),
+                                                 node._grad.data is not g, self.shape(node.shape)))
                             self.note(o, node._grad.data)
                             self.ids[node._grad.data] = o
                             continue
@@ -1509,8 +1603,7 @@ class _Recorder:
                             heappush(heap, (-ctx.seq, key, node))
                         else:
                             o = self.slot()
-                            self.emit("add", f"%{o} = %{summed[1]} + %{gs}", reads=[summed[1], gs],
-                                      writes=[o])
+                            self.records.append(("add", summed[1], gs, o))
                             pending[key] = (summed[0] + g, o)
                             self.note(o, pending[key][0])
                     if not heap:
@@ -1528,12 +1621,11 @@ class _Recorder:
             STATE.recorder = self
 
     def _backward_of(self, ctx, g, gs):
-        known = self.ctxs.get(id(ctx))
-        if known is None:
+        c = self.ctxs.get(ctx)
+        if c is None:
             raise JitError(f"tg.jit: backward reached {ctx.name}, recorded before the jitted "
                            "function was called; the replay cannot backpropagate into it. Compute "
                            "that part inside the function, or detach it.")
-        c, _ = known
         inputs = ctx.inputs
         pairs = _call_backward(ctx, g, True, True)  # (the recorder releases the op itself)
         outs = []
@@ -1548,11 +1640,10 @@ class _Recorder:
             hit = need and k < len(pairs) and pairs[k][0] is inp
             sent.append(hit)
             k += hit
-        self.emit("bwd", f"{', '.join(f'%{o}' for o in outs) or '(nothing)'} = "
-                  f"{ctx.name}.backward(%{gs})", reads=[c, gs], writes=outs, cls=type(ctx),
-                  metas=list(_Meta(x.data.shape, x.data.dtype) if isinstance(x, Node) else
-                              _Meta(np.shape(x), _dtype(x)) for x in inputs),
-                  needs=ctx.needs_input_grad, name=ctx.name, sent=sent)  # (the op's own list)
+        metas = tuple(self.meta(x.data.shape, x.data.dtype) if isinstance(x, Node) else
+                      self.meta(np.shape(x), _dtype(x)) for x in inputs)
+        self.records.append(("bwd", c, gs, tuple(outs), type(ctx), ctx.name, metas,
+                             ctx.needs_input_grad, sent))  # (the op's own list)
         return arrivals
 
     def wrote(self, tensor):
@@ -1567,10 +1658,9 @@ class _Recorder:
                 self.tape.optimizers[id(owner)] = (owner, [(g, [id(p) for p in g["params"]])
                                                            for g in owner.param_groups])
                 # (one increment_version call bumps a group's tensors to one new version)
-                self.emit("update", f"{type(owner).__name__}.update(tensor"
-                          f"{list(tensor.shape)})", optimizer=owner, group=group,
-                          leaf=self.leaf_ref(tensor), bump=tensor._version)
-                self.written.add(id(tensor))
+                self.records.append(("update", owner, group, self.leaf_ref(tensor),
+                                     self.shape(tensor.shape), tensor._version))
+                self.written[id(tensor)] = True
                 return
             frame = frame.f_back
         raise JitError(f"tg.jit: at {_where()} a tensor is changed in place (increment_version) "
@@ -1584,10 +1674,10 @@ class _Recorder:
         if s is None:
             raise JitError(f"tg.jit: at {_where()} a tensor was rebound to a value the tape did "
                            "not record; move that assignment out of the jitted function.")
-        if node._ctx is None and (id(node) in self.first or any(a is node for a in self.args)):
-            self.emit("rebind", f"tensor{list(node.shape)} := %{s}", reads=[s],
-                      leaf=self.leaf_ref(node))
-            self.written.add(id(node))
+        if node._ctx is None and (any(a is node for a in self.args) or
+                                  any(leaf[0] is node for leaf in self.first.values())):
+            self.records.append(("rebind", s, self.leaf_ref(node), self.shape(node.shape)))
+            self.written[id(node)] = True
 
     def set_grad(self, node, value):
         """`t.grad = None` (zero_grad) or a constant gradient."""
@@ -1595,53 +1685,51 @@ class _Recorder:
             raise JitError(f"tg.jit: at {_where()} a computed value is assigned to .grad; the "
                            "replay cannot follow it. Move the assignment out of the function.")
         const = None if value is None else np.array(value.data, copy=True)
-        self.emit("setgrad", f".grad of tensor{list(node.shape)} := "
-                  f"{'None' if value is None else _show(const)}", leaf=self.leaf_ref(node),
-                  value=const)
+        self.records.append(("setgrad", self.leaf_ref(node), self.shape(node.shape), const))
 
     # -------------------------------------------------------------- hooks (numpy, random) ----
     def numpy_call(self, func, args, kwargs, result, name):
-        """A numpy call on traced values outside the ops: recorded, its result traced."""
-        if getattr(func, "__name__", "") in _SHAPE_ONLY:
+        """A numpy call on traced values outside the ops: recorded, its result traced (its name
+        kept only where _numpy_name does not give it)."""
+        fname = getattr(func, "__name__", "")
+        if fname in _SHAPE_ONLY:
             return result
-        where = f"{name} ({_where()})"
-        targs, tkwargs = self.template(tuple(args), where), self.template(dict(kwargs), where)
+        place = self.place()
+        where = f"{name} ({place})"
+        (targs, mask), tkwargs = self.inputs(args, where), self.settings(kwargs, where)
         results = result if isinstance(result, tuple) else (result,)
         outs, wrapped = [], []
         for r in results:
             if not isinstance(r, (np.ndarray, np.generic, bool, int, float)):
                 self.refuse_escape(name)
-            arr, s = self.register(r, where)
+            arr, s = self.register(r)
             outs.append(s)
             wrapped.append(arr)
-        shown = ", ".join(_show(t) for t in targs) + (", " + _show(tkwargs) if tkwargs else "")
-        fname = getattr(func, "__name__", "")
         value_shaped = fname in _VALUE_SHAPED or (fname in ("__getitem__", "compress", "extract")
-                                                  and self.has_mask((targs, tkwargs)))
-        self.emit("np", f"{', '.join(f'%{s}' for s in outs)} = {name}({shown})",
-                  reads=[t.i for t in _slots_in((targs, tkwargs))], writes=outs, func=func,
-                  args=targs, kwargs=tkwargs, where=where, check_shape=value_shaped)
+                                                  and self.has_mask((_decode(targs, mask),
+                                                                     tkwargs)))
+        self.records.append(("np", outs[0] if len(outs) == 1 else tuple(outs), func,
+                             None if name == _numpy_name(func) else name, targs, tkwargs, mask,
+                             place, value_shaped))
         return tuple(wrapped) if isinstance(result, tuple) else wrapped[0]
 
     def random_draw(self, name, args, kwargs, result):
-        where = f"random.{name} ({_where()})"
-        targs, tkwargs = self.template(tuple(args), where), self.template(dict(kwargs), where)
+        place = self.place()
+        where = f"random.{name} ({place})"
+        (targs, mask), tkwargs = self.inputs(args, where), self.settings(kwargs, where)
         if not isinstance(result, (np.ndarray, np.generic, float, int)):
             raise JitError(f"tg.jit: {where}: this draw cannot be replayed; move it out")
-        arr, s = self.register(result, where)
-        self.emit("rng", f"%{s} = random.{name}({_show(targs)[1:-1]})",
-                  reads=[t.i for t in _slots_in((targs, tkwargs))], writes=[s], name=name,
-                  args=targs, kwargs=tkwargs)
+        arr, s = self.register(result)
+        self.records.append(("rng", s, name, place, targs, tkwargs, mask))
         return arr
 
     def guard(self, array, value):
-        where = _where()
+        where = self.place()
         s = self.ids.get(array)
         if s is None:
             raise JitError(f"tg.jit: at {where} an `if` depends on a value the tape cannot "
                            "recompute; move that check out of the jitted function.")
-        self.emit("guard", f"guard bool(%{s}) is {value}  ({where})", reads=[s], value=value,
-                  where=where)
+        self.records.append(("guard", s, value, where))
 
     def refuse_escape(self, name):
         raise JitError(
@@ -1655,6 +1743,140 @@ class _Recorder:
             f"tg.jit: at {_where()} numpy writes into a tensor's array in place (out=, x[i] = v, "
             "or -= on .data), which the tape cannot replay. Use Tensor operations (under "
             "no_grad(): p -= lr * p.grad) or an optimizer, or move it out of the jitted function.")
+
+    # ------------------------------------------------------------------- once fn returned ----
+    def made_by(self, array):
+        """Where a traced array was made (for a message)."""
+        s = self.ids.get(array)
+        for slot, pos, _ in self.tape.args:
+            if slot == s:
+                return f"argument {pos}"
+        for r in self.records:
+            if r[0] == "fwd" and r[1] == s:
+                return f"{r[3].__name__} ({r[9]})"
+            if r[0] == "np" and s in (r[1] if type(r[1]) is tuple else (r[1],)):
+                return f"{r[3] or _numpy_name(r[2])} ({r[7]})"
+            if r[0] == "rng" and r[1] == s:
+                return f"random.{r[2]} ({r[3]})"
+        return "?"
+
+    def entries(self, loads):
+        """The records as the tape's entries: (kind, line, data), data what the writer reads.
+        `loads`: slot -> (the tensor or None, its array) of each leaf read: its load entry goes
+        before the first entry that reads it (where it was met)."""
+        info = self.tape.info
+        metas = {}  # (one tuple per distinct list of input shapes and dtypes)
+
+        def meta(t):
+            if isinstance(t, _Slot):
+                shape, dtype, _ = info[t.i]
+                return self.meta(shape, dtype)
+            return self.meta(np.shape(t), _dtype(t))
+
+        entries, records = [], self.records
+        for n, r in enumerate(records):
+            records[n] = None  # (each record let go as its entry is made)
+            kind = r[0]
+            if kind in ("fwd", "np", "rng"):
+                r = (*r[:4], _decode(r[4], r[6]), *r[5:])  # (inputs or args, then settings)
+                for t in _slots_in((r[4], r[5])):
+                    leaf = loads.pop(t.i, None)
+                    if leaf is not None:
+                        shape, dtype, _ = info[t.i]
+                        entries.append(("load", f"  %{t.i} = load tensor{list(shape)}:"
+                                        f"{_name(dtype)}", {"reads": (), "writes": (t.i,),
+                                                            "tensor": leaf[0], "value": leaf[1]}))
+            if kind == "fwd":
+                _, s, c, cls, ins, st, _, needs, ms, place = r
+                if c is not None and ms is None:
+                    ms = tuple([meta(t) for t in ins])
+                    ms = metas.setdefault(ms, ms)
+                shown = ", ".join(_show(t) for t in ins) + (", " + _show(st) if st else "")
+                line = f"%{s} = {cls.__name__}({shown})"
+                reads = [t.i for t in _slots_in(ins)] + [t.i for t in _slots_in(st)]
+                data = {"reads": tuple(reads), "writes": (s,) if c is None else (s, c),
+                        "cls": cls, "inputs": ins,
+                        "settings": st, "ctx_slot": c, "metas": ms, "needs": needs,
+                        "where": f"{cls.__name__} ({place})", "check_shape": self.has_mask(st)}
+            elif kind == "bwd":
+                _, c, gs, outs, cls, name, ms, needs, sent = r
+                line = f"{', '.join(f'%{o}' for o in outs) or '(nothing)'} = {name}.backward(%{gs})"
+                data = {"reads": (c, gs), "writes": outs, "cls": cls, "metas": ms, "needs": needs,
+                        "name": name, "sent": sent}
+            elif kind == "load":  # a constant (the backward's seed)
+                _, s, value = r
+                line = f"%{s} = {_show(value)}"
+                data = {"reads": (), "writes": (s,), "tensor": None, "value": value}
+            elif kind == "np":
+                _, outs, func, name, targs, tkwargs, _, place, check = r
+                outs = outs if type(outs) is tuple else (outs,)
+                name = name or _numpy_name(func)
+                shown = ", ".join(_show(t) for t in targs)
+                shown += ", " + _show(tkwargs) if tkwargs else ""
+                line = f"{', '.join(f'%{s}' for s in outs)} = {name}({shown})"
+                data = {"reads": tuple(t.i for t in _slots_in((targs, tkwargs))), "writes": outs,
+                        "func": func, "name": name, "args": targs, "kwargs": tkwargs,
+                        "where": f"{name} ({place})", "check_shape": check}
+            elif kind == "acc":
+                _, sink, gs, o, leaf, copied, shape = r
+                line = f"%{o} = accumulate %{gs} into .grad of tensor{list(shape)}"
+                data = {"reads": (sink, gs), "writes": (o,), "leaf": leaf, "copied": copied}
+            elif kind == "add":
+                _, a, b, o = r
+                line = f"%{o} = %{a} + %{b}"
+                data = {"reads": (a, b), "writes": (o,)}
+            elif kind == "begin":
+                _, seeds, sink = r
+                line = f"%{sink} = backward from %{list(seeds)}"
+                data = {"reads": seeds, "writes": (sink,)}
+            elif kind == "update":
+                _, owner, group, leaf, shape, bump = r
+                line = f"{type(owner).__name__}.update(tensor{list(shape)})"
+                data = {"reads": (), "writes": (), "optimizer": owner, "group": group,
+                        "leaf": leaf, "bump": bump}
+            elif kind == "rebind":
+                _, s, leaf, shape = r
+                line = f"tensor{list(shape)} := %{s}"
+                data = {"reads": (s,), "writes": (), "leaf": leaf}
+            elif kind == "setgrad":
+                _, leaf, shape, const = r
+                line = f".grad of tensor{list(shape)} := " + ("None" if const is None else
+                                                               _show(const))
+                data = {"reads": (), "writes": (), "leaf": leaf, "value": const}
+            elif kind == "rng":
+                _, s, name, _, targs, tkwargs, _ = r
+                line = f"%{s} = random.{name}({_show(targs)[1:-1]})"
+                data = {"reads": tuple(t.i for t in _slots_in((targs, tkwargs))), "writes": (s,),
+                        "name": name, "args": targs, "kwargs": tkwargs}
+            else:  # guard
+                _, s, value, where = r
+                line = f"guard bool(%{s}) is {value}  ({where})"
+                data = {"reads": (s,), "writes": (), "value": value, "where": where}
+            entries.append((kind, "  " + line, data))
+        return entries
+
+
+def _decode(values, mask):
+    """Inputs recorded with bare slot numbers (_Recorder.inputs) as a template."""
+    return tuple([_Slot(x) if mask >> k & 1 else x for k, x in enumerate(values)])
+
+
+def _numpy_name(func):
+    """The name a numpy call is shown with (as _Traced's hooks name it)."""
+    if isinstance(func, np.ufunc):
+        return f"np.{func.__name__}.__call__"
+    owner = getattr(func, "__self__", None)
+    if isinstance(owner, np.ufunc):
+        return f"np.{owner.__name__}.{func.__name__}"
+    if getattr(func, "__objclass__", None) is np.ndarray:
+        return f"ndarray.{func.__name__}"
+    return f"np.{getattr(func, '__name__', '?')}"
+
+
+def _at(where):
+    """A place for a message: an op's class (see _Recorder.apply) stands for its name and the
+    line of user code running it."""
+    return f"{where.__name__} ({_where()})" if isinstance(where, type) else where
 
 
 def _data(x):
@@ -1683,23 +1905,25 @@ def _key_of(value):
     return ("O", id(value))
 
 
-def _trace(fn, args, kwargs):
-    """Call fn eagerly with a recorder installed; return (its result, the tape)."""
+def _trace(fn, args, kwargs, modules=None):
+    """Call fn eagerly with a recorder installed; return (its result, the tape). `modules`: id ->
+    module, those known already (the tape's modules are the others that ran)."""
     if any(isinstance(v, (Tensor, np.ndarray)) for v in kwargs.values()):
         raise JitError("tg.jit: pass tensors and arrays to a jitted function positionally (they "
                        "become the tape's inputs); keyword arguments are taken as constants")
     rec = _Recorder()
     rec.args = args
+    rec.known = modules or {}
     tape = rec.tape
     call_args, restore = list(args), []
     for pos, a in enumerate(args):
         if isinstance(a, Tensor):
-            restore.append((a, a.data))
-            a.data, s = rec.register(a.data, f"argument {pos}")
-            rec.arg_views[id(a)] = a.data
+            data = a.data
+            a.data, s = rec.register(data)
+            restore.append((a, data, a.data))
             tape.args.append((s, pos, True))
         elif isinstance(a, np.ndarray):
-            call_args[pos], s = rec.register(a, f"argument {pos}")
+            call_args[pos], s = rec.register(a)
             tape.args.append((s, pos, False))
     real = rng.default_generator()
     rng._generator = _RecordingGenerator(real, rec)
@@ -1710,8 +1934,9 @@ def _trace(fn, args, kwargs):
         STATE.recorder = prev
         if isinstance(rng._generator, _RecordingGenerator):
             rng._generator = real
-        for a, data in restore:  # (an argument rebound inside fn keeps its new value)
-            a.data = data if a.data is rec.arg_views.get(id(a)) else _plain_copy(a.data)
+        for a, data, view in restore:  # (an argument rebound inside fn keeps its new value)
+            a.data = data if a.data is view else _plain_copy(a.data)
+        restore = view = None  # (the views die with fn's values: see _finish)
     del call_args
     _finish(rec, result)
     return result, tape
@@ -1722,19 +1947,23 @@ def _finish(rec, result):
     the checks that need fn to have returned."""
     tape = rec.tape
     tape.output = _output_template(rec, result)
-    for t, _, _ in rec.first.values():  # rebound leaves keep a plain array
+    for t, *_ in rec.first.values():  # rebound leaves keep a plain array
         if isinstance(t.data, _Traced):
             t.data = np.array(t.data, copy=True).view(np.ndarray)
-    for t, data, digest in rec.first.values():  # a leaf changed by code the tape did not see
-        if id(t) not in rec.written and (t.data is not data or _digest(t.data) != digest):
+    for t, data, s, _, digest in rec.first.values():  # a leaf changed by code the tape did not see
+        shape, dtype, _ = tape.info[s]
+        if id(t) not in rec.written and (t.data is not data or t.data.shape != shape or
+                                         t.data.dtype != dtype or _digest(t.data) != digest):
             raise JitError(
                 f"tg.jit: a tensor of shape {t.shape} used by the function was changed in place "
                 "by code the tape did not see (e.g. p.data -= lr * p.grad.data); the replay "
                 "would not repeat it. Use an optimizer, or `with no_grad(): p -= lr * p.grad`, "
                 "or move the update out of the jitted function.")
-    leaves = [(kind, data) for kind, _, data in tape.entries if kind == "load" and
-              data["tensor"] is not None]
-    for _, ctx in rec.ctxs.values():  # the graph fn leaves behind (drawable) keeps plain copies
+    leaves, loads = {}, {}  # (the tensors' references from here on: weak)
+    for t, data, s, requires_grad, _ in rec.first.values():
+        leaves.setdefault(id(t), (weakref.ref(t), *tape.info[s][:2], requires_grad))
+        loads[s] = (weakref.ref(t), data)
+    for ctx in rec.ctxs:  # the graph fn leaves behind (drawable) keeps plain copies
         ctx.settings = _plain_copy(ctx.settings)
         if getattr(ctx, "inputs", None) is not None:
             ctx.inputs = tuple(_plain_copy(x) for x in ctx.inputs)
@@ -1742,25 +1971,26 @@ def _finish(rec, result):
             for x in ctx.inputs:
                 if isinstance(x, Node) and isinstance(x.data, _Traced):
                     x.data = _plain_copy(x.data)
-    rec.ids.clear()
-    rec.arg_views.clear()
     rec.ctxs.clear()
     rec.first.clear()
     # NOTE: reference counting frees almost everything at once; a full gc.collect() (80 ms in a
     # process holding a large dataset and torch) only runs when something still looks alive
-    if any(ref() is not None for ref in rec.traced):
+    if rec.ids.alive():
         gc.collect()
-    for ref, where in zip(rec.traced, rec.made_by):
-        if ref() is not None:
-            raise JitError(
-                f"tg.jit: a value computed inside the jitted function (by {where}) is still "
-                "referenced after it returned (kept in a list or an attribute, e.g. BatchNorm's "
-                "running statistics, or a tensor's .data); a replay would not update it. Return "
-                "it instead, or run this step without tg.jit.")
-    for _, data in leaves:  # leaves alive now are read at each replay, the others are constants
-        data["tensor"] = data["tensor"]()
-    tape.leaves = {k: (ref(), *rest) for k, (ref, *rest) in tape.leaves.items()
-                   if ref() is not None}
+    alive = rec.ids.alive()
+    if alive:
+        made_by = rec.made_by(min(alive, key=rec.ids.get))
+        del alive
+        raise JitError(
+            f"tg.jit: a value computed inside the jitted function (by {made_by}) is still "
+            "referenced after it returned (kept in a list or an attribute, e.g. BatchNorm's "
+            "running statistics, or a tensor's .data); a replay would not update it. Return "
+            "it instead, or run this step without tg.jit.")
+    rec.ids.clear()
+    # (the leaves alive now are read at each replay, the others are constants)
+    tape.entries = rec.entries({s: (ref(), data) for s, (ref, data) in loads.items()})
+    rec.records = None
+    tape.leaves = {k: (ref(), *rest) for k, (ref, *rest) in leaves.items() if ref() is not None}
 
 
 def _empty_free_lists():
@@ -1788,7 +2018,7 @@ def _digest(array):
     of a 784-256-128-10 network's two traces); a change that leaves both CRC-32 and Adler-32 as
     they were is not something an update does."""
     data = np.ascontiguousarray(_plain(array)).reshape(-1).view(np.uint8)  # (0-d, empty: fine)
-    return [list(array.shape), array.dtype.str, zlib.crc32(data), zlib.adler32(data)]
+    return zlib.crc32(data) << 32 | zlib.adler32(data)
 
 
 def _same_constant(a, b):
@@ -1944,7 +2174,8 @@ class jit:  # noqa: N801 (a decorator, named like PyTorch's torch.jit / tinygrad
                     self.cache.move_to_end(key)
                     self.tape = tape
                 return result
-        result, tape = _trace(self.fn, args, kwargs)
+        key = None  # (made again below: not held through the trace, whose forward is the peak)
+        result, tape = _trace(self.fn, args, kwargs, self.modules)
         self.traces += 1
         self.tape = tape
         for m in tape.modules.values():
