@@ -55,6 +55,7 @@ import gc
 import math
 import operator
 import os
+import re
 import sys
 import threading
 import warnings
@@ -1124,16 +1125,15 @@ def _split(body, head):
     return out
 
 
-def _names_in(lines):
-    """The replay's value names (v<slot>) in these lines of code (not in strings or comments)."""
-    import tokenize
+_STRING_OR_COMMENT = re.compile(r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|#[^\n]*""")
+_VALUE_NAME = re.compile(r"(?<![\w.])v\d+\b")
 
-    text = "if 1:\n" + "\n".join(lines) + "\n"
-    found = set()
-    for tok in tokenize.generate_tokens(iter(text.splitlines(keepends=True)).__next__):
-        if tok.type == tokenize.NAME and tok.string[0] == "v" and tok.string[1:].isdigit():
-            found.add(tok.string)
-    return found
+
+def _names_in(lines):
+    """The replay's value names (v<slot>) in these lines of code, not in strings or comments
+    (the writer's strings are reprs: one line, quotes escaped). NOTE: a regex, not the tokenize
+    module, which took 26 ms of the 65 ms an LSTM replay's compile takes."""
+    return set(_VALUE_NAME.findall(_STRING_OR_COMMENT.sub(" ", "\n".join(lines))))
 
 
 def _product(w, a, b, multiply_adds):
