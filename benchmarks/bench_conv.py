@@ -384,10 +384,17 @@ def main(argv=None):
         if torch is not None:
             torch.set_num_threads(n or os.cpu_count())
         ours, jitted, theirs = [], [], []
-        for _ in range(args.rounds):
-            ours.append(ours_steps(batches))
-            jitted.append(ours_steps(batches, jit=True) if jit else (math.nan, math.nan))
-            theirs.append(torch_steps(batches, torch) if torch is not None else (math.nan, math.nan))
+        runs = [(ours, lambda: ours_steps(batches)),
+                (jitted, lambda: ours_steps(batches, jit=True) if jit else (math.nan, math.nan)),
+                (theirs, lambda: torch_steps(batches, torch) if torch is not None
+                 else (math.nan, math.nan))]
+        for r in range(args.rounds):
+            # NOTE: the order rotates each round, and each run starts after a short pause, as in
+            # bench_core (a library's worker threads may spin for a while after its steps); until
+            # issue 11's fourth session the order was fixed: ours, ours jitted, PyTorch
+            for times, run in runs[r % 3:] + runs[:r % 3]:
+                time.sleep(0.3)
+                times.append(run())
         (o, oc), (j, jc), (t, tc) = ((statistics.median(v) * 1e3 for v in zip(*runs))
                                      for runs in (ours, jitted, theirs))
         print(f"| {n or 'policy'} | {o:.1f} | {j:.1f} | {t:.1f} | {o / t:.2f}x | {j / t:.2f}x | "
