@@ -28,19 +28,26 @@ def _batches(n_steps, batch, x, *ys):
         yield (Tensor(x[lo:lo + batch]), *(Tensor(y[lo:lo + batch]) for y in ys))
 
 
+def _training_step(opt, loss_of):
+    """step(x, y): the loss of the batch, then zero_grad, backward and the optimizer's step."""
+    def step(x, y):
+        loss = loss_of(x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 def _mlp_sigmoid():
     model = nn.Sequential(nn.Linear(784, 16), nn.Sigmoid(), nn.Linear(16, 16), nn.Sigmoid(),
                           nn.Linear(16, 10), nn.Sigmoid())
     opt = optim.SGD(model.parameters(), lr=3.0)
 
-    def step(x, y):
+    def loss_of(x, y):
         diff = model(x) - y
-        loss = (diff * diff).sum() * (0.5 / len(x))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-    return model, opt, step, (X_FLAT, ONE_HOT), 10
+        return (diff * diff).sum() * (0.5 / len(x))
+    return model, opt, _training_step(opt, loss_of), (X_FLAT, ONE_HOT), 10
 
 
 def _mlp_lesson():  # examples/mnist_mlp.py --preset lesson: the one-hot target made in the step
@@ -48,26 +55,16 @@ def _mlp_lesson():  # examples/mnist_mlp.py --preset lesson: the one-hot target 
                           nn.Linear(16, 10), nn.Sigmoid())
     opt = optim.SGD(model.parameters(), lr=3.0)
 
-    def step(x, labels):
-        loss = 0.5 * F.mse_loss(model(x), labels.one_hot(10), reduction="sum") / len(labels)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-    return model, opt, step, (X_FLAT, LABELS), 10
+    def loss_of(x, labels):
+        return 0.5 * F.mse_loss(model(x), labels.one_hot(10), reduction="sum") / len(labels)
+    return model, opt, _training_step(opt, loss_of), (X_FLAT, LABELS), 10
 
 
 def _mlp_relu_adam():
     model = nn.Sequential(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(),
                           nn.Linear(16, 10))
     opt = optim.Adam(model.parameters(), lr=1e-3)
-
-    def step(x, y):
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
+    step = _training_step(opt, lambda x, y: F.cross_entropy(model(x), y))
     return model, opt, step, (X_FLAT, LABELS), 16
 
 
@@ -86,13 +83,7 @@ def _lstm():
     model = _RowLSTM()
     opt = optim.Adam(model.parameters(), lr=1e-2)
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=50)
-
-    def step(x, y):
-        loss = F.cross_entropy(model(x.reshape(-1, 12, 12)), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
+    step = _training_step(opt, lambda x, y: F.cross_entropy(model(x.reshape(-1, 12, 12)), y))
     return model, opt, step, (X_IMG, LABELS[:16]), 4, sched
 
 
@@ -112,13 +103,7 @@ class _ConvNet(nn.Module):  # examples/mnist_cnn.py's network, smaller, with dro
 def _cnn():
     model = _ConvNet()
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-
-    def step(x, y):
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
+    step = _training_step(opt, lambda x, y: F.cross_entropy(model(x), y))
     return model, opt, step, (X_IMG, LABELS[:16]), 4
 
 
@@ -837,14 +822,7 @@ def test_jit_replays_hold_no_more_memory_call_after_call():
     # made for 10 items and shrunk, stayed on CPython's free lists (72 bytes a replay here)
     model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 5))
     opt = optim.Adam(model.parameters())
-
-    def step(x, y):
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-    run = tg.jit(step)
+    run = tg.jit(_training_step(opt, lambda x, y: F.cross_entropy(model(x), y)))
     x, y = Tensor(X_FLAT[:8, :20]), Tensor(LABELS[:8] % 5)
     for _ in range(20):
         run(x, y)
