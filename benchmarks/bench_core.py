@@ -210,7 +210,8 @@ def w1_ours_raw(x, y, batch, lr=3.0):
     return time.perf_counter() - t0
 
 
-def w1_ours_nn(x, y, batch, lr=3.0, use_jit=False):
+def w1_nn_step(lr=3.0):
+    """W1's training step with nn.Linear/nn.Sigmoid and optim.SGD (a fresh model)."""
     model = nn.Sequential(nn.Linear(784, 16), nn.Sigmoid(), nn.Linear(16, 16), nn.Sigmoid(),
                           nn.Linear(16, 10), nn.Sigmoid())
     _load_into(model, init_layers([784, 16, 16, 10]))
@@ -223,6 +224,11 @@ def w1_ours_nn(x, y, batch, lr=3.0, use_jit=False):
         loss.backward()
         opt.step()
         return loss
+    return step
+
+
+def w1_ours_nn(x, y, batch, lr=3.0, use_jit=False):
+    step = w1_nn_step(lr)
     if use_jit:
         step = tg.jit(step)
         last = (len(x) - 1) // batch * batch
@@ -326,7 +332,8 @@ def w2_ours_raw(x, y, labels, batch=128):
     return time.perf_counter() - t0
 
 
-def w2_ours_nn(x, y, labels, batch=128, use_jit=False):
+def w2_nn_step():
+    """W2's training step with nn.Linear/nn.ReLU, cross_entropy and optim.Adam (a fresh model)."""
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
                           nn.Linear(128, 10))
     _load_into(model, init_layers([784, 256, 128, 10]))
@@ -338,6 +345,11 @@ def w2_ours_nn(x, y, labels, batch=128, use_jit=False):
         loss.backward()
         opt.step()
         return loss
+    return step
+
+
+def w2_ours_nn(x, y, labels, batch=128, use_jit=False):
+    step = w2_nn_step()
     if use_jit:
         step = tg.jit(step)
         last = (len(x) - 1) // batch * batch

@@ -28,42 +28,19 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 import bench_core  # noqa: E402
 
 import tinygrad_lite as tg  # noqa: E402
-from tinygrad_lite import Tensor, nn, optim  # noqa: E402
+from tinygrad_lite import Tensor  # noqa: E402
 
 jit_module = importlib.import_module("tinygrad_lite.jit")  # (tg.jit is the function)
 BLOCK = re.compile(r"(with|if|else|elif|for|try|finally)\b.*:\s*(#.*)?$")
 
 
 def make(workload):
-    """bench_core's nn step of the workload, its batch, the numpy step and the data."""
+    """bench_core's nn step of the workload, its batch, its data and the numpy step's pass."""
     x, y, labels = bench_core.make_data(10)
     if workload.startswith("W1"):
         batch = int(workload[3:])
-        model = nn.Sequential(nn.Linear(784, 16), nn.Sigmoid(), nn.Linear(16, 16), nn.Sigmoid(),
-                              nn.Linear(16, 10), nn.Sigmoid())
-        bench_core._load_into(model, bench_core.init_layers([784, 16, 16, 10]))
-        opt = optim.SGD(model.parameters(), lr=3.0)
-
-        def step(xb, yb):
-            diff = model(xb) - yb
-            loss = (diff * diff).sum() * (0.5 / len(xb))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
-        return step, batch, (x, y), lambda: bench_core.w1_numpy(x, y, batch)
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                          nn.Linear(128, 10))
-    bench_core._load_into(model, bench_core.init_layers([784, 256, 128, 10]))
-    opt = optim.Adam(model.parameters(), lr=1e-3)
-
-    def step(xb, yb):
-        loss = nn.functional.cross_entropy(model(xb), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-    return step, 128, (x, labels), lambda: bench_core.w2_numpy(x, y, labels)
+        return bench_core.w1_nn_step(), batch, (x, y), lambda: bench_core.w1_numpy(x, y, batch)
+    return bench_core.w2_nn_step(), 128, (x, labels), lambda: bench_core.w2_numpy(x, y, labels)
 
 
 def instrument(source, start):
