@@ -171,6 +171,8 @@ def w1_numpy_out_in(x, y, batch, lr=3.0):
 
 
 def _w1_numpy_out_in(x, y, batch, lr):
+    # NOTE: a copy of _w1_numpy's loop on purpose, not a parameter of it: a floor stays plain
+    # numpy, with no indirection per product; only the products' forms differ
     w1, b1, w2, b2, w3, b3 = (np.ascontiguousarray(p.T) if p.ndim == 2 else p
                               for p in init_layers([784, 16, 16, 10]))
     t0 = time.perf_counter()
